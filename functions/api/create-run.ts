@@ -1,0 +1,24 @@
+import { createRun } from '../../lib/app/create-run.ts';
+import { loadConfig } from '../../lib/aws/config.ts';
+import { toPublicRun } from '../../lib/domain/projection.ts';
+import { CreateRunBodySchema } from '../../lib/domain/public-schemas.ts';
+import { appDeps } from '../shared/deps.ts';
+import { apiHandler, json, parse } from '../shared/http.ts';
+import { issueSession, readSession, sessionCookie } from '../shared/session.ts';
+
+/** POST /api/v1/build-runs: starts a run; issues a visitor session when the caller has none. */
+export const handler = apiHandler(
+  async (event) => {
+    parse(CreateRunBodySchema, event.body);
+    const existing = await readSession(event as never);
+    const issued = existing ? undefined : await issueSession();
+    const session = existing ?? issued!.session;
+    const run = await createRun(appDeps(), session.sessionId);
+    return json(
+      201,
+      { run: toPublicRun(run, []), ...(issued ? { session_token: issued.token } : {}) },
+      issued ? { cookies: [sessionCookie(issued.token, loadConfig().cookieSecure)] } : {},
+    );
+  },
+  { body: 'optional' },
+);

@@ -1,0 +1,53 @@
+/**
+ * The public HTTP API: one Lambda handler module per route. Used by the CDK stack (one function
+ * per route) and by the local gateway (same modules, same events).
+ */
+export interface RouteDef {
+  /** Stable id: the Lambda's logical name and the handler file stem. */
+  id: string;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** API Gateway v2 route path with `{param}` segments. */
+  path: string;
+  /** Handler module path relative to the repository root; exports `handler`. */
+  entry: string;
+  /** Needs write access to the table (false = read-only grants). */
+  writes: boolean;
+}
+
+export const API_ROUTES: RouteDef[] = [
+  {
+    id: 'CreateRun',
+    method: 'POST',
+    path: '/api/v1/build-runs',
+    entry: 'functions/api/create-run.ts',
+    writes: true,
+  },
+  {
+    id: 'GetRun',
+    method: 'GET',
+    path: '/api/v1/build-runs/{run_id}',
+    entry: 'functions/api/get-run.ts',
+    writes: false,
+  },
+  {
+    id: 'PostMessage',
+    method: 'POST',
+    path: '/api/v1/build-runs/{run_id}/messages',
+    entry: 'functions/api/post-message.ts',
+    writes: true,
+  },
+  {
+    id: 'ListEvents',
+    method: 'GET',
+    path: '/api/v1/build-runs/{run_id}/events',
+    entry: 'functions/api/list-events.ts',
+    writes: false,
+  },
+  {
+    id: 'OpenApi',
+    method: 'GET',
+    path: '/api/v1/openapi.json',
+    entry: 'functions/api/openapi.ts',
+    writes: false,
+  },
+];

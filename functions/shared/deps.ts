@@ -1,0 +1,31 @@
+import type { AppDeps } from '../../lib/app/deps.ts';
+import { documentClient, eventBridgeClient } from '../../lib/aws/clients.ts';
+import { loadConfig } from '../../lib/aws/config.ts';
+import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
+import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { OfflineIntake } from '../../lib/domain/intake/offline-intake.ts';
+import { recipeCatalog } from '../../lib/domain/intake/recipe-catalog.ts';
+import { parsePriceTable } from '../../lib/domain/pricing.ts';
+
+let deps: AppDeps | undefined;
+
+/** Adapters built once per Lambda container (or once per local gateway process). */
+export function appDeps(): AppDeps {
+  if (deps) return deps;
+  const config = loadConfig();
+  deps = {
+    store: new DynamoRunStore(documentClient(), config.tableName),
+    publisher: config.eventBusName
+      ? new EventBridgePublisher(eventBridgeClient(), config.eventBusName)
+      : new NoopPublisher(),
+    intake: new OfflineIntake(recipeCatalog),
+    priceTable: parsePriceTable(config.priceTableJson),
+    now: () => new Date().toISOString(),
+  };
+  return deps;
+}
+
+/** Test hook. */
+export function setAppDeps(next: AppDeps | undefined): void {
+  deps = next;
+}

@@ -1,0 +1,75 @@
+import { type NewBuildEvent, newEvent } from '../domain/events.ts';
+import { newMessageId } from '../domain/ids.ts';
+import { transition, update } from '../domain/lifecycle.ts';
+import { priceQuote } from '../domain/pricing.ts';
+import type { BuildRun, Message } from '../domain/run.ts';
+import { type Caller, loadOwnedRun } from './access.ts';
+import type { AppDeps } from './deps.ts';
+import { recordEvents } from './record.ts';
+
+const BUSY_REPLY =
+  'Your build is already approved and underway, so the scope can’t change now. Progress appears here as it happens.';
+
+/**
+ * A visitor message: the intake answers, and a complete request becomes a scope and a quote.
+ * The run is saved first (conditional on its version), so a lost race stores nothing.
+ */
+export async function postMessage(
+  deps: AppDeps,
+  caller: Caller,
+  runId: string,
+  text: string,
+): Promise<{ run: BuildRun; reply: Message }> {
+  const run = await loadOwnedRun(deps.store, runId, caller);
+  const now = deps.now();
+  let next: BuildRun = run;
+  let replyText: string;
+  const events: NewBuildEvent[] = [];
+
+  if (run.phase === 'drafting' || run.phase === 'quoted') {
+    const outcome = await deps.intake.respond(run, text);
+    replyText = outcome.reply;
+    if (outcome.kind === 'quote') {
+      const quote = priceQuote(outcome.spec, deps.priceTable, (run.quote?.version ?? 0) + 1, now);
+      const patch = {
+        intake: outcome.intake,
+        spec: outcome.spec,
+        artifactType: outcome.spec.artifactType,
+        quote,
+        payment: { status: 'none' as const },
+      };
+      next = run.phase === 'drafting' ? transition(run, 'quoted', patch, now) : update(run, patch, now);
+      events.push(
+        newEvent('bus.build.quote.ready', {
+          quoteVersion: quote.version,
+          amountCents: quote.amountCents,
+          currency: quote.currency,
+        }),
+      );
+    } else {
+      next = update(run, { intake: outcome.intake }, now);
+    }
+  } else {
+    replyText = BUSY_REPLY;
+    next = update(run, {}, now);
+  }
+
+  await deps.store.saveRun(next, { phase: run.phase, version: run.version });
+
+  const visitor: Message = { messageId: newMessageId(), runId, role: 'visitor', text, at: now };
+  const reply: Message = {
+    messageId: newMessageId(),
+    runId,
+    role: 'assistant',
+    text: replyText,
+    at: new Date(Date.parse(now) + 1).toISOString(),
+  };
+  await deps.store.appendMessage(visitor);
+  await deps.store.appendMessage(reply);
+  await recordEvents(deps, runId, [
+    newEvent('bus.build.message.added', { messageId: visitor.messageId, role: 'visitor' }),
+    newEvent('bus.build.message.added', { messageId: reply.messageId, role: 'assistant' }),
+    ...events,
+  ]);
+  return { run: next, reply };
+}

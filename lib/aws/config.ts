@@ -1,0 +1,33 @@
+/**
+ * Environment configuration read by handlers and adapters. The same names are set by the CDK
+ * stack on AWS and by `npm start` locally; see the README's configuration table.
+ */
+export interface AppConfig {
+  tableName: string;
+  sessionSecret: string;
+  cookieSecure: boolean;
+  priceTableJson: string | undefined;
+  eventBusName: string | undefined;
+  stagingBucket: string;
+  artifactsBucket: string;
+  evidenceBucket: string;
+  stateMachineArn: string | undefined;
+  maxBodyBytes: number;
+}
+
+export const MAX_BODY_BYTES_DEFAULT = 16 * 1024;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  return {
+    tableName: env.TABLE_NAME ?? 'bus-build-runs',
+    sessionSecret: env.SESSION_SECRET ?? '',
+    cookieSecure: (env.COOKIE_SECURE ?? 'true') !== 'false',
+    priceTableJson: env.PRICE_TABLE || undefined,
+    eventBusName: env.EVENT_BUS_NAME || undefined,
+    stagingBucket: env.STAGING_BUCKET ?? 'bus-build-staging',
+    artifactsBucket: env.ARTIFACTS_BUCKET ?? 'bus-build-artifacts',
+    evidenceBucket: env.EVIDENCE_BUCKET ?? 'bus-build-evidence',
+    stateMachineArn: env.STATE_MACHINE_ARN || undefined,
+    maxBodyBytes: Number(env.MAX_BODY_BYTES ?? MAX_BODY_BYTES_DEFAULT),
+  };
+}

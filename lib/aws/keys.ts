@@ -1,0 +1,50 @@
+import { RUN_ID_PATTERN } from '../domain/ids.ts';
+
+/**
+ * The S3 key layout. Only these functions build keys, from validated ids; nothing a visitor
+ * types reaches a key.
+ *
+ * | bucket    | key                                              | written by        |
+ * |-----------|--------------------------------------------------|-------------------|
+ * | staging   | assignments/{run_id}/{attempt}.json              | AssignWorker      |
+ * | staging   | candidates/{run_id}/{attempt}/{relative path}    | worker            |
+ * | evidence  | runs/{run_id}/{attempt}/worker.log               | worker            |
+ * | evidence  | runs/{run_id}/{attempt}/verification.json        | VerifyArtifacts   |
+ * | artifacts | runs/{run_id}/{artifact_id}/{relative path}      | Publish (only)    |
+ */
+function checkRun(runId: string): string {
+  if (!RUN_ID_PATTERN.test(runId)) throw new Error('invalid run id for a key');
+  return runId;
+}
+function checkAttempt(attempt: number): number {
+  if (!Number.isInteger(attempt) || attempt < 1 || attempt > 99) throw new Error('invalid attempt for a key');
+  return attempt;
+}
+function checkRelative(path: string): string {
+  const parts = path.split('/');
+  if (
+    !path ||
+    path.startsWith('/') ||
+    parts.some((p) => p === '' || p === '.' || p === '..') ||
+    /[\\\0]/.test(path)
+  )
+    throw new Error('invalid relative path for a key');
+  return path;
+}
+
+export const keys = {
+  assignment: (runId: string, attempt: number) =>
+    `assignments/${checkRun(runId)}/${checkAttempt(attempt)}.json`,
+  candidatePrefix: (runId: string, attempt: number) =>
+    `candidates/${checkRun(runId)}/${checkAttempt(attempt)}/`,
+  candidate: (runId: string, attempt: number, rel: string) =>
+    `candidates/${checkRun(runId)}/${checkAttempt(attempt)}/${checkRelative(rel)}`,
+  workerLog: (runId: string, attempt: number) =>
+    `runs/${checkRun(runId)}/${checkAttempt(attempt)}/worker.log`,
+  verification: (runId: string, attempt: number) =>
+    `runs/${checkRun(runId)}/${checkAttempt(attempt)}/verification.json`,
+  published: (runId: string, artifactId: string, rel: string) => {
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(artifactId)) throw new Error('invalid artifact id for a key');
+    return `runs/${checkRun(runId)}/${artifactId}/${checkRelative(rel)}`;
+  },
+};

@@ -1,0 +1,231 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConflictError } from '../domain/errors.ts';
+import { type BuildEvent, BuildEventSchema, type NewBuildEvent } from '../domain/events.ts';
+import type { Phase } from '../domain/phases.ts';
+import type { RunStore } from '../domain/ports.ts';
+import { type BuildRun, BuildRunSchema, type Message, MessageSchema } from '../domain/run.ts';
+import { TABLE_KEYS } from './table-schema.ts';
+
+const runPk = (runId: string) => `RUN#${runId}`;
+const seqKey = (seq: number) => `EVT#${String(seq).padStart(10, '0')}`;
+const isConditionFailure = (err: unknown) =>
+  err instanceof ConditionalCheckFailedException ||
+  (err as { name?: string })?.name === 'ConditionalCheckFailedException' ||
+  (err as { name?: string })?.name === 'TransactionCanceledException';
+
+const MAX_APPEND_ATTEMPTS = 50;
+
+/** DynamoDB single-table run store (layout in `table-schema.ts`). */
+export class DynamoRunStore implements RunStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private runItem(run: BuildRun) {
+    return {
+      pk: runPk(run.runId),
+      sk: 'RUN',
+      [TABLE_KEYS.phaseIndexPartitionKey]: `PHASE#${run.phase}`,
+      [TABLE_KEYS.phaseIndexSortKey]: `${run.updatedAt}#${run.runId}`,
+      phase: run.phase,
+      version: run.version,
+      run: JSON.stringify(run),
+    };
+  }
+
+  async createRun(run: BuildRun): Promise<void> {
+    const valid = BuildRunSchema.parse(run);
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: this.runItem(valid),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async getRun(runId: string): Promise<BuildRun | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: 'RUN' },
+        ConsistentRead: true,
+      }),
+    );
+    if (!out.Item) return undefined;
+    return BuildRunSchema.parse(JSON.parse(out.Item.run as string));
+  }
+
+  async saveRun(next: BuildRun, expected: { phase: Phase; version: number }): Promise<void> {
+    const valid = BuildRunSchema.parse(next);
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.runItem(valid),
+          ConditionExpression: 'attribute_exists(pk) AND #phase = :phase AND #version = :version',
+          ExpressionAttributeNames: { '#phase': 'phase', '#version': 'version' },
+          ExpressionAttributeValues: { ':phase': expected.phase, ':version': expected.version },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err)) throw new ConflictError();
+      throw err;
+    }
+  }
+
+  async appendMessage(message: Message): Promise<void> {
+    const valid = MessageSchema.parse(message);
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: runPk(valid.runId),
+          sk: `MSG#${valid.at}#${valid.messageId}`,
+          message: JSON.stringify(valid),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async listMessages(runId: string, limit = 200): Promise<Message[]> {
+    const items = await this.queryAll(runId, 'MSG#', limit);
+    return items.map((i) => MessageSchema.parse(JSON.parse(i.message as string)));
+  }
+
+  /**
+   * Appends an event as `EVT#{n+1}` where n is the highest stored sequence number, with a
+   * condition that the key does not exist yet. A concurrent writer that took n+1 first makes this
+   * write fail; it then re-reads and retries. The result: strictly increasing, gap-free,
+   * duplicate-free sequence numbers per run.
+   */
+  async appendEvent(runId: string, event: NewBuildEvent, at = new Date().toISOString()): Promise<BuildEvent> {
+    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+      const seq = (await this.lastSeq(runId)) + 1;
+      const full = BuildEventSchema.parse({ ...event, runId, seq, at });
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: runPk(runId), sk: seqKey(seq), type: full.type, event: JSON.stringify(full) },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return full;
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+      }
+    }
+    throw new ConflictError('The event log is busy; please retry.');
+  }
+
+  private async lastSeq(runId: string): Promise<number> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': 'EVT#' },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const sk = out.Items?.[0]?.sk as string | undefined;
+    return sk ? Number(sk.slice(4)) : 0;
+  }
+
+  async listEvents(
+    runId: string,
+    after: number,
+    limit: number,
+  ): Promise<{ events: BuildEvent[]; lastSeq: number }> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: {
+          ':pk': runPk(runId),
+          ':from': seqKey(after + 1),
+          ':to': 'EVT#9999999999',
+        },
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    const events = (out.Items ?? []).map((i) => BuildEventSchema.parse(JSON.parse(i.event as string)));
+    return { events, lastSeq: events.length ? events[events.length - 1]!.seq : after };
+  }
+
+  async listRunsByPhase(
+    phase: Phase,
+    opts: { limit?: number; cursor?: string } = {},
+  ): Promise<{ runs: BuildRun[]; cursor?: string }> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE_KEYS.phaseIndex,
+        KeyConditionExpression: '#g = :g',
+        ExpressionAttributeNames: { '#g': TABLE_KEYS.phaseIndexPartitionKey },
+        ExpressionAttributeValues: { ':g': `PHASE#${phase}` },
+        ScanIndexForward: false,
+        Limit: opts.limit ?? 50,
+        ExclusiveStartKey: opts.cursor
+          ? JSON.parse(Buffer.from(opts.cursor, 'base64url').toString())
+          : undefined,
+      }),
+    );
+    return {
+      runs: (out.Items ?? []).map((i) => BuildRunSchema.parse(JSON.parse(i.run as string))),
+      cursor: out.LastEvaluatedKey
+        ? Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url')
+        : undefined,
+    };
+  }
+
+  async claimIdempotencyKey(
+    key: string,
+    ttlSeconds: number,
+    data: Record<string, string> = {},
+  ): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000);
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `IDEM#${key}`, sk: 'IDEM', [TABLE_KEYS.ttlAttribute]: now + ttlSeconds, data },
+          // An expired record (TTL deletion is lazy) may be claimed again.
+          ConditionExpression: 'attribute_not_exists(pk) OR #exp < :now',
+          ExpressionAttributeNames: { '#exp': TABLE_KEYS.ttlAttribute },
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  private async queryAll(runId: string, prefix: string, limit: number) {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < limit);
+    return items.slice(0, limit);
+  }
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { BuildSpecSchema } from './build-spec.ts';
+import { RunIdSchema } from './ids.ts';
+
+/**
+ * The worker assignment: everything a worker needs for one attempt, written by the orchestrator
+ * (AssignWorker) to the internal staging bucket and read by the worker at start. The seed's
+ * "worker build profile".
+ */
+export const WorkerAssignmentSchema = z
+  .object({
+    runId: RunIdSchema,
+    taskRef: z.string(),
+    workerId: z.string(),
+    attempt: z.number().int().positive(),
+    maxAttempts: z.number().int().positive(),
+    branch: z.string(),
+    artifactType: z.enum(['web', 'binary', 'both']),
+    spec: BuildSpecSchema,
+    buildCommands: z.array(z.array(z.string()).min(1)),
+    testCommands: z.array(z.array(z.string()).min(1)),
+    verificationCommands: z.array(z.string()),
+    manifestPath: z.string(),
+    platforms: z.array(z.string()),
+    rules: z.array(z.string()),
+    progressStyle: z.string(),
+    previousFailure: z.string().optional(),
+  })
+  .strict();
+export type WorkerAssignment = z.infer<typeof WorkerAssignmentSchema>;
+
+export const NO_SOURCE_RULE =
+  'Source code is never delivered to the customer: build outputs only, source_included is always false.';
+export const PROGRESS_STYLE =
+  'Customer-facing progress is short plain sentences from a fixed list; never paths, file names, logs, code or branch names.';

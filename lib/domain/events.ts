@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { FailureCodeSchema } from './status.ts';
+
+/** Customer-safe progress stages; the projection maps each to one fixed sentence. */
+export const PROGRESS_SENTENCES = {
+  enough_detail: 'I have enough detail to create the first version.',
+  workspace_ready: 'The build workspace is prepared.',
+  implementing_web: 'The build worker is implementing the web app.',
+  implementing_binary: 'The build worker is implementing the program.',
+  implementing: 'The build worker is implementing your tool.',
+  building: 'The build worker is compiling and testing.',
+  verifying: 'The artifact is being verified.',
+  repairing: 'The build failed during verification; the run has been returned for repair.',
+  preview_ready: 'The preview is ready.',
+  downloads_ready: 'The downloads are ready.',
+  approval_requested: 'An approval request was sent to the BusDK team.',
+} as const;
+export type ProgressStage = keyof typeof PROGRESS_SENTENCES;
+export const ProgressStageSchema = z.enum(
+  Object.keys(PROGRESS_SENTENCES) as [ProgressStage, ...ProgressStage[]],
+);
+
+const base = {
+  runId: z.string(),
+  seq: z.number().int().positive(),
+  at: z.string(),
+};
+
+const ev = <T extends string, D extends z.ZodRawShape>(type: T, data: D) =>
+  z.object({ ...base, type: z.literal(type), data: z.object(data).strict() }).strict();
+
+export const RunRequestedEvent = ev('bus.build.run.requested', {});
+export const MessageAddedEvent = ev('bus.build.message.added', {
+  messageId: z.string(),
+  role: z.enum(['visitor', 'assistant']),
+});
+export const QuoteReadyEvent = ev('bus.build.quote.ready', {
+  quoteVersion: z.number().int().positive(),
+  amountCents: z.number().int().nonnegative(),
+  currency: z.string(),
+});
+export const RunAuthorizedEvent = ev('bus.build.run.authorized', {
+  method: z.enum(['manual', 'stripe', 'free']),
+  actor: z.string().optional(),
+});
+export const RepoReadyEvent = ev('bus.build.repo.ready', { repoId: z.string(), branch: z.string() });
+export const WorkerAssignedEvent = ev('bus.build.worker.assigned', {
+  workerId: z.string(),
+  taskRef: z.string(),
+  attempt: z.number().int().positive(),
+});
+export const ProgressUpdatedEvent = ev('bus.build.progress.updated', {
+  stage: ProgressStageSchema,
+  internalDetail: z.string().optional(),
+});
+export const ArtifactSubmittedEvent = ev('bus.build.artifact.submitted', {
+  attempt: z.number().int().positive(),
+  artifactCount: z.number().int().nonnegative(),
+  manifestKey: z.string().optional(),
+});
+export const ArtifactVerifiedEvent = ev('bus.build.artifact.verified', {
+  artifactIds: z.array(z.string()),
+  kinds: z.array(z.enum(['web', 'binary', 'archive', 'evidence', 'log'])),
+});
+export const RunFailedEvent = ev('bus.build.run.failed', {
+  code: FailureCodeSchema,
+  internalReason: z.string(),
+});
+export const RunDeliveredEvent = ev('bus.build.run.delivered', {});
+
+export const BuildEventSchema = z.discriminatedUnion('type', [
+  RunRequestedEvent,
+  MessageAddedEvent,
+  QuoteReadyEvent,
+  RunAuthorizedEvent,
+  RepoReadyEvent,
+  WorkerAssignedEvent,
+  ProgressUpdatedEvent,
+  ArtifactSubmittedEvent,
+  ArtifactVerifiedEvent,
+  RunFailedEvent,
+  RunDeliveredEvent,
+]);
+export type BuildEvent = z.infer<typeof BuildEventSchema>;
+export type BuildEventType = BuildEvent['type'];
+export const BUILD_EVENT_TYPES = BuildEventSchema.options.map((o) => o.shape.type.value) as BuildEventType[];
+
+/** An event before the store assigns its sequence number. */
+export type NewBuildEvent = BuildEvent extends infer E
+  ? E extends BuildEvent
+    ? Omit<E, 'seq' | 'at' | 'runId'>
+    : never
+  : never;
+
+export function newEvent<T extends BuildEventType>(
+  type: T,
+  data: Extract<BuildEvent, { type: T }>['data'],
+): NewBuildEvent {
+  return { type, data } as NewBuildEvent;
+}

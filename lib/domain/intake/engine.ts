@@ -1,0 +1,25 @@
+import type { BuildSpec } from '../build-spec.ts';
+import type { BuildRun, IntakeState } from '../run.ts';
+
+/** A tool the configured coder can build (the offline recipe catalog, or anything for a model). */
+export interface CatalogMatch {
+  id: string;
+  title: string;
+  description: string;
+  features: string[];
+}
+
+export interface ToolCatalog {
+  match(text: string): CatalogMatch | undefined;
+  /** Short examples to offer when a request matches nothing. */
+  examples(): string[];
+}
+
+export type IntakeOutcome =
+  | { kind: 'reply'; reply: string; intake: IntakeState }
+  | { kind: 'quote'; reply: string; intake: IntakeState; spec: BuildSpec };
+
+/** The conversation engine behind `POST …/messages`. Implementations: offline (default), model-backed. */
+export interface IntakeEngine {
+  respond(run: BuildRun, text: string): Promise<IntakeOutcome>;
+}

@@ -1,0 +1,52 @@
+import { newRunId, newTaskRef } from './ids.ts';
+import { assertTransition, type Phase, TERMINAL_PHASES } from './phases.ts';
+import type { BuildRun, Owner } from './run.ts';
+
+export function newBuildRun(owner: Owner, now: string, runId: string = newRunId()): BuildRun {
+  return {
+    runId,
+    owner,
+    phase: 'drafting',
+    taskRef: newTaskRef(),
+    attempts: 0,
+    artifacts: [],
+    payment: { status: 'none' },
+    intake: { questionsAsked: 0, requestText: '' },
+    verification: [],
+    evidence: [],
+    createdAt: now,
+    updatedAt: now,
+    version: 0,
+  };
+}
+
+export type RunPatch = Partial<Omit<BuildRun, 'runId' | 'owner' | 'phase' | 'version' | 'createdAt'>> & {
+  owner?: Owner;
+};
+
+/**
+ * The only way a run changes phase: validates the transition and returns the next run with the
+ * version bumped. The store persists it with a condition on the previous phase and version.
+ */
+export function transition(run: BuildRun, to: Phase, patch: RunPatch, now: string): BuildRun {
+  assertTransition(run.phase, to);
+  return {
+    ...run,
+    ...patch,
+    phase: to,
+    updatedAt: now,
+    endedAt: TERMINAL_PHASES.includes(to) ? now : undefined,
+    version: run.version + 1,
+  };
+}
+
+/** A change that keeps the phase (e.g. a re-quote or a recorded approval request). */
+export function update(run: BuildRun, patch: RunPatch, now: string): BuildRun {
+  return { ...run, ...patch, updatedAt: now, version: run.version + 1 };
+}
+
+export function isOwnedBy(run: BuildRun, sessionId: string | undefined, verifiedEmail?: string): boolean {
+  if (sessionId && run.owner.sessionId === sessionId) return true;
+  if (verifiedEmail && run.owner.emailVerified && run.owner.email === verifiedEmail) return true;
+  return false;
+}

@@ -1,0 +1,118 @@
+import type { BuildEvent } from './events.ts';
+import { PROGRESS_SENTENCES } from './events.ts';
+import type { VerifiedArtifact } from './manifest.ts';
+import { formatAmount } from './pricing.ts';
+import type { PublicArtifact, PublicEvent, PublicMessage, PublicRun } from './public-schemas.ts';
+import type { BuildRun, Message } from './run.ts';
+import { FAILURE_SENTENCES, PHASE_SENTENCES } from './status.ts';
+
+/**
+ * The public projection: the only way anything about a run leaves the backend. Every function
+ * here builds its output from an allow-list of fields; internal fields (paths, branch, repo,
+ * worker, task ref, evidence keys, email, internal reasons) are never read into the output.
+ */
+
+export function toPublicArtifact(a: VerifiedArtifact): PublicArtifact {
+  return {
+    artifact_id: a.artifact_id,
+    kind: a.kind,
+    name: a.name,
+    platform: a.platform ?? null,
+    size_bytes: a.size_bytes,
+    sha256: a.sha256,
+    preview: a.kind === 'web',
+  };
+}
+
+export function toPublicMessage(m: Message): PublicMessage {
+  return { message_id: m.messageId, role: m.role, text: m.text, at: m.at };
+}
+
+export function toPublicRun(run: BuildRun, messages?: Message[]): PublicRun {
+  const status =
+    run.phase === 'failed' && run.failure ? FAILURE_SENTENCES[run.failure.code] : PHASE_SENTENCES[run.phase];
+  const out: PublicRun = {
+    run_id: run.runId,
+    phase: run.phase,
+    status_message: status,
+    artifact_type: run.artifactType ?? null,
+    scope: run.spec
+      ? {
+          title: run.spec.title,
+          summary: run.spec.summary,
+          features: [...run.spec.features],
+          out_of_scope: [...run.spec.outOfScope],
+          platforms: run.spec.artifactType === 'web' ? [] : [...run.spec.platforms],
+        }
+      : null,
+    quote: run.quote
+      ? {
+          version: run.quote.version,
+          amount_cents: run.quote.amountCents,
+          currency: run.quote.currency,
+          amount_display: formatAmount(run.quote.amountCents, run.quote.currency),
+          line_items: run.quote.lineItems.map((i) => ({ label: i.label, amount_cents: i.amountCents })),
+          delivery: run.quote.delivery,
+        }
+      : null,
+    payment_status: run.payment.status,
+    contact_email_set: Boolean(run.owner.email),
+    attempt: run.attempts,
+    artifacts:
+      run.phase === 'artifact_ready' || run.phase === 'delivered' ? run.artifacts.map(toPublicArtifact) : [],
+    created_at: run.createdAt,
+    updated_at: run.updatedAt,
+  };
+  if (messages) out.messages = messages.map(toPublicMessage);
+  return out;
+}
+
+/** Maps an internal event to a fixed customer-safe sentence, or null when it is not public. */
+export function toPublicEvent(e: BuildEvent): PublicEvent | null {
+  const pub = (message: string, phase?: string): PublicEvent => ({
+    seq: e.seq,
+    type: e.type,
+    at: e.at,
+    message,
+    ...(phase ? { phase } : {}),
+  });
+  switch (e.type) {
+    case 'bus.build.run.requested':
+      return pub('Your build run was created.', 'drafting');
+    case 'bus.build.message.added':
+      return e.data.role === 'visitor' ? pub('Your message was received.') : pub('The assistant replied.');
+    case 'bus.build.quote.ready':
+      return pub(
+        `The scope and price are ready: ${formatAmount(e.data.amountCents, e.data.currency)}.`,
+        'quoted',
+      );
+    case 'bus.build.run.authorized':
+      return pub('The build was approved and will start shortly.', 'authorized');
+    case 'bus.build.repo.ready':
+      return pub(PROGRESS_SENTENCES.workspace_ready, 'repo_ready');
+    case 'bus.build.worker.assigned':
+      return pub(
+        e.data.attempt > 1
+          ? 'The build worker is repairing the tool.'
+          : 'A build worker has started on your tool.',
+        'worker_running',
+      );
+    case 'bus.build.progress.updated':
+      return pub(PROGRESS_SENTENCES[e.data.stage]);
+    case 'bus.build.artifact.submitted':
+      return pub(PROGRESS_SENTENCES.verifying, 'artifact_pending');
+    case 'bus.build.artifact.verified':
+      return pub(
+        e.data.kinds.includes('web') ? PROGRESS_SENTENCES.preview_ready : PROGRESS_SENTENCES.downloads_ready,
+        'artifact_ready',
+      );
+    case 'bus.build.run.failed':
+      return pub(FAILURE_SENTENCES[e.data.code], 'failed');
+    case 'bus.build.run.delivered':
+      return pub('Your verified artifact has been delivered.', 'delivered');
+    default:
+      return null;
+  }
+}
+
+export type { PublicArtifact, PublicEvent, PublicMessage, PublicRun };

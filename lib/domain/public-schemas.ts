@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/**
+ * The public API's request and response shapes (snake_case). The OpenAPI document is generated
+ * from these, and the projection's output is typed by them.
+ */
+
+export const CreateRunBodySchema = z.object({}).strict().meta({ id: 'CreateRunRequest' });
+
+export const MessageBodySchema = z
+  .object({ text: z.string().trim().min(1, 'text must not be empty').max(4000) })
+  .strict()
+  .meta({ id: 'MessageRequest' });
+
+export const EventsQuerySchema = z
+  .object({
+    after: z.coerce.number().int().min(0).max(1e9).default(0),
+    wait: z.coerce.number().int().min(0).max(20).default(0),
+  })
+  .strict();
+
+export const PublicArtifactSchema = z
+  .object({
+    artifact_id: z.string(),
+    kind: z.string(),
+    name: z.string(),
+    platform: z.string().nullable(),
+    size_bytes: z.number().int(),
+    sha256: z.string(),
+    preview: z.boolean(),
+  })
+  .strict()
+  .meta({ id: 'Artifact' });
+
+export const PublicMessageSchema = z
+  .object({
+    message_id: z.string(),
+    role: z.enum(['visitor', 'assistant']),
+    text: z.string(),
+    at: z.string(),
+  })
+  .strict()
+  .meta({ id: 'Message' });
+
+export const PublicRunSchema = z
+  .object({
+    run_id: z.string(),
+    phase: z.string(),
+    status_message: z.string(),
+    artifact_type: z.string().nullable(),
+    scope: z
+      .object({
+        title: z.string(),
+        summary: z.string(),
+        features: z.array(z.string()),
+        out_of_scope: z.array(z.string()),
+        platforms: z.array(z.string()),
+      })
+      .strict()
+      .nullable(),
+    quote: z
+      .object({
+        version: z.number().int(),
+        amount_cents: z.number().int(),
+        currency: z.string(),
+        amount_display: z.string(),
+        line_items: z.array(z.object({ label: z.string(), amount_cents: z.number().int() }).strict()),
+        delivery: z.string(),
+      })
+      .strict()
+      .nullable(),
+    payment_status: z.string(),
+    contact_email_set: z.boolean(),
+    attempt: z.number().int(),
+    artifacts: z.array(PublicArtifactSchema),
+    messages: z.array(PublicMessageSchema).optional(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .strict()
+  .meta({ id: 'BuildRun' });
+
+export const PublicEventSchema = z
+  .object({
+    seq: z.number().int(),
+    type: z.string(),
+    at: z.string(),
+    message: z.string(),
+    phase: z.string().optional(),
+  })
+  .strict()
+  .meta({ id: 'ProgressEvent' });
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }).strict() })
+  .strict()
+  .meta({ id: 'Error' });
+
+export const RunResponseSchema = z.object({ run: PublicRunSchema }).strict();
+export const CreateRunResponseSchema = z
+  .object({ run: PublicRunSchema, session_token: z.string().optional() })
+  .strict();
+export const MessageResponseSchema = z.object({ run: PublicRunSchema, reply: PublicMessageSchema }).strict();
+export const EventsResponseSchema = z
+  .object({ events: z.array(PublicEventSchema), next_after: z.number().int() })
+  .strict();
+
+export type PublicArtifact = z.infer<typeof PublicArtifactSchema>;
+export type PublicMessage = z.infer<typeof PublicMessageSchema>;
+export type PublicRun = z.infer<typeof PublicRunSchema>;
+export type PublicEvent = z.infer<typeof PublicEventSchema>;

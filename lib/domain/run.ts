@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { ArtifactTypeSchema, BuildSpecSchema } from './build-spec.ts';
+import { RunIdSchema, SessionIdSchema } from './ids.ts';
+import { ArtifactManifestSchema, VerifiedArtifactSchema } from './manifest.ts';
+import { PhaseSchema } from './phases.ts';
+import { QuoteSchema } from './quote.ts';
+import { FailureCodeSchema } from './status.ts';
+
+export const PaymentStatusSchema = z.enum([
+  'none',
+  'manual_requested',
+  'checkout_pending',
+  'authorized',
+  'captured',
+  'cancelled',
+  'manual_approved',
+]);
+export type PaymentStatus = z.infer<typeof PaymentStatusSchema>;
+
+export const OwnerSchema = z
+  .object({
+    sessionId: SessionIdSchema,
+    email: z.email().optional(),
+    emailVerified: z.boolean().default(false),
+  })
+  .strict();
+export type Owner = z.infer<typeof OwnerSchema>;
+
+export const IntakeStateSchema = z
+  .object({
+    questionsAsked: z.number().int().nonnegative(),
+    pendingQuestion: z.enum(['artifact_type', 'behaviour']).optional(),
+    requestText: z.string().max(4000).default(''),
+  })
+  .strict();
+export type IntakeState = z.infer<typeof IntakeStateSchema>;
+
+export const VerificationResultSchema = z
+  .object({
+    attempt: z.number().int().positive(),
+    passed: z.boolean(),
+    checks: z.array(z.object({ name: z.string(), passed: z.boolean(), detail: z.string().optional() })),
+    internalReason: z.string().optional(),
+    at: z.string(),
+  })
+  .strict();
+export type VerificationResult = z.infer<typeof VerificationResultSchema>;
+
+/** The internal build run: everything the backend knows. Never serialised to a visitor as is. */
+export const BuildRunSchema = z
+  .object({
+    runId: RunIdSchema,
+    owner: OwnerSchema,
+    artifactType: ArtifactTypeSchema.optional(),
+    phase: PhaseSchema,
+    taskRef: z.string(),
+    workerId: z.string().optional(),
+    repoId: z.string().optional(),
+    branch: z.string().optional(),
+    attempts: z.number().int().nonnegative(),
+    manifest: ArtifactManifestSchema.optional(),
+    artifacts: z.array(VerifiedArtifactSchema),
+    payment: z
+      .object({
+        status: PaymentStatusSchema,
+        method: z.enum(['manual', 'stripe', 'free']).optional(),
+        checkoutSessionId: z.string().optional(),
+        quoteVersion: z.number().int().optional(),
+      })
+      .strict(),
+    spec: BuildSpecSchema.optional(),
+    quote: QuoteSchema.optional(),
+    intake: IntakeStateSchema,
+    failure: z
+      .object({ code: FailureCodeSchema, internalReason: z.string(), at: z.string() })
+      .strict()
+      .optional(),
+    verification: z.array(VerificationResultSchema).default([]),
+    evidence: z.array(z.object({ kind: z.string(), key: z.string(), at: z.string() }).strict()).default([]),
+    executionArn: z.string().optional(),
+    /** Operator retries so far (`failed → authorized`); names the retry execution `{run_id}-retry-{n}`. */
+    retries: z.number().int().nonnegative().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    endedAt: z.string().optional(),
+    version: z.number().int().nonnegative(),
+  })
+  .strict();
+export type BuildRun = z.infer<typeof BuildRunSchema>;
+
+export const MessageSchema = z
+  .object({
+    messageId: z.string(),
+    runId: RunIdSchema,
+    role: z.enum(['visitor', 'assistant']),
+    text: z.string().max(8000),
+    at: z.string(),
+  })
+  .strict();
+export type Message = z.infer<typeof MessageSchema>;

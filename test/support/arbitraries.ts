@@ -1,0 +1,170 @@
+import fc from 'fast-check';
+import { ARTIFACT_TYPES, DEFAULT_PLATFORMS } from '../../lib/domain/build-spec.ts';
+import { BUILD_EVENT_TYPES, type BuildEvent, PROGRESS_SENTENCES } from '../../lib/domain/events.ts';
+import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
+import { PHASES } from '../../lib/domain/phases.ts';
+import type { BuildRun, Message } from '../../lib/domain/run.ts';
+import { FAILURE_SENTENCES } from '../../lib/domain/status.ts';
+
+/**
+ * Internal values are drawn from recognisable "canary" shapes so the property test can search the
+ * public JSON for them: any canary (or its distinctive core) appearing publicly is a leak.
+ */
+const canaryCore = fc.stringMatching(/^[a-z0-9]{12}$/);
+export const internalPath = canaryCore.map((c) => `/work/worktrees/${c}/dist/bin/tool-${c}`);
+export const branchValue = canaryCore.map((c) => `build/20261124/${c}`);
+export const repoIdValue = canaryCore.map((c) => `repo-${c}`);
+export const workerIdValue = canaryCore.map((c) => `worker-${c}`);
+export const taskRefValue = canaryCore.map((c) => `task_${c}`);
+export const emailValue = canaryCore.map((c) => `secret-${c}@example.org`);
+export const secretValue = canaryCore.map((c) => `sk_live_${c}`);
+export const evidenceKey = canaryCore.map((c) => `evidence/run/${c}/worker.log`);
+export const reasonValue = canaryCore.map((c) => `panic: /home/builder/${c}/main.go:42 nil pointer`);
+
+const runIdArb = fc.stringMatching(/^[a-z2-7]{26}$/).map((s) => `run_${s}`);
+const sessionIdArb = fc.stringMatching(/^[a-z2-7]{26}$/).map((s) => `ses_${s}`);
+const iso = fc
+  .date({ min: new Date('2026-01-01'), max: new Date('2027-01-01'), noInvalidDate: true })
+  .map((d) => d.toISOString());
+const sha = fc.stringMatching(/^[a-f0-9]{64}$/);
+
+export const verifiedArtifactArb: fc.Arbitrary<VerifiedArtifact> = fc.record({
+  artifact_id: fc.constantFrom('web', 'bin-linux-amd64', 'bin-darwin-arm64'),
+  kind: fc.constantFrom('web' as const, 'binary' as const),
+  name: fc.constantFrom('Tip Calculator', 'tip-calculator-linux-amd64'),
+  path: internalPath,
+  sha256: sha,
+  size_bytes: fc.nat(),
+  platform: fc.option(fc.constantFrom(...DEFAULT_PLATFORMS), { nil: undefined }),
+  entrypoint: fc.option(fc.constantFrom('index.html', 'tool'), { nil: undefined }),
+  source_included: fc.constant(false),
+  published_key: evidenceKey,
+  content_type: fc.constant('application/octet-stream'),
+  verified_at: iso,
+});
+
+export const runArb: fc.Arbitrary<BuildRun> = fc.record({
+  runId: runIdArb,
+  owner: fc.record({
+    sessionId: sessionIdArb,
+    email: fc.option(emailValue, { nil: undefined }),
+    emailVerified: fc.boolean(),
+  }),
+  artifactType: fc.option(fc.constantFrom(...ARTIFACT_TYPES), { nil: undefined }),
+  phase: fc.constantFrom(...PHASES),
+  taskRef: taskRefValue,
+  workerId: fc.option(workerIdValue, { nil: undefined }),
+  repoId: fc.option(repoIdValue, { nil: undefined }),
+  branch: fc.option(branchValue, { nil: undefined }),
+  attempts: fc.nat({ max: 5 }),
+  manifest: fc.option(
+    fc.record({
+      schema_version: fc.constant(1 as const),
+      artifacts: fc.array(
+        verifiedArtifactArb.map(({ published_key, content_type, verified_at, ...m }) => m),
+        {
+          maxLength: 3,
+        },
+      ),
+    }),
+    { nil: undefined },
+  ),
+  artifacts: fc.array(verifiedArtifactArb, { maxLength: 4 }),
+  payment: fc.record({
+    status: fc.constantFrom('none' as const, 'authorized' as const, 'manual_requested' as const),
+    checkoutSessionId: fc.option(secretValue, { nil: undefined }),
+  }),
+  spec: fc.constant(undefined),
+  quote: fc.constant(undefined),
+  intake: fc.record({ questionsAsked: fc.nat({ max: 2 }), requestText: fc.constant('a tip calculator') }),
+  failure: fc.option(
+    fc.record({
+      code: fc.constantFrom(...(Object.keys(FAILURE_SENTENCES) as (keyof typeof FAILURE_SENTENCES)[])),
+      internalReason: reasonValue,
+      at: iso,
+    }),
+    { nil: undefined },
+  ),
+  verification: fc.array(
+    fc.record({
+      attempt: fc.integer({ min: 1, max: 3 }),
+      passed: fc.boolean(),
+      checks: fc.array(
+        fc.record({ name: fc.constant('sha256'), passed: fc.boolean(), detail: internalPath }),
+      ),
+      internalReason: reasonValue,
+      at: iso,
+    }),
+    { maxLength: 2 },
+  ),
+  evidence: fc.array(fc.record({ kind: fc.constant('worker-log'), key: evidenceKey, at: iso }), {
+    maxLength: 2,
+  }),
+  executionArn: fc.option(secretValue, { nil: undefined }),
+  createdAt: iso,
+  updatedAt: iso,
+  endedAt: fc.option(iso, { nil: undefined }),
+  version: fc.nat(),
+});
+
+export const messageArb = (runId: string): fc.Arbitrary<Message> =>
+  fc.record({
+    messageId: fc.stringMatching(/^msg_[a-z2-7]{26}$/),
+    runId: fc.constant(runId),
+    role: fc.constantFrom('visitor' as const, 'assistant' as const),
+    text: fc.constantFrom('I need a tip calculator', 'Here is the scope.'),
+    at: iso,
+  });
+
+const stage = fc.constantFrom(...(Object.keys(PROGRESS_SENTENCES) as (keyof typeof PROGRESS_SENTENCES)[]));
+const failure = fc.constantFrom(...(Object.keys(FAILURE_SENTENCES) as (keyof typeof FAILURE_SENTENCES)[]));
+
+export const eventArb: fc.Arbitrary<BuildEvent> = fc
+  .record({
+    runId: runIdArb,
+    seq: fc.integer({ min: 1, max: 1e6 }),
+    at: iso,
+    type: fc.constantFrom(...BUILD_EVENT_TYPES),
+  })
+  .chain(({ type, ...base }) => {
+    const data: fc.Arbitrary<unknown> = (() => {
+      switch (type) {
+        case 'bus.build.message.added':
+          return fc.record({ messageId: fc.string(), role: fc.constantFrom('visitor', 'assistant') });
+        case 'bus.build.quote.ready':
+          return fc.record({
+            quoteVersion: fc.integer({ min: 1, max: 9 }),
+            amountCents: fc.nat(),
+            currency: fc.constant('eur'),
+          });
+        case 'bus.build.run.authorized':
+          return fc.record({ method: fc.constantFrom('manual', 'stripe'), actor: emailValue });
+        case 'bus.build.repo.ready':
+          return fc.record({ repoId: repoIdValue, branch: branchValue });
+        case 'bus.build.worker.assigned':
+          return fc.record({
+            workerId: workerIdValue,
+            taskRef: taskRefValue,
+            attempt: fc.integer({ min: 1, max: 3 }),
+          });
+        case 'bus.build.progress.updated':
+          return fc.record({ stage, internalDetail: reasonValue });
+        case 'bus.build.artifact.submitted':
+          return fc.record({
+            attempt: fc.integer({ min: 1, max: 3 }),
+            artifactCount: fc.nat(),
+            manifestKey: evidenceKey,
+          });
+        case 'bus.build.artifact.verified':
+          return fc.record({
+            artifactIds: fc.array(fc.string()),
+            kinds: fc.array(fc.constantFrom('web', 'binary')),
+          });
+        case 'bus.build.run.failed':
+          return fc.record({ code: failure, internalReason: reasonValue });
+        default:
+          return fc.constant({});
+      }
+    })();
+    return data.map((d) => ({ ...base, type, data: d }) as BuildEvent);
+  });

@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toPublicArtifact, toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
+import { PublicArtifactSchema, PublicEventSchema, PublicRunSchema } from '../../lib/domain/public-schemas.ts';
+import type { BuildRun } from '../../lib/domain/run.ts';
+import { eventArb, messageArb, runArb, verifiedArtifactArb } from '../support/arbitraries.ts';
+
+const FORBIDDEN_KEYS = [
+  'path',
+  'branch',
+  'repoId',
+  'repo_id',
+  'workerId',
+  'worker_id',
+  'taskRef',
+  'task_ref',
+  'email',
+  'owner',
+  'sessionId',
+  'session_id',
+  'evidence',
+  'published_key',
+  'internalReason',
+  'internal_reason',
+  'internalDetail',
+  'executionArn',
+  'checkoutSessionId',
+  'manifestKey',
+];
+
+/** Every string leaf of an internal object that the public JSON must never contain. */
+function internalValues(run: BuildRun): string[] {
+  const out = [
+    run.taskRef,
+    run.workerId,
+    run.repoId,
+    run.branch,
+    run.owner.email,
+    run.owner.sessionId,
+    run.executionArn,
+    run.payment.checkoutSessionId,
+    run.failure?.internalReason,
+    ...run.artifacts.flatMap((a) => [a.path, a.published_key]),
+    ...(run.manifest?.artifacts.map((a) => a.path) ?? []),
+    ...run.evidence.map((e) => e.key),
+    ...run.verification.flatMap((v) => [v.internalReason, ...v.checks.map((c) => c.detail)]),
+  ];
+  return out.filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+function keysOf(value: unknown, acc: string[] = []): string[] {
+  if (Array.isArray(value)) for (const v of value) keysOf(v, acc);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) {
+      acc.push(k);
+      keysOf(v, acc);
+    }
+  return acc;
+}
+
+describe('public projection (property-based)', () => {
+  it('toPublicRun never carries internal fields or values', () => {
+    fc.assert(
+      fc.property(
+        runArb.chain((run) => fc.tuple(fc.constant(run), fc.array(messageArb(run.runId), { maxLength: 3 }))),
+        ([run, messages]) => {
+          const pub = toPublicRun(run, messages);
+          PublicRunSchema.parse(pub);
+          const text = JSON.stringify(pub);
+          for (const value of internalValues(run)) expect(text).not.toContain(value);
+          for (const key of keysOf(pub)) expect(FORBIDDEN_KEYS).not.toContain(key);
+          expect(text).not.toMatch(/build\/\d{8}\//);
+          expect(text).not.toMatch(/\/work\/|\/home\/|evidence\//);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('toPublicEvent maps to fixed sentences and never carries event data', () => {
+    fc.assert(
+      fc.property(eventArb, (event) => {
+        const pub = toPublicEvent(event);
+        if (!pub) return;
+        PublicEventSchema.parse(pub);
+        const text = JSON.stringify(pub);
+        const internal = [
+          'repoId',
+          'branch',
+          'workerId',
+          'taskRef',
+          'internalDetail',
+          'internalReason',
+          'actor',
+          'manifestKey',
+        ];
+        for (const [key, value] of Object.entries(event.data as Record<string, unknown>)) {
+          if (internal.includes(key) && typeof value === 'string') expect(text).not.toContain(value);
+        }
+        expect(text).not.toMatch(/build\/\d{8}\/|secret-|task_|worker-|repo-|evidence\/|\/home\//);
+        expect(pub.seq).toBe(event.seq);
+      }),
+      { numRuns: 600 },
+    );
+  });
+
+  it('toPublicArtifact exposes only id, kind, name, platform, size and hash', () => {
+    fc.assert(
+      fc.property(verifiedArtifactArb, (artifact) => {
+        const pub = toPublicArtifact(artifact);
+        PublicArtifactSchema.parse(pub);
+        const text = JSON.stringify(pub);
+        expect(text).not.toContain(artifact.path);
+        expect(text).not.toContain(artifact.published_key);
+        expect(Object.keys(pub).sort()).toEqual(
+          ['artifact_id', 'kind', 'name', 'platform', 'preview', 'sha256', 'size_bytes'].sort(),
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('lists artifacts only once the run is verified', () => {
+    fc.assert(
+      fc.property(runArb, (run) => {
+        const pub = toPublicRun(run);
+        if (run.phase !== 'artifact_ready' && run.phase !== 'delivered') expect(pub.artifacts).toEqual([]);
+        else expect(pub.artifacts).toHaveLength(run.artifacts.length);
+      }),
+    );
+  });
+});

@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { BRANCH_PATTERN } from '../../lib/domain/branch.ts';
+
+/**
+ * Worker-side git: clone a build branch, commit the work, push it back.
+ *
+ * isomorphic-git's clone/fetch/push speak only the smart-HTTP transport (its remote helper table
+ * holds `http` and `https`), so they cannot reach a bare repository by local path, as the worker
+ * does locally (data dir) and on AWS (EFS mount). The worker is a container, not a Lambda, and has
+ * the `git` binary, so this module shells out to it — with `execFile` (no shell) and a fixed
+ * argument vector. The orchestrator's ref management stays on isomorphic-git (`lib/aws/repo-store.ts`).
+ *
+ * The clone directory is written by the coder, which may be a model or an external agent, so the
+ * repository's own config is not trusted for anything that runs code or redirects a push: hooks
+ * and fsmonitor are disabled on every command, and the push goes to the remote URL and branch
+ * recorded at clone time in the caller, not to whatever `origin` says afterwards.
+ */
+
+export interface GitAuthor {
+  name: string;
+  email: string;
+}
+
+export class GitCommandError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | string | null,
+    readonly stderr: string,
+  ) {
+    super(`git ${args[0] ?? ''} failed (exit ${String(exitCode)})`);
+    this.name = 'GitCommandError';
+  }
+}
+
+/** Config forced on every command; `-c` on the command line wins over the repository's config. */
+const SAFE_CONFIG = [
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'core.fsmonitor=false',
+  '-c',
+  'commit.gpgsign=false',
+];
+
+function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    LANG: 'C',
+    LC_ALL: 'C',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    ...extra,
+  };
+  // Credentials for an HTTPS remote, if configured, are passed through explicitly.
+  for (const name of ['GIT_ASKPASS', 'GIT_SSL_CAINFO', 'HTTPS_PROXY', 'NO_PROXY']) {
+    const value = process.env[name];
+    if (value) env[name] = value;
+  }
+  return env;
+}
+
+export async function runGit(
+  args: readonly string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      [...SAFE_CONFIG, ...args],
+      {
+        cwd: opts.cwd,
+        env: gitEnv(opts.env),
+        timeout: opts.timeoutMs ?? 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => {
+        if (error) {
+          const code = (error as NodeJS.ErrnoException & { code?: number | string }).code ?? null;
+          reject(new GitCommandError(args, code, String(stderr)));
+          return;
+        }
+        resolve(String(stdout));
+      },
+    );
+  });
+}
+
+function assertBranch(branch: string): void {
+  if (!BRANCH_PATTERN.test(branch)) throw new Error('invalid build branch name');
+}
+
+function assertAuthor(author: GitAuthor): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  const bad = /[<>\u0000-\u001f\u007f]/;
+  if (!author.name.trim() || bad.test(author.name) || bad.test(author.email) || !author.email.includes('@')) {
+    throw new Error('invalid git author');
+  }
+}
+
+export interface CloneResult {
+  dir: string;
+  branch: string;
+  commit: string;
+}
+
+/**
+ * Clones exactly one build branch into `dir` (which must not exist or be empty). `url` is a local
+ * path to the bare repository or an HTTPS remote; `bareDir` is an alias for the local case.
+ */
+export async function cloneBranch(opts: {
+  url?: string;
+  bareDir?: string;
+  branch: string;
+  dir: string;
+}): Promise<CloneResult> {
+  assertBranch(opts.branch);
+  const url = opts.url ?? opts.bareDir;
+  if (!url) throw new Error('cloneBranch needs url or bareDir');
+  await runGit([
+    'clone',
+    '--quiet',
+    '--no-hardlinks',
+    '--no-tags',
+    '--single-branch',
+    '--branch',
+    opts.branch,
+    '--',
+    url,
+    opts.dir,
+  ]);
+  const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: opts.dir })).trim();
+  return { dir: opts.dir, branch: opts.branch, commit };
+}
+
+export interface CommitPushResult {
+  /** False when the working tree had no changes; nothing was committed or pushed. */
+  committed: boolean;
+  commit: string;
+  branch: string;
+}
+
+/**
+ * Stages everything (respecting `.gitignore`, so `dist/` stays out), commits with the given
+ * author/committer and pushes the commit to the build branch. The push is never forced: if the
+ * branch moved under the worker, it fails instead of overwriting.
+ *
+ * `branch` and `url` default to the clone's current branch and `origin`; pass the values from
+ * `cloneBranch` to avoid trusting a config the coder could have edited.
+ */
+export async function commitAndPush(opts: {
+  dir: string;
+  message: string;
+  author: GitAuthor;
+  branch?: string;
+  url?: string;
+}): Promise<CommitPushResult> {
+  assertAuthor(opts.author);
+  if (!opts.message.trim()) throw new Error('commit message is empty');
+  const branch = opts.branch ?? (await runGit(['symbolic-ref', '--short', 'HEAD'], { cwd: opts.dir })).trim();
+  assertBranch(branch);
+
+  await runGit(['add', '--all'], { cwd: opts.dir });
+  const status = await runGit(['status', '--porcelain'], { cwd: opts.dir });
+  if (status.trim() === '') {
+    const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: opts.dir })).trim();
+    return { committed: false, commit, branch };
+  }
+  await runGit(['commit', '--quiet', '--no-verify', '-m', opts.message], {
+    cwd: opts.dir,
+    env: {
+      GIT_AUTHOR_NAME: opts.author.name,
+      GIT_AUTHOR_EMAIL: opts.author.email,
+      GIT_COMMITTER_NAME: opts.author.name,
+      GIT_COMMITTER_EMAIL: opts.author.email,
+    },
+  });
+  const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: opts.dir })).trim();
+  await runGit(['push', '--quiet', '--no-verify', '--', opts.url ?? 'origin', `HEAD:refs/heads/${branch}`], {
+    cwd: opts.dir,
+  });
+  return { committed: true, commit, branch };
+}
