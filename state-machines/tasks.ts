@@ -37,10 +37,25 @@ export const LAMBDA_TASKS: LambdaTaskDef[] = [
     entry: 'functions/orchestrator/verify-artifacts.ts',
     timeout: 300,
   },
-  { state: 'Publish', substitution: 'PublishFunctionArn', entry: 'functions/orchestrator/publish.ts', timeout: 240 },
-  { state: 'FailRun', substitution: 'FailRunFunctionArn', entry: 'functions/orchestrator/fail-run.ts', timeout: 30 },
+  {
+    state: 'Publish',
+    substitution: 'PublishFunctionArn',
+    entry: 'functions/orchestrator/publish.ts',
+    timeout: 240,
+  },
+  {
+    state: 'FailRun',
+    substitution: 'FailRunFunctionArn',
+    entry: 'functions/orchestrator/fail-run.ts',
+    timeout: 30,
+  },
 ];
 
 export const WORKER_STATE = 'RunWorker';
-export const ECS_SUBSTITUTIONS = ['ClusterArn', 'WorkerTaskDefinitionArn', 'WorkerSubnetIds', 'WorkerSecurityGroupId'];
+export const ECS_SUBSTITUTIONS = [
+  'ClusterArn',
+  'WorkerTaskDefinitionArn',
+  'WorkerSubnetIds',
+  'WorkerSecurityGroupId',
+];
 export const ASL_FILE = 'state-machines/build-run.asl.json';

@@ -12,6 +12,10 @@ export interface RouteDef {
   entry: string;
   /** Needs write access to the table (false = read-only grants). */
   writes: boolean;
+  /** Starts the build-run state machine (gets `states:StartExecution` on it). */
+  startsExecution?: boolean;
+  /** Reads published artifacts to presign downloads (gets `s3:GetObject` on artifacts `runs/*`). */
+  readsArtifacts?: boolean;
 }
 
 export const API_ROUTES: RouteDef[] = [
@@ -48,6 +52,33 @@ export const API_ROUTES: RouteDef[] = [
     method: 'GET',
     path: '/api/v1/openapi.json',
     entry: 'functions/api/openapi.ts',
+    writes: false,
+  },
+  {
+    id: 'ListArtifacts',
+    method: 'GET',
+    path: '/api/v1/build-runs/{run_id}/artifacts',
+    entry: 'functions/api/list-artifacts.ts',
+    writes: true,
+  },
+  {
+    id: 'DownloadArtifact',
+    method: 'GET',
+    path: '/api/v1/build-runs/{run_id}/artifacts/{artifact_id}/download',
+    entry: 'functions/api/download-artifact.ts',
+    writes: true,
+  },
+];
+
+/**
+ * Routes served only by the local gateway. On AWS downloads are presigned S3 URLs instead.
+ */
+export const LOCAL_ROUTES: RouteDef[] = [
+  {
+    id: 'LocalDownload',
+    method: 'GET',
+    path: '/api/v1/downloads/{token}',
+    entry: 'functions/api/local-download.ts',
     writes: false,
   },
 ];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_BODY_BYTES_DEFAULT } from '../../lib/aws/config.ts';
 import {
+  ArtifactsResponseSchema,
   CreateRunBodySchema,
   CreateRunResponseSchema,
   ErrorSchema,
@@ -68,6 +69,24 @@ export const OPERATIONS: Record<string, Operation> = {
     ],
     responses: {
       200: { description: 'Events and the next cursor.', schema: EventsResponseSchema },
+      ...RUN_ERRORS,
+    },
+  },
+  ListArtifacts: {
+    summary:
+      'Verified artifacts of the run (public fields only). Receiving the links marks the run delivered.',
+    responses: {
+      200: {
+        description: 'Verified artifacts; empty until the run is verified.',
+        schema: ArtifactsResponseSchema,
+      },
+      ...RUN_ERRORS,
+    },
+  },
+  DownloadArtifact: {
+    summary: 'Download one verified artifact: a redirect to a short-lived, single-object link.',
+    responses: {
+      302: { description: 'Redirect to the short-lived download link (attachment).' },
       ...RUN_ERRORS,
     },
   },

@@ -13,6 +13,10 @@ export interface AppConfig {
   evidenceBucket: string;
   stateMachineArn: string | undefined;
   maxBodyBytes: number;
+  /** `presign` (AWS): presigned S3 links. `gateway` (local): links the local gateway checks. */
+  downloadMode: 'presign' | 'gateway';
+  /** Base URL of the preview origin (local: a second port; AWS: the preview distribution). */
+  previewBaseUrl: string | undefined;
 }
 
 export const MAX_BODY_BYTES_DEFAULT = 16 * 1024;
@@ -29,5 +33,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     evidenceBucket: env.EVIDENCE_BUCKET ?? 'bus-build-evidence',
     stateMachineArn: env.STATE_MACHINE_ARN || undefined,
     maxBodyBytes: Number(env.MAX_BODY_BYTES ?? MAX_BODY_BYTES_DEFAULT),
+    downloadMode: env.DOWNLOAD_MODE === 'gateway' ? 'gateway' : 'presign',
+    previewBaseUrl: env.PREVIEW_BASE_URL || undefined,
   };
 }

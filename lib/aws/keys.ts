@@ -9,6 +9,7 @@ import { RUN_ID_PATTERN } from '../domain/ids.ts';
  * | staging   | assignments/{run_id}/{attempt}.json              | AssignWorker      |
  * | staging   | candidates/{run_id}/{attempt}/{relative path}    | worker            |
  * | evidence  | runs/{run_id}/{attempt}/worker.log               | worker            |
+ * | evidence  | runs/{run_id}/{attempt}/result.json              | worker            |
  * | evidence  | runs/{run_id}/{attempt}/verification.json        | VerifyArtifacts   |
  * | artifacts | runs/{run_id}/{artifact_id}/{relative path}      | Publish (only)    |
  */
@@ -39,6 +40,8 @@ export const keys = {
     `candidates/${checkRun(runId)}/${checkAttempt(attempt)}/`,
   candidate: (runId: string, attempt: number, rel: string) =>
     `candidates/${checkRun(runId)}/${checkAttempt(attempt)}/${checkRelative(rel)}`,
+  workerResult: (runId: string, attempt: number) =>
+    `runs/${checkRun(runId)}/${checkAttempt(attempt)}/result.json`,
   workerLog: (runId: string, attempt: number) =>
     `runs/${checkRun(runId)}/${checkAttempt(attempt)}/worker.log`,
   verification: (runId: string, attempt: number) =>

@@ -12,8 +12,14 @@ import { FAILURE_SENTENCES, PHASE_SENTENCES } from './status.ts';
  * worker, task ref, evidence keys, email, internal reasons) are never read into the output.
  */
 
-export function toPublicArtifact(a: VerifiedArtifact): PublicArtifact {
+/** With `runId`, downloadable artifacts carry their API download route (never a storage key). */
+export function toPublicArtifact(a: VerifiedArtifact, runId?: string): PublicArtifact {
+  const link =
+    runId && a.kind !== 'web'
+      ? { download_url: `/api/v1/build-runs/${runId}/artifacts/${a.artifact_id}/download` }
+      : {};
   return {
+    ...link,
     artifact_id: a.artifact_id,
     kind: a.kind,
     name: a.name,
@@ -59,7 +65,9 @@ export function toPublicRun(run: BuildRun, messages?: Message[]): PublicRun {
     contact_email_set: Boolean(run.owner.email),
     attempt: run.attempts,
     artifacts:
-      run.phase === 'artifact_ready' || run.phase === 'delivered' ? run.artifacts.map(toPublicArtifact) : [],
+      run.phase === 'artifact_ready' || run.phase === 'delivered'
+        ? run.artifacts.map((a) => toPublicArtifact(a, run.runId))
+        : [],
     created_at: run.createdAt,
     updated_at: run.updatedAt,
   };

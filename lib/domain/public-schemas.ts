@@ -28,6 +28,8 @@ export const PublicArtifactSchema = z
     size_bytes: z.number().int(),
     sha256: z.string(),
     preview: z.boolean(),
+    download_url: z.string().nullable().optional(),
+    preview_url: z.string().nullable().optional(),
   })
   .strict()
   .meta({ id: 'Artifact' });
@@ -101,6 +103,7 @@ export const CreateRunResponseSchema = z
   .object({ run: PublicRunSchema, session_token: z.string().optional() })
   .strict();
 export const MessageResponseSchema = z.object({ run: PublicRunSchema, reply: PublicMessageSchema }).strict();
+export const ArtifactsResponseSchema = z.object({ artifacts: z.array(PublicArtifactSchema) }).strict();
 export const EventsResponseSchema = z
   .object({ events: z.array(PublicEventSchema), next_after: z.number().int() })
   .strict();

@@ -132,7 +132,7 @@ export const RECIPES: readonly Recipe[] = [
       'strong password',
       'secure password',
     ],
-    hints: ['random', 'secure', 'credential', 'symbol', 'generator'],
+    hints: ['random', 'secure', 'credential', 'symbol'],
     artifactTypes: ALL_TYPES,
     defaultArtifactType: 'both',
     features: [

@@ -1,0 +1,71 @@
+import type { OrchestratorDeps, VerifySettings } from '../../lib/app/orchestrator/deps.ts';
+import { bucketNamesFromEnv, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
+import { documentClient, eventBridgeClient, s3Client } from '../../lib/aws/clients.ts';
+import { loadConfig } from '../../lib/aws/config.ts';
+import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
+import { RepoStore } from '../../lib/aws/repo-store.ts';
+import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** `MAX_ATTEMPTS`: worker attempts per execution (1–20, default 3). */
+export function maxAttemptsFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env.MAX_ATTEMPTS?.trim();
+  if (!raw) return DEFAULT_MAX_ATTEMPTS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 20)
+    throw new Error('MAX_ATTEMPTS must be an integer from 1 to 20');
+  return n;
+}
+
+/**
+ * Verification settings from the environment: `VERIFY_HOST_PLATFORM` (default: detected),
+ * `VERIFY_REQUIRE_HOST_BINARY=false` (accept binaries none of which runs here; default true),
+ * `VERIFY_SANDBOX=none` (never use a network namespace for the binary smoke).
+ */
+export function verifySettingsFrom(env: NodeJS.ProcessEnv): VerifySettings {
+  const settings: VerifySettings = {};
+  if (env.VERIFY_HOST_PLATFORM?.trim()) settings.hostPlatform = env.VERIFY_HOST_PLATFORM.trim();
+  if (env.VERIFY_REQUIRE_HOST_BINARY === 'false') settings.requireHostBinary = false;
+  if (env.VERIFY_SANDBOX === 'none') settings.smoke = { sandbox: 'none' };
+  return settings;
+}
+
+let deps: OrchestratorDeps | undefined;
+
+/** Adapters built once per Lambda container (or once per local runner process). */
+export function orchestratorDeps(): OrchestratorDeps {
+  if (deps) return deps;
+  const env = process.env;
+  const config = loadConfig(env);
+  let repos: RepoStore | undefined;
+  deps = {
+    store: new DynamoRunStore(documentClient(), config.tableName),
+    publisher: config.eventBusName
+      ? new EventBridgePublisher(eventBridgeClient(), config.eventBusName)
+      : new NoopPublisher(),
+    artifacts: new S3ArtifactStore(s3Client(), bucketNamesFromEnv(env)),
+    // Only PrepareBranch needs the repository (REPO_DIR: the bare repo, EFS on AWS).
+    repos: {
+      ensureBranch: (run) => {
+        if (!repos) {
+          const bareDir = env.REPO_DIR?.trim();
+          if (!bareDir) throw new Error('REPO_DIR is not set');
+          repos = new RepoStore({ bareDir });
+        }
+        return repos.ensureBranch(run);
+      },
+    },
+    maxAttempts: maxAttemptsFrom(env),
+    profile: ARTIFACT_BUILDER_PROFILE,
+    verifySettings: verifySettingsFrom(env),
+    now: () => new Date().toISOString(),
+  };
+  return deps;
+}
+
+/** Test hook. */
+export function setOrchestratorDeps(next: OrchestratorDeps | undefined): void {
+  deps = next;
+}

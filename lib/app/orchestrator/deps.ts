@@ -1,0 +1,58 @@
+import type { EventPublisher, RunStore } from '../../domain/ports.ts';
+import type { VerificationReport, VerifyCandidateOptions } from '../../verify/index.ts';
+import type { ArtifactStore, AssignmentProfile, BranchStore, DownloadLimits } from './ports.ts';
+
+/** What every orchestrator task needs. */
+export interface TaskDeps {
+  store: RunStore;
+  publisher: EventPublisher;
+  now: () => string;
+}
+
+export interface PrepareBranchDeps extends TaskDeps {
+  repos: BranchStore;
+  /** Worker attempts per execution (env `MAX_ATTEMPTS`, default 3). */
+  maxAttempts: number;
+}
+
+export interface AssignWorkerDeps extends TaskDeps {
+  artifacts: ArtifactStore;
+  profile: AssignmentProfile;
+  /** Worker id generator (tests). */
+  newWorkerId?: () => string;
+}
+
+export interface RecordWorkerFailureDeps extends TaskDeps {
+  artifacts: ArtifactStore;
+}
+
+/** Options of `verifyCandidate` the deployment may set (limits, host platform, smoke timeouts…). */
+export type VerifySettings = Partial<
+  Omit<VerifyCandidateOptions, 'root' | 'expectedArtifactType' | 'manifestPath'>
+>;
+
+export interface VerifyArtifactsDeps extends TaskDeps {
+  artifacts: ArtifactStore;
+  /** The verification gate; `verifyCandidate` from `lib/verify` unless a test replaces it. */
+  verify?: (opts: VerifyCandidateOptions) => Promise<VerificationReport>;
+  verifySettings?: VerifySettings;
+  /** Parent of the per-call scratch directory (default: the OS temp dir). */
+  tempDir?: string;
+  downloadLimits?: DownloadLimits;
+}
+
+export interface PublishDeps extends TaskDeps {
+  artifacts: ArtifactStore;
+  tempDir?: string;
+  downloadLimits?: DownloadLimits;
+}
+
+export type FailRunDeps = TaskDeps;
+
+/** Everything the six task handlers need together. */
+export type OrchestratorDeps = PrepareBranchDeps &
+  AssignWorkerDeps &
+  RecordWorkerFailureDeps &
+  VerifyArtifactsDeps &
+  PublishDeps &
+  FailRunDeps;

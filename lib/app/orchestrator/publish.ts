@@ -1,0 +1,150 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { keys } from '../../aws/keys.ts';
+import { type NewBuildEvent, newEvent } from '../../domain/events.ts';
+import { transition } from '../../domain/lifecycle.ts';
+import { isCustomerDeliverable, type ManifestEntry, type VerifiedArtifact } from '../../domain/manifest.ts';
+import { contentTypeFor, hashDirectory, sha256File, walkCandidate } from '../../verify/index.ts';
+import type { PublishDeps } from './deps.ts';
+import type { ArtifactStore } from './ports.ts';
+import { commit, loadRun, TaskStateError } from './run-ops.ts';
+import type { BuildState } from './state.ts';
+import { DEFAULT_DOWNLOAD_LIMITS } from './verify-artifacts.ts';
+
+/** A published key already holds different bytes: published objects are immutable. */
+export class ImmutableObjectError extends Error {
+  constructor(key: string) {
+    super(`published object ${key} already exists with different content`);
+    this.name = 'ImmutableObjectError';
+  }
+}
+
+/** The candidate changed after it was verified. */
+export class PublishIntegrityError extends Error {
+  constructor(artifactId: string, what: string) {
+    super(`artifact ${artifactId}: ${what} differs from the verified manifest`);
+    this.name = 'PublishIntegrityError';
+  }
+}
+
+/**
+ * Writes one published object unless it exists. An existing object with the same size and sha256
+ * (a retried Publish) is kept; one with other bytes is never overwritten.
+ */
+export async function putImmutable(
+  artifacts: ArtifactStore,
+  key: string,
+  file: string,
+  meta: { contentType: string; sha256: string; size: number },
+): Promise<'written' | 'exists'> {
+  const existing = await artifacts.head('artifacts', key);
+  if (existing) {
+    if (existing.size === meta.size && existing.sha256 === meta.sha256) return 'exists';
+    throw new ImmutableObjectError(key);
+  }
+  await artifacts.putFile('artifacts', key, file, meta);
+  return 'written';
+}
+
+async function publishEntry(
+  deps: PublishDeps,
+  runId: string,
+  root: string,
+  entry: ManifestEntry,
+  at: string,
+): Promise<VerifiedArtifact> {
+  const abs = path.join(root, entry.path);
+  if (entry.kind === 'web') {
+    const digest = await hashDirectory(abs).catch(() => undefined);
+    if (!digest) throw new PublishIntegrityError(entry.artifact_id, 'the directory');
+    if (digest.sha256 !== entry.sha256 || digest.sizeBytes !== entry.size_bytes) {
+      throw new PublishIntegrityError(entry.artifact_id, 'the content');
+    }
+    const tree = await walkCandidate(abs, { maxEntries: 10_000 });
+    if (tree.problems.length > 0 || tree.truncated)
+      throw new PublishIntegrityError(entry.artifact_id, 'the tree');
+    for (const f of tree.files) {
+      await putImmutable(deps.artifacts, keys.published(runId, entry.artifact_id, f.rel), f.abs, {
+        contentType: contentTypeFor(f.rel),
+        sha256: await sha256File(f.abs),
+        size: f.size,
+      });
+    }
+    const entrypoint = entry.entrypoint ?? 'index.html';
+    return {
+      ...entry,
+      published_key: keys.published(runId, entry.artifact_id, entrypoint),
+      content_type: contentTypeFor(entrypoint),
+      verified_at: at,
+    };
+  }
+  const info = await stat(abs).catch(() => undefined);
+  if (!info?.isFile()) throw new PublishIntegrityError(entry.artifact_id, 'the file');
+  const sha256 = await sha256File(abs);
+  if (sha256 !== entry.sha256 || info.size !== entry.size_bytes) {
+    throw new PublishIntegrityError(entry.artifact_id, 'the content');
+  }
+  const rel = path.posix.basename(entry.path);
+  const key = keys.published(runId, entry.artifact_id, rel);
+  const contentType = contentTypeFor(rel);
+  await putImmutable(deps.artifacts, key, abs, { contentType, sha256, size: info.size });
+  return { ...entry, published_key: key, content_type: contentType, verified_at: at };
+}
+
+/**
+ * Publish: copies the verified deliverables of the attempt from the staging candidate to their
+ * immutable published keys, re-checking every byte against the verified manifest on the way (what
+ * is published is exactly what was verified), records them on the run and moves it
+ * `artifact_pending → artifact_ready`. Idempotent: a published run is passed through, and objects
+ * a previous try already wrote are kept.
+ */
+export async function publish(deps: PublishDeps, state: BuildState): Promise<BuildState> {
+  const run = await loadRun(deps.store, state.runId);
+  const out: BuildState = {
+    runId: run.runId,
+    attempt: state.attempt,
+    maxAttempts: state.maxAttempts,
+    passed: true,
+  };
+  if (run.phase === 'artifact_ready' || run.phase === 'delivered') return out;
+  if (run.phase !== 'artifact_pending') throw new TaskStateError(`Publish cannot run in phase ${run.phase}`);
+  const verified = run.verification.find((v) => v.attempt === state.attempt);
+  if (!verified?.passed || !run.manifest || run.attempts !== state.attempt) {
+    throw new TaskStateError('Publish needs a passed verification of the current attempt');
+  }
+  const deliverables = run.manifest.artifacts.filter(isCustomerDeliverable);
+  if (deliverables.length === 0)
+    throw new TaskStateError('the verified manifest has no deliverable artifact');
+
+  const scratch = await mkdtemp(path.join(deps.tempDir ?? tmpdir(), 'publish-'));
+  try {
+    const root = path.join(scratch, 'candidate');
+    const download = await deps.artifacts.downloadPrefix(
+      'staging',
+      keys.candidatePrefix(run.runId, state.attempt),
+      root,
+      deps.downloadLimits ?? DEFAULT_DOWNLOAD_LIMITS,
+    );
+    if (download.rejected.length > 0 || download.overLimit) {
+      throw new PublishIntegrityError('candidate', 'the object set');
+    }
+    const at = deps.now();
+    const artifacts: VerifiedArtifact[] = [];
+    for (const entry of deliverables) artifacts.push(await publishEntry(deps, run.runId, root, entry, at));
+
+    const kinds = [...new Set(artifacts.map((a) => a.kind))];
+    const events: NewBuildEvent[] = [
+      newEvent('bus.build.artifact.verified', { artifactIds: artifacts.map((a) => a.artifact_id), kinds }),
+    ];
+    if (kinds.includes('web'))
+      events.push(newEvent('bus.build.progress.updated', { stage: 'preview_ready' }));
+    if (kinds.some((k) => k !== 'web')) {
+      events.push(newEvent('bus.build.progress.updated', { stage: 'downloads_ready' }));
+    }
+    await commit(deps, run, transition(run, 'artifact_ready', { artifacts }, at), events);
+    return out;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,215 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { keys } from '../../aws/keys.ts';
+import { newEvent } from '../../domain/events.ts';
+import { transition, update } from '../../domain/lifecycle.ts';
+import type { ArtifactManifest } from '../../domain/manifest.ts';
+import type { BuildRun, VerificationResult } from '../../domain/run.ts';
+import {
+  DEFAULT_VERIFY_LIMITS,
+  PUBLIC_SUMMARIES,
+  parseManifest,
+  type VerificationReport,
+  verifyCandidate,
+} from '../../verify/index.ts';
+import type { VerifyArtifactsDeps } from './deps.ts';
+import type { DownloadLimits, DownloadResult } from './ports.ts';
+import { recordedWorkerFailure, saveWorkerFailure, workerFailureState } from './record-worker-failure.ts';
+import { commit, loadRun, TaskStateError } from './run-ops.ts';
+import { type BuildState, clip } from './state.ts';
+import { classifyWorkerFailure, readWorkerResult } from './worker-result.ts';
+
+/** The manifest's path inside a candidate (the worker uploads `dist/`'s content). */
+export const CANDIDATE_MANIFEST = 'artifact-manifest.json';
+
+export const DEFAULT_DOWNLOAD_LIMITS: DownloadLimits = {
+  maxFiles: DEFAULT_VERIFY_LIMITS.maxFileCount + 1,
+  maxBytes: DEFAULT_VERIFY_LIMITS.maxTotalBytes,
+};
+
+/** The full internal verification record written to the evidence bucket. */
+export interface VerificationEvidence extends VerificationReport {
+  runId: string;
+  attempt: number;
+  at: string;
+  download: { files: number; bytes: number; rejected: string[]; overLimit: boolean };
+}
+
+function stateFromRecord(state: BuildState, v: VerificationResult): BuildState {
+  const base = { runId: state.runId, attempt: state.attempt, maxAttempts: state.maxAttempts };
+  if (v.passed) return { ...base, passed: true, repairable: false };
+  return {
+    ...base,
+    passed: false,
+    repairable: true,
+    lastFailure: clip(v.internalReason ?? 'verification failed'),
+    failureCode: 'verification_failed',
+  };
+}
+
+function failedReport(name: string, problems: string[]): VerificationReport {
+  const detail = problems.join('; ');
+  return {
+    passed: false,
+    checks: [{ name, passed: false, detail }],
+    internalReason: clip(`${name}: ${detail}`),
+    publicSummary: PUBLIC_SUMMARIES.files,
+    artifacts: [],
+  };
+}
+
+async function manifestCount(file: string): Promise<number> {
+  try {
+    const parsed = parseManifest(await readFile(file, 'utf8'));
+    return parsed.ok ? parsed.manifest.artifacts.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Ties the candidate to this run: a manifest naming another run fails. */
+async function runIdProblem(file: string, runId: string): Promise<string | undefined> {
+  const parsed = parseManifest(await readFile(file, 'utf8'));
+  if (parsed.ok && parsed.manifest.run_id !== undefined && parsed.manifest.run_id !== runId) {
+    return 'the manifest names another build run';
+  }
+  return undefined;
+}
+
+/**
+ * VerifyArtifacts: the gate between a worker's candidate and anything a customer sees.
+ * `worker_running → artifact_pending` (events `artifact.submitted` + progress `verifying`), then the
+ * candidate prefix is downloaded to a fresh scratch directory and verified; the full report goes to
+ * the evidence bucket and a summary onto the run. Idempotent per attempt: a recorded result is
+ * returned as is. A worker that reported failure (result `ok: false`) is handled like
+ * RecordWorkerFailure (no verification, no phase change).
+ */
+export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildState): Promise<BuildState> {
+  const attempt = state.attempt;
+  if (attempt < 1) throw new TaskStateError('VerifyArtifacts needs an attempt');
+  let run = await loadRun(deps.store, state.runId);
+  if (run.attempts !== attempt) {
+    throw new TaskStateError(`the run is at attempt ${run.attempts}, the execution at ${attempt}`);
+  }
+  const recorded = run.verification.find((v) => v.attempt === attempt);
+  if (recorded) {
+    const workerFailure = recordedWorkerFailure(recorded);
+    if (workerFailure) return workerFailureState(state, workerFailure);
+    if (run.phase === 'artifact_pending' || run.phase === 'artifact_ready' || run.phase === 'delivered') {
+      return stateFromRecord(state, recorded);
+    }
+  }
+  if (run.phase !== 'worker_running' && run.phase !== 'artifact_pending') {
+    throw new TaskStateError(`VerifyArtifacts cannot run in phase ${run.phase}`);
+  }
+  const artifactType = run.spec?.artifactType ?? run.artifactType;
+  if (!artifactType) throw new TaskStateError('the run has no artifact type');
+
+  if (run.phase === 'worker_running') {
+    const result = await readWorkerResult(deps.artifacts, run.runId, attempt);
+    if (result && !result.ok) {
+      const failure = classifyWorkerFailure(result, undefined);
+      await saveWorkerFailure(deps, run, attempt, failure, result);
+      return workerFailureState(state, failure);
+    }
+  }
+
+  const scratch = await mkdtemp(path.join(deps.tempDir ?? tmpdir(), 'verify-'));
+  try {
+    const root = path.join(scratch, 'candidate');
+    const download: DownloadResult = await deps.artifacts.downloadPrefix(
+      'staging',
+      keys.candidatePrefix(run.runId, attempt),
+      root,
+      deps.downloadLimits ?? DEFAULT_DOWNLOAD_LIMITS,
+    );
+    const manifestFile = path.join(root, CANDIDATE_MANIFEST);
+
+    if (run.phase === 'worker_running') {
+      const next = transition(run, 'artifact_pending', {}, deps.now());
+      run = await commit(deps, run, next, [
+        newEvent('bus.build.artifact.submitted', {
+          attempt,
+          artifactCount: await manifestCount(manifestFile),
+          manifestKey: keys.candidate(run.runId, attempt, CANDIDATE_MANIFEST),
+        }),
+        newEvent('bus.build.progress.updated', { stage: 'verifying' }),
+      ]);
+    }
+
+    let report: VerificationReport;
+    if (download.rejected.length > 0) {
+      report = failedReport('paths.keys', [
+        `${download.rejected.length} candidate object key(s) are not safe relative paths`,
+      ]);
+    } else if (download.overLimit) {
+      report = failedReport('limits', [
+        `the candidate exceeds ${download.files} files or ${download.bytes} bytes while downloading`,
+      ]);
+    } else if (download.files === 0) {
+      report = failedReport('files.present', ['the worker uploaded no candidate files']);
+    } else {
+      const verify = deps.verify ?? verifyCandidate;
+      report = await verify({
+        ...deps.verifySettings,
+        root,
+        manifestPath: CANDIDATE_MANIFEST,
+        expectedArtifactType: artifactType,
+        forbiddenStrings: [
+          ...(deps.verifySettings?.forbiddenStrings ?? []),
+          ...(run.branch ? [run.branch] : []),
+          run.taskRef,
+        ],
+      });
+      if (report.passed) {
+        const problem = await runIdProblem(manifestFile, run.runId);
+        if (problem) report = failedReport('manifest.run_id', [problem]);
+      }
+    }
+
+    const at = deps.now();
+    const evidenceKey = keys.verification(run.runId, attempt);
+    const evidence: VerificationEvidence = {
+      ...report,
+      runId: run.runId,
+      attempt,
+      at,
+      download: {
+        files: download.files,
+        bytes: download.bytes,
+        rejected: download.rejected.slice(0, 20),
+        overLimit: download.overLimit,
+      },
+    };
+    await deps.artifacts.putJson('evidence', evidenceKey, evidence);
+
+    const record: VerificationResult = {
+      attempt,
+      passed: report.passed,
+      checks: report.checks.map((c) =>
+        c.detail === undefined
+          ? { name: c.name, passed: c.passed }
+          : { name: c.name, passed: c.passed, detail: clip(c.detail, 1_000) },
+      ),
+      at,
+    };
+    if (!report.passed) record.internalReason = clip(report.internalReason ?? 'verification failed');
+    const manifest: ArtifactManifest | undefined = report.passed
+      ? { schema_version: 1, run_id: run.runId, artifacts: report.artifacts }
+      : run.manifest;
+    const next: BuildRun = update(
+      run,
+      {
+        verification: [...run.verification.filter((v) => v.attempt !== attempt), record],
+        evidence: [...run.evidence, { kind: 'verification', key: evidenceKey, at }],
+        manifest,
+      },
+      at,
+    );
+    await commit(deps, run, next);
+    return stateFromRecord(state, record);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

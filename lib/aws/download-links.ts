@@ -1,0 +1,62 @@
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { signToken, verifyToken } from './signed-token.ts';
+
+export const DOWNLOAD_TTL_SECONDS = 300;
+
+/** AWS: a short-lived presigned GET of the published object, as an attachment with a safe name. */
+export function presignDownload(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  fileName: string,
+  ttlSeconds = DOWNLOAD_TTL_SECONDS,
+): Promise<string> {
+  return getSignedUrl(
+    s3,
+    new GetObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      ResponseContentDisposition: `attachment; filename="${fileName}"`,
+      ResponseContentType: 'application/octet-stream',
+    }),
+    { expiresIn: ttlSeconds },
+  );
+}
+
+/**
+ * Local stack: s3rver does not verify signatures, so local links are tokens the gateway checks
+ * itself — signed (HS256), expiring, bound to one published key and file name.
+ */
+export interface LocalDownloadClaims {
+  key: string;
+  fileName: string;
+  runId: string;
+  artifactId: string;
+}
+
+const AUDIENCE = 'artifact-download';
+
+export function signLocalDownload(
+  claims: LocalDownloadClaims,
+  secret: string,
+  ttlSeconds = DOWNLOAD_TTL_SECONDS,
+): Promise<string> {
+  return signToken(
+    { key: claims.key, fn: claims.fileName, aid: claims.artifactId },
+    claims.runId,
+    AUDIENCE,
+    secret,
+    ttlSeconds,
+  );
+}
+
+export async function verifyLocalDownload(
+  token: string,
+  secret: string,
+): Promise<LocalDownloadClaims | undefined> {
+  const c = await verifyToken(token, AUDIENCE, secret);
+  if (!c?.key || !c.fn || !c.aid || !c.sub) return undefined;
+  if (!c.key.startsWith(`runs/${c.sub}/${c.aid}/`)) return undefined;
+  return { key: c.key, fileName: c.fn, artifactId: c.aid, runId: c.sub };
+}

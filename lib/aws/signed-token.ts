@@ -1,0 +1,37 @@
+import { jwtVerify, SignJWT } from 'jose';
+
+/** Short-lived HS256 capability tokens (download and preview links). */
+export async function signToken(
+  claims: Record<string, string>,
+  subject: string,
+  audience: string,
+  secret: string,
+  ttlSeconds: number,
+): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime(`${ttlSeconds}s`)
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** The token's string claims (and `sub`), or undefined when forged, altered, expired or foreign. */
+export async function verifyToken(
+  token: string,
+  audience: string,
+  secret: string,
+): Promise<Record<string, string> | undefined> {
+  try {
+    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
+      audience,
+      algorithms: ['HS256'],
+    });
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(payload)) if (typeof v === 'string') out[k] = v;
+    return out;
+  } catch {
+    return undefined;
+  }
+}

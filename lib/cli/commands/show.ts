@@ -1,0 +1,124 @@
+import { wasAuthorized } from '../../app/approve-run.ts';
+import { executionName } from '../../app/start-execution.ts';
+import type { BuildEvent } from '../../domain/events.ts';
+import type { RunStore } from '../../domain/ports.ts';
+import type { BuildRun } from '../../domain/run.ts';
+import { type CommandResult, requireRun, s3Uri } from '../output.ts';
+import { formatTime, renderFields, renderTable, section } from '../table.ts';
+import type { Buckets, Connection } from '../target.ts';
+import { verificationTable } from './artifacts.ts';
+
+const EVENT_PAGE = 500;
+
+/** The whole event log of a run, in sequence order. */
+export async function allEvents(store: RunStore, runId: string): Promise<BuildEvent[]> {
+  const events: BuildEvent[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await store.listEvents(runId, after, EVENT_PAGE);
+    events.push(...page.events);
+    if (page.events.length < EVENT_PAGE) return events;
+    after = page.lastSeq;
+  }
+}
+
+/** Evidence objects with their full location in the evidence bucket. */
+export function evidenceLocations(run: BuildRun, buckets: Buckets) {
+  return run.evidence.map((e) => ({ ...e, location: s3Uri(buckets.evidence, e.key) }));
+}
+
+function money(cents: number, currency: string): string {
+  return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+}
+
+/** `show`: everything the backend knows about a run, including its internal references. */
+export async function showCommand(conn: Connection, runId: string): Promise<CommandResult> {
+  const run = await requireRun(conn.store, runId);
+  const events = await allEvents(conn.store, runId);
+  const evidence = evidenceLocations(run, conn.buckets);
+  const execution = wasAuthorized(run) ? executionName(run) : undefined;
+
+  const owner = [
+    run.owner.sessionId,
+    run.owner.email ? `${run.owner.email}${run.owner.emailVerified ? ' (verified)' : ' (unverified)'}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const fields = renderFields([
+    ['run id', run.runId],
+    ['phase', run.phase],
+    ['artifact type', run.spec?.artifactType ?? run.artifactType],
+    ['title', run.spec?.title],
+    ['recipe', run.spec?.recipe],
+    ['platforms', run.spec?.platforms.join(', ')],
+    ['owner', owner],
+    [
+      'payment',
+      `${run.payment.status}${run.payment.method ? ` (${run.payment.method})` : ''}${
+        run.payment.checkoutSessionId ? ` checkout ${run.payment.checkoutSessionId}` : ''
+      }`,
+    ],
+    [
+      'quote',
+      run.quote ? `${money(run.quote.amountCents, run.quote.currency)} (v${run.quote.version})` : undefined,
+    ],
+    ['task ref', run.taskRef],
+    ['repo', run.repoId],
+    ['branch', run.branch],
+    ['worker', run.workerId],
+    ['attempts', run.attempts],
+    ['retries', run.retries],
+    ['execution', execution],
+    ['execution arn', run.executionArn],
+    [
+      'failure',
+      run.failure
+        ? `${run.failure.code} at ${formatTime(run.failure.at)}: ${run.failure.internalReason}`
+        : undefined,
+    ],
+    ['created', formatTime(run.createdAt)],
+    ['updated', formatTime(run.updatedAt)],
+    ['ended', formatTime(run.endedAt)],
+    ['version', run.version],
+  ]);
+
+  const text = [
+    section(`Build run ${run.runId}`, fields),
+    section('Verification', verificationTable(run)),
+    section(
+      'Evidence',
+      renderTable(evidence, [
+        { header: 'KIND', value: (e) => e.kind },
+        { header: 'AT', value: (e) => formatTime(e.at) },
+        { header: 'LOCATION', value: (e) => e.location },
+      ]),
+    ),
+    section(
+      'Artifacts',
+      renderTable(run.artifacts, [
+        { header: 'ID', value: (a) => a.artifact_id },
+        { header: 'KIND', value: (a) => a.kind },
+        { header: 'NAME', value: (a) => a.name },
+        { header: 'LOCATION', value: (a) => s3Uri(conn.buckets.artifacts, a.published_key) },
+      ]),
+    ),
+    section(
+      'Events',
+      renderTable(events, [
+        { header: 'SEQ', value: (e) => e.seq, align: 'right' },
+        { header: 'AT', value: (e) => formatTime(e.at) },
+        { header: 'TYPE', value: (e) => e.type },
+        {
+          header: 'DATA',
+          value: (e) => (Object.keys(e.data).length ? JSON.stringify(e.data) : ''),
+          maxWidth: 120,
+        },
+      ]),
+    ),
+  ].join('\n\n');
+
+  return {
+    data: { run, execution: execution ?? null, evidence, events },
+    text,
+  };
+}

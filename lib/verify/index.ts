@@ -1,0 +1,76 @@
+export { executablePlatform } from './binary-format.ts';
+export {
+  compareUtf8,
+  type DirectoryFileDigest,
+  type DirectoryHash,
+  directoryDigest,
+  hashDirectory,
+  sha256File,
+} from './hash.ts';
+export {
+  duplicateIdProblems,
+  kindProblems,
+  manifestPathProblems,
+  type ParsedManifest,
+  parseManifest,
+  sourceIncludedProblems,
+} from './manifest-check.ts';
+export { contentTypeFor, KNOWN_WEB_EXTENSIONS } from './mime.ts';
+export {
+  isWithin,
+  manifestPathProblem,
+  relIsWithin,
+  type TreeFile,
+  type TreeWalk,
+  walkCandidate,
+} from './paths.ts';
+export {
+  type BinarySmokeOptions,
+  type BinarySmokeResult,
+  detectHostPlatform,
+  detectNetworkSandbox,
+  type NetworkSandbox,
+  type RunAttempt,
+  smokeBinary,
+  UNREACHABLE_PROXY_ENV,
+} from './smoke-binary.ts';
+export {
+  type HttpResult,
+  httpGet,
+  type PageReference,
+  pageReferences,
+  smokeWeb,
+  type WebSmokeResult,
+} from './smoke-web.ts';
+export {
+  ARCHIVE_EXTENSIONS,
+  archiveFormat,
+  assetContentProblem,
+  DEFAULT_BUILD_PATH_MARKERS,
+  dirPolicyProblem,
+  FORBIDDEN_DIR_NAMES,
+  filePolicyProblem,
+  findBuildPaths,
+  SOURCE_EXTENSIONS,
+  SOURCE_FILE_NAMES,
+  sourceMapCommentProblem,
+} from './source-policy.ts';
+export {
+  createStaticHandler,
+  resolveStaticRequest,
+  type StaticOptions,
+  type StaticResolution,
+  type StaticServer,
+  serveStatic,
+} from './static-server.ts';
+export {
+  CHECK_NAMES,
+  type CheckName,
+  DEFAULT_VERIFY_LIMITS,
+  PUBLIC_SUMMARIES,
+  type VerificationCheck,
+  type VerificationReport,
+  type VerifyCandidateOptions,
+  type VerifyLimits,
+  verifyCandidate,
+} from './verify-candidate.ts';

@@ -1,0 +1,3 @@
+module artifact
+
+go 1.19

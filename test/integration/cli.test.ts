@@ -1,0 +1,430 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RepoStore, templateBareDir } from '../../lib/aws/repo-store.ts';
+import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { branchName } from '../../lib/domain/branch.ts';
+import { newEvent } from '../../lib/domain/events.ts';
+import { newBuildRun } from '../../lib/domain/lifecycle.ts';
+import type { BuildRun } from '../../lib/domain/run.ts';
+import { type LocalStackInfo, writeStackInfo } from '../../lib/local/stack-info.ts';
+import { startDynalite } from '../support/dynalite.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const ENTRY = join(ROOT, 'bin', 'bus-build.ts');
+const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:bus-build-run';
+const DAY = 24 * 60 * 60 * 1000;
+const owner = { sessionId: 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa', emailVerified: false };
+
+let db: Awaited<ReturnType<typeof startDynalite>>;
+let store: DynamoRunStore;
+let fake: FakeAws;
+let dataDir: string;
+let repo: RepoStore;
+
+/** A stand-in for the Step Functions endpoint, the API's OpenAPI route and S3 bucket HEADs. */
+interface FakeAws {
+  url: string;
+  server: Server;
+  /** Names of the executions this endpoint started. */
+  started: string[];
+  /** Every StartExecution request, accepted or not. */
+  startRequests: number;
+}
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((res) => {
+    let text = '';
+    req.on('data', (c) => {
+      text += c;
+    });
+    req.on('end', () => res(text));
+  });
+}
+
+async function startFakeAws(): Promise<FakeAws> {
+  const state = { started: [] as string[], startRequests: 0 };
+  const server = createServer(async (req, res) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const text = await body(req);
+    const json = (status: number, value: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify(value));
+    };
+    if (target === 'AWSStepFunctions.StartExecution') {
+      state.startRequests++;
+      const input = JSON.parse(text) as { name: string; stateMachineArn: string };
+      if (state.started.includes(input.name))
+        return json(400, {
+          __type: 'ExecutionAlreadyExists',
+          message: `Execution Already Exists: '${input.name}'`,
+        });
+      state.started.push(input.name);
+      return json(200, {
+        executionArn: `${input.stateMachineArn.replace(':stateMachine:', ':execution:')}:${input.name}`,
+        startDate: Date.now() / 1000,
+      });
+    }
+    if (target === 'AWSStepFunctions.ListExecutions') return json(200, { executions: [] });
+    if (req.method === 'GET' && req.url === '/api/v1/openapi.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end('{"openapi":"3.1.0"}');
+    }
+    if (req.method === 'HEAD' && /^\/bus-build-(staging|artifacts|evidence)\/?$/.test(req.url ?? '')) {
+      res.writeHead(200);
+      return res.end();
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    get started() {
+      return state.started;
+    },
+    get startRequests() {
+      return state.startRequests;
+    },
+  };
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a child process (asynchronously: dynalite and the fake endpoint live here). */
+function cli(...args: string[]): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
+  delete env.BUS_BUILD_TARGET;
+  return new Promise((res) => {
+    execFile(TSX, [ENTRY, ...args], { env, cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      res({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+
+function run(over: Partial<BuildRun>, createdAt = ago(50)): BuildRun {
+  const base = newBuildRun(owner, createdAt);
+  return { ...base, updatedAt: over.updatedAt ?? createdAt, ...over };
+}
+
+const SPEC = {
+  title: 'Tip calculator',
+  summary: 'A small tip calculator.',
+  requestText: 'I need a tip calculator',
+  artifactType: 'web' as const,
+  platforms: [],
+  recipe: 'tip-calculator',
+  features: ['split the bill'],
+  outOfScope: [],
+  complexity: 'small' as const,
+};
+const SHA = 'a'.repeat(64);
+
+const runs: Record<string, BuildRun> = {};
+
+beforeAll(async () => {
+  db = await startDynalite('cli-runs');
+  store = new DynamoRunStore(db.doc, db.tableName);
+  fake = await startFakeAws();
+  dataDir = await mkdtemp(join(tmpdir(), 'cli-int-'));
+
+  runs.quoted = run({
+    phase: 'quoted',
+    spec: SPEC,
+    artifactType: 'web',
+    payment: { status: 'none' },
+    quote: {
+      version: 1,
+      amountCents: 4900,
+      currency: 'eur',
+      artifactType: 'web',
+      platforms: [],
+      lineItems: [{ label: 'Web app', amountCents: 4900 }],
+      delivery: 'minutes',
+      createdAt: ago(1),
+    },
+    version: 2,
+    updatedAt: ago(1.5),
+  });
+  runs.delivered = run({
+    phase: 'delivered',
+    spec: SPEC,
+    artifactType: 'web',
+    payment: { status: 'manual_approved', method: 'manual' },
+    repoId: 'template',
+    workerId: 'worker-local-1',
+    attempts: 2,
+    version: 9,
+    updatedAt: ago(40),
+    endedAt: ago(40),
+    manifest: {
+      schema_version: 1,
+      artifacts: [
+        {
+          artifact_id: 'web',
+          kind: 'web',
+          name: 'Tip calculator',
+          path: 'dist/web',
+          sha256: SHA,
+          size_bytes: 2048,
+          entrypoint: 'index.html',
+          source_included: false,
+        },
+      ],
+    },
+    artifacts: [
+      {
+        artifact_id: 'web',
+        kind: 'web',
+        name: 'Tip calculator',
+        path: 'dist/web',
+        sha256: SHA,
+        size_bytes: 2048,
+        entrypoint: 'index.html',
+        source_included: false,
+        published_key: 'runs/x/web/index.html',
+        content_type: 'text/html; charset=utf-8',
+        verified_at: ago(40),
+      },
+    ],
+    verification: [
+      {
+        attempt: 1,
+        passed: false,
+        checks: [{ name: 'smoke_web', passed: false, detail: 'entry page was blank' }],
+        internalReason: 'web smoke failed',
+        at: ago(41),
+      },
+      { attempt: 2, passed: true, checks: [{ name: 'manifest_schema', passed: true }], at: ago(40) },
+    ],
+    evidence: [{ kind: 'worker_log', key: 'runs/x/2/worker.log', at: ago(40) }],
+  });
+  runs.delivered.branch = branchName(runs.delivered.runId, runs.delivered.createdAt);
+  runs.recentFailed = run(
+    {
+      phase: 'failed',
+      spec: SPEC,
+      payment: { status: 'manual_approved', method: 'manual' },
+      attempts: 3,
+      failure: { code: 'verification_failed', internalReason: 'smoke failed 3 times', at: ago(1) },
+      version: 12,
+      updatedAt: ago(1),
+      endedAt: ago(1),
+    },
+    ago(2),
+  );
+  runs.drafting = run({ phase: 'drafting', updatedAt: ago(0.5) }, ago(0.5));
+  for (const r of Object.values(runs)) await store.createRun(r);
+  await store.appendEvent(runs.delivered.runId, newEvent('bus.build.run.authorized', { method: 'manual' }));
+  await store.appendEvent(
+    runs.delivered.runId,
+    newEvent('bus.build.repo.ready', { repoId: 'template', branch: runs.delivered.branch }),
+  );
+  await store.appendEvent(runs.delivered.runId, newEvent('bus.build.run.delivered', {}));
+
+  // The template repository with the build branches of the two ended runs.
+  const templateDir = join(dataDir, 'template');
+  await mkdir(templateDir, { recursive: true });
+  await writeFile(join(templateDir, 'main.go'), 'package main\n\nfunc main() {}\n');
+  repo = new RepoStore({ bareDir: templateBareDir(dataDir) });
+  await repo.initTemplate({ templateDir });
+  await repo.ensureBranch(runs.delivered);
+  await repo.ensureBranch(runs.recentFailed);
+
+  const info: LocalStackInfo = {
+    apiUrl: fake.url,
+    dynamoEndpoint: db.endpoint,
+    s3Endpoint: fake.url,
+    sfnEndpoint: fake.url,
+    stateMachineArn: STATE_MACHINE_ARN,
+    region: 'us-east-1',
+    tableName: db.tableName,
+    buckets: {
+      staging: 'bus-build-staging',
+      artifacts: 'bus-build-artifacts',
+      evidence: 'bus-build-evidence',
+    },
+    repoDir: templateBareDir(dataDir),
+    dataDir,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  await writeStackInfo(dataDir, info);
+});
+
+afterAll(async () => {
+  await db?.stop();
+  await new Promise((r) => fake?.server.close(r));
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('bus-build against a local stack (child process)', () => {
+  it('lists runs of all phases, newest first, as a table and as JSON', async () => {
+    const table = await cli('runs');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/RUN ID\s+PHASE\s+TYPE\s+ATTEMPTS/);
+    for (const r of Object.values(runs)) expect(table.stdout).toContain(r.runId);
+    expect(table.stdout).toContain('4 runs');
+
+    const json = await cli('runs', '--json');
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout) as { runs: { runId: string; phase: string }[] };
+    expect(parsed.runs.map((r) => r.runId)).toEqual([
+      runs.drafting!.runId,
+      runs.recentFailed!.runId,
+      runs.quoted!.runId,
+      runs.delivered!.runId,
+    ]);
+  });
+
+  it('filters runs by phase', async () => {
+    const res = await cli('runs', '--phase', 'quoted', '--json');
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout).runs).toEqual([
+      expect.objectContaining({ runId: runs.quoted!.runId, phase: 'quoted', title: 'Tip calculator' }),
+    ]);
+    const none = await cli('runs', '--phase', 'worker_running');
+    expect(none).toMatchObject({ code: 0, stdout: 'No build runs in phase worker_running.\n' });
+  });
+
+  it('shows the full internal state: branch, worker, verification, evidence and events', async () => {
+    const id = runs.delivered!.runId;
+    const res = await cli('show', id);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`Build run ${id}`);
+    expect(res.stdout).toContain(runs.delivered!.branch);
+    expect(res.stdout).toContain('worker-local-1');
+    expect(res.stdout).toMatch(/Verification\n\s+ATTEMPT/);
+    expect(res.stdout).toContain('entry page was blank');
+    expect(res.stdout).toContain('s3://bus-build-evidence/runs/x/2/worker.log');
+    expect(res.stdout).toContain('bus.build.repo.ready');
+    expect(res.stdout).toContain('bus.build.run.delivered');
+
+    const json = JSON.parse((await cli('show', id, '--json')).stdout);
+    expect(json.run).toMatchObject({ runId: id, branch: runs.delivered!.branch, workerId: 'worker-local-1' });
+    expect(json.events.map((e: { seq: number }) => e.seq)).toEqual([1, 2, 3]);
+    expect(json.execution).toBe(id);
+    expect(json.evidence[0].location).toBe('s3://bus-build-evidence/runs/x/2/worker.log');
+  });
+
+  it('lists manifests, verified artifacts and verification results', async () => {
+    const id = runs.delivered!.runId;
+    const res = await cli('artifacts', id);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/Manifest \(last submitted\)\n\s+ID\s+KIND/);
+    expect(res.stdout).toContain('dist/web');
+    expect(res.stdout).toContain('s3://bus-build-artifacts/runs/x/web/index.html');
+    expect(res.stdout).toContain('smoke_web');
+    const json = JSON.parse((await cli('artifacts', id, '--json')).stdout);
+    expect(json.manifest.artifacts[0].artifact_id).toBe('web');
+    expect(json.artifacts[0]).toMatchObject({ content_type: 'text/html; charset=utf-8' });
+    expect(json.verification).toHaveLength(2);
+  });
+
+  it('fails with exit 1 for an unknown run and exit 2 for a usage error', async () => {
+    const unknown = await cli('show', 'run_zzzzzzzzzzzzzzzzzzzzzzzzzz');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Build run run_zzzzzzzzzzzzzzzzzzzzzzzzzz was not found.');
+    expect(unknown.stdout).toBe('');
+    const usage = await cli('runs', '--phase', 'nope');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--phase must be one of');
+    const notApprovable = await cli('approve', runs.drafting!.runId);
+    expect(notApprovable.code).toBe(1);
+    expect(notApprovable.stderr).toContain('no quote to approve');
+  });
+
+  it('approves a quoted run once: authorized, one execution; a repeat is a no-op', async () => {
+    const id = runs.quoted!.runId;
+    const first = await cli('approve', id, '--json');
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({
+      runId: id,
+      phase: 'authorized',
+      started: true,
+      alreadyStarted: false,
+      execution: id,
+    });
+    const stored = await store.getRun(id);
+    expect(stored).toMatchObject({
+      phase: 'authorized',
+      payment: { status: 'manual_approved', method: 'manual' },
+    });
+    const { events } = await store.listEvents(id, 0, 10);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'bus.build.run.authorized',
+        data: expect.objectContaining({ method: 'manual' }),
+      }),
+    ]);
+
+    const second = await cli('approve', id);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('already started');
+    expect(fake.started).toEqual([id]);
+    expect((await store.listEvents(id, 0, 10)).events).toHaveLength(1);
+  });
+
+  it('reopens a failed run with a new execution', async () => {
+    const id = runs.recentFailed!.runId;
+    const res = await cli('retry', id, '--json');
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      phase: 'authorized',
+      retries: 1,
+      started: true,
+      execution: `${id}-retry-1`,
+    });
+    expect(fake.started).toContain(`${id}-retry-1`);
+    const stored = await store.getRun(id);
+    expect(stored).toMatchObject({ phase: 'authorized', retries: 1 });
+    expect(stored?.failure).toBeUndefined();
+  });
+
+  it('prunes branches of runs that ended long ago (dry run first)', async () => {
+    const old = branchName(runs.delivered!.runId, runs.delivered!.createdAt);
+    const dry = await cli('prune', '--dry-run', '--json');
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dryRun: true,
+      olderThanDays: 30,
+      pruned: [expect.objectContaining({ runId: runs.delivered!.runId, branch: old })],
+      kept: 1,
+    });
+    expect((await repo.listBuildBranches()).map((b) => b.branch)).toContain(old);
+
+    const real = await cli('prune');
+    expect(real.code).toBe(0);
+    expect(real.stdout).toContain('Deleted 1 build branch; 1 kept.');
+    expect((await repo.listBuildBranches()).map((b) => b.runId)).toEqual([runs.recentFailed!.runId]);
+  });
+
+  it('reports readiness of the running stack', async () => {
+    const res = await cli('status', '--json');
+    const parsed = JSON.parse(res.stdout) as { ready: boolean; items: { name: string; state: string }[] };
+    const state = Object.fromEntries(parsed.items.map((i) => [i.name, i.state]));
+    expect(state).toMatchObject({
+      'local stack': 'ok',
+      api: 'ok',
+      dynamodb: 'ok',
+      s3: 'ok',
+      'step functions': 'ok',
+      'template repo': 'ok',
+    });
+    expect(res.code).toBe(parsed.ready ? 0 : 1);
+  });
+});

@@ -1,0 +1,620 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { approveRun } from '../../lib/app/approve-run.ts';
+import { assignWorker } from '../../lib/app/orchestrator/assign-worker.ts';
+import type { OrchestratorDeps } from '../../lib/app/orchestrator/deps.ts';
+import { failRun } from '../../lib/app/orchestrator/fail-run.ts';
+import { prepareBranch } from '../../lib/app/orchestrator/prepare-branch.ts';
+import { ImmutableObjectError, PublishIntegrityError, publish } from '../../lib/app/orchestrator/publish.ts';
+import { recordWorkerFailure } from '../../lib/app/orchestrator/record-worker-failure.ts';
+import { TaskStateError } from '../../lib/app/orchestrator/run-ops.ts';
+import { type BuildState, BuildStateSchema } from '../../lib/app/orchestrator/state.ts';
+import { verifyArtifacts } from '../../lib/app/orchestrator/verify-artifacts.ts';
+import { workerResultKey } from '../../lib/app/orchestrator/worker-result.ts';
+import { keys } from '../../lib/aws/keys.ts';
+import { WorkerAssignmentSchema } from '../../lib/domain/assignment.ts';
+import { transition } from '../../lib/domain/lifecycle.ts';
+import type { ArtifactManifest } from '../../lib/domain/manifest.ts';
+import { toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
+import type { BuildRun } from '../../lib/domain/run.ts';
+import { FAILURE_SENTENCES } from '../../lib/domain/status.ts';
+import {
+  directoryDigest,
+  type VerificationReport,
+  type VerifyCandidateOptions,
+} from '../../lib/verify/index.ts';
+import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
+import {
+  clock,
+  FakeStarter,
+  MemoryArtifactStore,
+  MemoryPublisher,
+  MemoryRunStore,
+  quotedRun,
+} from './orchestrator-fakes.ts';
+
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+
+let store: MemoryRunStore;
+let artifacts: MemoryArtifactStore;
+let deps: OrchestratorDeps;
+let scratch: string;
+let verifyCalls: VerifyCandidateOptions[];
+let verifyOutcome: 'pass' | 'fail';
+let branchCalls: number;
+let workerSeq: number;
+
+/** Passes with the candidate manifest's entries, or fails with an internal reason. */
+async function fakeVerify(opts: VerifyCandidateOptions): Promise<VerificationReport> {
+  verifyCalls.push(opts);
+  const { readFile } = await import('node:fs/promises');
+  const manifest = JSON.parse(await readFile(path.join(opts.root, opts.manifestPath ?? ''), 'utf8'));
+  if (verifyOutcome === 'pass') {
+    return {
+      passed: true,
+      checks: [{ name: 'files.integrity', passed: true }],
+      publicSummary: 'The artifact passed verification.',
+      artifacts: manifest.artifacts,
+    };
+  }
+  return {
+    passed: false,
+    checks: [{ name: 'files.integrity', passed: false, detail: 'bin: sha256 mismatch' }],
+    internalReason: 'files.integrity: bin: sha256 mismatch at /tmp/secret/worktree',
+    publicSummary: 'The artifact failed verification: its files did not match its manifest.',
+    artifacts: [],
+  };
+}
+
+beforeEach(async () => {
+  store = new MemoryRunStore();
+  artifacts = new MemoryArtifactStore();
+  scratch = await mkdtemp(path.join(tmpdir(), 'orch-unit-'));
+  verifyCalls = [];
+  verifyOutcome = 'pass';
+  branchCalls = 0;
+  workerSeq = 0;
+  deps = {
+    store,
+    publisher: new MemoryPublisher(),
+    artifacts,
+    now: clock(),
+    repos: {
+      ensureBranch: async (run) => {
+        branchCalls++;
+        return { repoId: 'template', branch: `build/20261124/${run.runId}` };
+      },
+    },
+    maxAttempts: 3,
+    profile: ARTIFACT_BUILDER_PROFILE,
+    newWorkerId: () => `wkr_${++workerSeq}`,
+    verify: fakeVerify,
+    tempDir: scratch,
+  };
+});
+afterEach(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const get = async (runId: string) => (await store.getRun(runId)) as BuildRun;
+
+async function authorizedRun(type: 'web' | 'binary' | 'both' = 'both'): Promise<BuildRun> {
+  const run = quotedRun(type);
+  await store.createRun(run);
+  await approveRun({ ...deps, starter: new FakeStarter() }, run.runId, { actor: 'op', method: 'manual' });
+  return get(run.runId);
+}
+
+const WEB = {
+  'web/index.html': '<!doctype html><html><body><script src="app.js"></script></body></html>',
+  'web/app.js': 'document.body.append("hi")',
+  'web/style.css': 'body{}',
+};
+const BIN = Buffer.from('\x7fELF fake tool binary');
+
+/** Puts a candidate (web dir + one binary + manifest) for an attempt into staging. */
+function putCandidate(runId: string, attempt: number, opts: { tamper?: boolean } = {}): ArtifactManifest {
+  const files = Object.entries(WEB).map(([rel, body]) => ({ rel: rel.slice(4), sha256: sha(body) }));
+  const webSize = Object.values(WEB).reduce((n, b) => n + Buffer.byteLength(b), 0);
+  const manifest: ArtifactManifest = {
+    schema_version: 1,
+    run_id: runId,
+    artifacts: [
+      {
+        artifact_id: 'web',
+        kind: 'web',
+        name: 'Tip Calculator',
+        path: 'web',
+        sha256: directoryDigest(files),
+        size_bytes: webSize,
+        entrypoint: 'index.html',
+        source_included: false,
+      },
+      {
+        artifact_id: 'bin-linux-amd64',
+        kind: 'binary',
+        name: 'tip-linux-amd64',
+        path: 'bin/tip-linux-amd64',
+        sha256: sha(BIN),
+        size_bytes: BIN.length,
+        platform: 'linux-amd64',
+        source_included: false,
+      },
+    ],
+  };
+  for (const [rel, body] of Object.entries(WEB))
+    artifacts.put('staging', keys.candidate(runId, attempt, rel), body);
+  artifacts.put(
+    'staging',
+    keys.candidate(runId, attempt, 'bin/tip-linux-amd64'),
+    opts.tamper ? Buffer.from('other bytes!') : BIN,
+  );
+  artifacts.put(
+    'staging',
+    keys.candidate(runId, attempt, 'artifact-manifest.json'),
+    JSON.stringify(manifest),
+  );
+  return manifest;
+}
+
+/** authorized → prepare → assign: the run is worker_running at attempt 1. */
+async function runningRun(
+  type: 'web' | 'binary' | 'both' = 'both',
+): Promise<{ run: BuildRun; state: BuildState }> {
+  const run = await authorizedRun(type);
+  const s0 = await prepareBranch(deps, BuildStateSchema.parse({ runId: run.runId }));
+  const state = await assignWorker(deps, s0);
+  return { run: await get(run.runId), state };
+}
+
+describe('BuildStateSchema', () => {
+  it('defaults attempt and maxAttempts, validates the run id and drops unknown fields', () => {
+    const run = quotedRun();
+    expect(BuildStateSchema.parse({ runId: run.runId, junk: 1 })).toEqual({
+      runId: run.runId,
+      attempt: 0,
+      maxAttempts: 3,
+    });
+    expect(BuildStateSchema.safeParse({ runId: '../etc' }).success).toBe(false);
+    expect(BuildStateSchema.safeParse({ runId: run.runId, failureCode: 'nope' }).success).toBe(false);
+  });
+});
+
+describe('PrepareBranch', () => {
+  it('moves authorized → repo_ready with the branch and returns attempt 0 of maxAttempts', async () => {
+    const run = await authorizedRun();
+    const out = await prepareBranch(deps, BuildStateSchema.parse({ runId: run.runId }));
+    expect(out).toEqual({ runId: run.runId, attempt: 0, maxAttempts: 3 });
+    const stored = await get(run.runId);
+    expect(stored).toMatchObject({
+      phase: 'repo_ready',
+      repoId: 'template',
+      branch: `build/20261124/${run.runId}`,
+    });
+    expect(store.types(run.runId)).toEqual(['bus.build.run.authorized', 'bus.build.repo.ready']);
+  });
+
+  it('is idempotent: a second run passes the state through without a new transition or event', async () => {
+    const run = await authorizedRun();
+    await prepareBranch(deps, BuildStateSchema.parse({ runId: run.runId }));
+    const version = (await get(run.runId)).version;
+    const out = await prepareBranch(deps, BuildStateSchema.parse({ runId: run.runId }));
+    expect(out.attempt).toBe(0);
+    expect((await get(run.runId)).version).toBe(version);
+    expect(store.types(run.runId)).toEqual(['bus.build.run.authorized', 'bus.build.repo.ready']);
+    expect(branchCalls).toBe(1);
+  });
+
+  it('continues the attempt numbering of a retried run', async () => {
+    const run = await authorizedRun();
+    const cur = await get(run.runId);
+    await store.saveRun({ ...cur, attempts: 3, retries: 1, version: cur.version + 1 }, cur);
+    const out = await prepareBranch(deps, BuildStateSchema.parse({ runId: run.runId }));
+    expect(out).toEqual({ runId: run.runId, attempt: 3, maxAttempts: 6 });
+  });
+
+  it('refuses a run that is not authorized', async () => {
+    const run = quotedRun();
+    await store.createRun(run);
+    await expect(prepareBranch(deps, BuildStateSchema.parse({ runId: run.runId }))).rejects.toBeInstanceOf(
+      TaskStateError,
+    );
+    expect(branchCalls).toBe(0);
+    expect((await get(run.runId)).phase).toBe('quoted');
+  });
+});
+
+describe('AssignWorker', () => {
+  it('starts attempt 1: worker_running, a valid assignment in staging, worker.assigned', async () => {
+    const { run, state } = await runningRun();
+    expect(state).toEqual({ runId: run.runId, attempt: 1, maxAttempts: 3 });
+    expect(run).toMatchObject({ phase: 'worker_running', attempts: 1, workerId: 'wkr_1' });
+    const assignment = WorkerAssignmentSchema.parse(artifacts.json('staging', keys.assignment(run.runId, 1)));
+    expect(assignment).toMatchObject({
+      runId: run.runId,
+      taskRef: run.taskRef,
+      workerId: 'wkr_1',
+      attempt: 1,
+      maxAttempts: 3,
+      branch: run.branch,
+      artifactType: 'both',
+      platforms: ['linux-amd64'],
+      manifestPath: ARTIFACT_BUILDER_PROFILE.manifestPath,
+      buildCommands: ARTIFACT_BUILDER_PROFILE.buildCommands,
+    });
+    expect(assignment.previousFailure).toBeUndefined();
+    expect(assignment.spec).toEqual(run.spec);
+    expect(store.types(run.runId).slice(-1)).toEqual(['bus.build.worker.assigned']);
+  });
+
+  it('is idempotent for the same attempt: same worker, no second transition or event', async () => {
+    const { run } = await runningRun();
+    const again = await assignWorker(deps, { runId: run.runId, attempt: 0, maxAttempts: 3 });
+    expect(again.attempt).toBe(1);
+    const stored = await get(run.runId);
+    expect(stored.version).toBe(run.version);
+    expect(stored.workerId).toBe('wkr_1');
+    expect(
+      WorkerAssignmentSchema.parse(artifacts.json('staging', keys.assignment(run.runId, 1))).workerId,
+    ).toBe('wkr_1');
+    expect(store.types(run.runId).filter((t) => t === 'bus.build.worker.assigned')).toHaveLength(1);
+  });
+
+  it('repairs after a failed verification: artifact_pending → worker_running, attempt 2, previousFailure', async () => {
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    verifyOutcome = 'fail';
+    const verified = await verifyArtifacts(deps, state);
+    expect(verified).toMatchObject({ passed: false, repairable: true, failureCode: 'verification_failed' });
+    const repaired = await assignWorker(deps, verified);
+    expect(repaired).toMatchObject({ attempt: 2, lastFailure: verified.lastFailure });
+    expect(repaired.passed).toBeUndefined();
+    expect(repaired.failureCode).toBeUndefined();
+    const stored = await get(run.runId);
+    expect(stored).toMatchObject({ phase: 'worker_running', attempts: 2, workerId: 'wkr_2' });
+    const assignment = WorkerAssignmentSchema.parse(artifacts.json('staging', keys.assignment(run.runId, 2)));
+    expect(assignment.previousFailure).toBe(verified.lastFailure);
+    expect(store.types(run.runId).slice(-2)).toEqual(['bus.build.worker.assigned', 'progress:repairing']);
+  });
+
+  it('reassigns after a crashed worker without a phase change (update in worker_running)', async () => {
+    const { run, state } = await runningRun();
+    const failed = await recordWorkerFailure(deps, { ...state, workerError: { Error: 'States.TaskFailed' } });
+    const next = await assignWorker(deps, failed);
+    expect(next.attempt).toBe(2);
+    const stored = await get(run.runId);
+    expect(stored).toMatchObject({ phase: 'worker_running', attempts: 2 });
+    expect(store.types(run.runId)).not.toContain('progress:repairing');
+  });
+
+  it('refuses a state that does not match the run, and illegal phases', async () => {
+    const { run } = await runningRun();
+    await expect(assignWorker(deps, { runId: run.runId, attempt: 5, maxAttempts: 9 })).rejects.toBeInstanceOf(
+      TaskStateError,
+    );
+    const q = quotedRun();
+    await store.createRun(q);
+    await expect(assignWorker(deps, { runId: q.runId, attempt: 0, maxAttempts: 3 })).rejects.toBeInstanceOf(
+      TaskStateError,
+    );
+  });
+});
+
+describe('RecordWorkerFailure', () => {
+  it('no_matching_recipe from the worker result is not repairable', async () => {
+    const { run, state } = await runningRun();
+    artifacts.put(
+      'evidence',
+      workerResultKey(run.runId, 1),
+      JSON.stringify({ ok: false, code: 'no_matching_recipe', reason: 'no recipe for "crm"' }),
+    );
+    const out = await recordWorkerFailure(deps, {
+      ...state,
+      workerError: { Error: 'States.TaskFailed', Cause: '{}' },
+    });
+    expect(out).toMatchObject({ passed: false, repairable: false, failureCode: 'no_matching_recipe' });
+    expect(out.lastFailure).toContain('no recipe for');
+    expect(out.workerError).toBeUndefined();
+    const stored = await get(run.runId);
+    expect(stored.phase).toBe('worker_running');
+    expect(stored.verification).toEqual([
+      expect.objectContaining({ attempt: 1, passed: false, internalReason: out.lastFailure }),
+    ]);
+    expect(stored.evidence).toEqual([
+      expect.objectContaining({ kind: 'worker_result', key: workerResultKey(run.runId, 1) }),
+    ]);
+  });
+
+  it('classifies a timeout and a crash, and is idempotent', async () => {
+    const { run, state } = await runningRun();
+    const timeout = await recordWorkerFailure(deps, { ...state, workerError: { Error: 'States.Timeout' } });
+    expect(timeout).toMatchObject({ repairable: true, failureCode: 'timeout' });
+    const again = await recordWorkerFailure(deps, { ...state, workerError: { Error: 'States.Timeout' } });
+    expect(again).toEqual(timeout);
+    expect((await get(run.runId)).verification).toHaveLength(1);
+
+    const crash = await recordWorkerFailure(deps, {
+      ...state,
+      workerError: {
+        Error: 'States.TaskFailed',
+        Cause: JSON.stringify({
+          StoppedReason: 'Essential container in task exited',
+          Containers: [{ Name: 'worker', ExitCode: 2 }],
+        }),
+      },
+    });
+    expect(crash).toMatchObject({ repairable: true, failureCode: 'worker_failed' });
+    expect(crash.lastFailure).toContain('worker exit code 2');
+  });
+});
+
+describe('VerifyArtifacts', () => {
+  it('passes: artifact_pending, events, evidence report, verification on the run; scratch removed', async () => {
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    const out = await verifyArtifacts(deps, state);
+    expect(out).toEqual({ runId: run.runId, attempt: 1, maxAttempts: 3, passed: true, repairable: false });
+    expect(verifyCalls).toHaveLength(1);
+    expect(verifyCalls[0]).toMatchObject({
+      manifestPath: 'artifact-manifest.json',
+      expectedArtifactType: 'both',
+    });
+    expect(verifyCalls[0]?.forbiddenStrings).toEqual(expect.arrayContaining([run.branch, run.taskRef]));
+    const stored = await get(run.runId);
+    expect(stored.phase).toBe('artifact_pending');
+    expect(stored.verification.at(-1)).toMatchObject({ attempt: 1, passed: true });
+    expect(stored.manifest?.artifacts.map((a) => a.artifact_id)).toEqual(['web', 'bin-linux-amd64']);
+    expect(stored.evidence.at(-1)).toMatchObject({
+      kind: 'verification',
+      key: keys.verification(run.runId, 1),
+    });
+    expect(artifacts.json('evidence', keys.verification(run.runId, 1))).toMatchObject({
+      runId: run.runId,
+      attempt: 1,
+      passed: true,
+      download: { files: 5 },
+    });
+    const events = store.events.get(run.runId) ?? [];
+    expect(events.find((e) => e.type === 'bus.build.artifact.submitted')?.data).toMatchObject({
+      attempt: 1,
+      artifactCount: 2,
+    });
+    expect(store.types(run.runId).slice(-2)).toEqual(['bus.build.artifact.submitted', 'progress:verifying']);
+    expect(await readdir(scratch)).toEqual([]);
+  });
+
+  it('fails with an internal reason and the repair flags; a re-run returns the recorded result', async () => {
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    verifyOutcome = 'fail';
+    const out = await verifyArtifacts(deps, state);
+    expect(out).toMatchObject({ passed: false, repairable: true, failureCode: 'verification_failed' });
+    expect(out.lastFailure).toContain('sha256 mismatch');
+    const again = await verifyArtifacts(deps, state);
+    expect(again).toEqual(out);
+    expect(verifyCalls).toHaveLength(1);
+    expect((await get(run.runId)).phase).toBe('artifact_pending');
+    expect(store.types(run.runId).filter((t) => t === 'bus.build.artifact.submitted')).toHaveLength(1);
+  });
+
+  it('handles a worker that reported failure like RecordWorkerFailure (no verification)', async () => {
+    const { run, state } = await runningRun();
+    artifacts.put(
+      'evidence',
+      workerResultKey(run.runId, 1),
+      JSON.stringify({ ok: false, code: 'no_matching_recipe', reason: 'nothing fits' }),
+    );
+    const out = await verifyArtifacts(deps, state);
+    expect(out).toMatchObject({ passed: false, repairable: false, failureCode: 'no_matching_recipe' });
+    expect(verifyCalls).toHaveLength(0);
+    expect((await get(run.runId)).phase).toBe('worker_running');
+    expect(await verifyArtifacts(deps, state)).toEqual(out);
+  });
+
+  it('fails without running the verifier on unsafe keys or an empty candidate', async () => {
+    const { run, state } = await runningRun();
+    artifacts.put('staging', `${keys.candidatePrefix(run.runId, 1)}../../escape`, 'x');
+    const out = await verifyArtifacts(deps, state);
+    expect(out).toMatchObject({ passed: false, repairable: true });
+    expect(out.lastFailure).toContain('not safe relative paths');
+    expect(verifyCalls).toHaveLength(0);
+
+    const other = await runningRun();
+    const empty = await verifyArtifacts(deps, other.state);
+    expect(empty.lastFailure).toContain('no candidate files');
+  });
+
+  it('fails a manifest that names another run', async () => {
+    const { run, state } = await runningRun();
+    const manifest = putCandidate(run.runId, 1);
+    artifacts.put(
+      'staging',
+      keys.candidate(run.runId, 1, 'artifact-manifest.json'),
+      JSON.stringify({ ...manifest, run_id: 'run_zzzzzzzzzzzzzzzzzzzzzzzzzz' }),
+    );
+    const out = await verifyArtifacts(deps, state);
+    expect(out).toMatchObject({ passed: false, lastFailure: expect.stringContaining('another build run') });
+  });
+
+  it('refuses illegal phases', async () => {
+    const run = await authorizedRun();
+    await expect(
+      verifyArtifacts(deps, { runId: run.runId, attempt: 0, maxAttempts: 3 }),
+    ).rejects.toBeInstanceOf(TaskStateError);
+  });
+});
+
+describe('Publish', () => {
+  async function verifiedRun(): Promise<{ run: BuildRun; state: BuildState }> {
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    const verified = await verifyArtifacts(deps, state);
+    return { run: await get(run.runId), state: verified };
+  }
+
+  it('publishes the verified files to immutable keys with content types and marks the run ready', async () => {
+    const { run, state } = await verifiedRun();
+    const out = await publish(deps, state);
+    expect(out).toMatchObject({ passed: true, attempt: 1 });
+    const stored = await get(run.runId);
+    expect(stored.phase).toBe('artifact_ready');
+    expect(stored.artifacts.map((a) => [a.artifact_id, a.published_key, a.content_type])).toEqual([
+      ['web', keys.published(run.runId, 'web', 'index.html'), 'text/html; charset=utf-8'],
+      [
+        'bin-linux-amd64',
+        keys.published(run.runId, 'bin-linux-amd64', 'tip-linux-amd64'),
+        'application/octet-stream',
+      ],
+    ]);
+    const pub = artifacts.objects.artifacts;
+    expect([...pub.keys()].sort()).toEqual(
+      [
+        keys.published(run.runId, 'web', 'index.html'),
+        keys.published(run.runId, 'web', 'app.js'),
+        keys.published(run.runId, 'web', 'style.css'),
+        keys.published(run.runId, 'bin-linux-amd64', 'tip-linux-amd64'),
+      ].sort(),
+    );
+    expect(pub.get(keys.published(run.runId, 'web', 'app.js'))?.contentType).toBe(
+      'text/javascript; charset=utf-8',
+    );
+    expect(pub.get(keys.published(run.runId, 'web', 'style.css'))?.contentType).toBe(
+      'text/css; charset=utf-8',
+    );
+    expect(pub.get(keys.published(run.runId, 'bin-linux-amd64', 'tip-linux-amd64'))?.sha256).toBe(sha(BIN));
+    const verifiedEvent = (store.events.get(run.runId) ?? []).find(
+      (e) => e.type === 'bus.build.artifact.verified',
+    );
+    expect(verifiedEvent?.data).toEqual({
+      artifactIds: ['web', 'bin-linux-amd64'],
+      kinds: ['web', 'binary'],
+    });
+    expect(store.types(run.runId).slice(-3)).toEqual([
+      'bus.build.artifact.verified',
+      'progress:preview_ready',
+      'progress:downloads_ready',
+    ]);
+    // A retried Publish is a no-op.
+    const puts = artifacts.puts.length;
+    expect(await publish(deps, state)).toEqual(out);
+    expect(artifacts.puts.length).toBe(puts);
+    expect(await readdir(scratch)).toEqual([]);
+  });
+
+  it('keeps objects a crashed earlier try already wrote (same bytes)', async () => {
+    const { run, state } = await verifiedRun();
+    artifacts.put('artifacts', keys.published(run.runId, 'bin-linux-amd64', 'tip-linux-amd64'), BIN, {
+      sha256: sha(BIN),
+    });
+    await publish(deps, state);
+    expect((await get(run.runId)).phase).toBe('artifact_ready');
+  });
+
+  it('never overwrites a published object with different bytes', async () => {
+    const { run, state } = await verifiedRun();
+    artifacts.put('artifacts', keys.published(run.runId, 'bin-linux-amd64', 'tip-linux-amd64'), 'old', {
+      sha256: sha('old'),
+    });
+    await expect(publish(deps, state)).rejects.toBeInstanceOf(ImmutableObjectError);
+    expect(artifacts.text('artifacts', keys.published(run.runId, 'bin-linux-amd64', 'tip-linux-amd64'))).toBe(
+      'old',
+    );
+    expect((await get(run.runId)).phase).toBe('artifact_pending');
+  });
+
+  it('refuses a candidate changed after verification', async () => {
+    const { run, state } = await verifiedRun();
+    putCandidate(run.runId, 1, { tamper: true });
+    await expect(publish(deps, state)).rejects.toBeInstanceOf(PublishIntegrityError);
+    expect(
+      artifacts.objects.artifacts.has(keys.published(run.runId, 'bin-linux-amd64', 'tip-linux-amd64')),
+    ).toBe(false);
+  });
+
+  it('refuses to publish a failed verification', async () => {
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    verifyOutcome = 'fail';
+    const failed = await verifyArtifacts(deps, state);
+    await expect(publish(deps, failed)).rejects.toBeInstanceOf(TaskStateError);
+    expect(artifacts.objects.artifacts.size).toBe(0);
+  });
+});
+
+describe('FailRun', () => {
+  it('fails the run with the loop code; the public side shows only the fixed sentence', async () => {
+    const { run, state } = await runningRun();
+    const out = await failRun(deps, {
+      ...state,
+      passed: false,
+      repairable: true,
+      failureCode: 'verification_failed',
+      lastFailure: 'files.integrity: sha256 mismatch in /tmp/worktree/secret',
+    });
+    expect(out.failureCode).toBe('verification_failed');
+    const stored = await get(run.runId);
+    expect(stored.phase).toBe('failed');
+    expect(stored.failure).toMatchObject({
+      code: 'verification_failed',
+      internalReason: 'files.integrity: sha256 mismatch in /tmp/worktree/secret',
+    });
+    const failed = (store.events.get(run.runId) ?? []).at(-1);
+    expect(failed?.type).toBe('bus.build.run.failed');
+    const publicRun = JSON.stringify(toPublicRun(stored));
+    const publicEvent = failed ? toPublicEvent(failed) : null;
+    expect(publicEvent?.message).toBe(FAILURE_SENTENCES.verification_failed);
+    expect(toPublicRun(stored).status_message).toBe(FAILURE_SENTENCES.verification_failed);
+    for (const text of [publicRun, JSON.stringify(publicEvent)]) {
+      expect(text).not.toContain('worktree');
+      expect(text).not.toContain('sha256 mismatch');
+    }
+  });
+
+  it('uses the task error (Lambda cause) over the loop code, timeout for States.Timeout', async () => {
+    const { run, state } = await runningRun();
+    const cause = JSON.stringify({
+      errorType: 'TaskStateError',
+      errorMessage: 'Publish cannot run',
+      trace: [],
+    });
+    await failRun(deps, {
+      ...state,
+      failureCode: 'verification_failed',
+      error: { Error: 'TaskStateError', Cause: cause },
+    });
+    expect((await get(run.runId)).failure).toMatchObject({
+      code: 'internal_error',
+      internalReason: 'TaskStateError: Publish cannot run',
+    });
+    const other = await runningRun();
+    await failRun(deps, { ...other.state, error: { Error: 'States.Timeout' } });
+    expect((await get(other.run.runId)).failure?.code).toBe('timeout');
+  });
+
+  it('defaults to internal_error and is a no-op on failed, ready or delivered runs', async () => {
+    const { run, state } = await runningRun();
+    await failRun(deps, state);
+    const failed = await get(run.runId);
+    expect(failed.failure?.code).toBe('internal_error');
+    await failRun(deps, { ...state, failureCode: 'timeout' });
+    expect(await get(run.runId)).toEqual(failed);
+    expect(store.types(run.runId).filter((t) => t === 'bus.build.run.failed')).toHaveLength(1);
+
+    const ready = await runningRun();
+    const cur = await get(ready.run.runId);
+    const pending = transition(cur, 'artifact_pending', {}, cur.updatedAt);
+    await store.saveRun(pending, cur);
+    await store.saveRun(transition(pending, 'artifact_ready', {}, cur.updatedAt), pending);
+    await failRun(deps, { ...ready.state, failureCode: 'verification_failed' });
+    expect((await get(ready.run.runId)).phase).toBe('artifact_ready');
+    // unknown run: logged, not retried forever
+    expect(
+      await failRun(deps, { runId: 'run_zzzzzzzzzzzzzzzzzzzzzzzzzz', attempt: 0, maxAttempts: 3 }),
+    ).toMatchObject({
+      runId: 'run_zzzzzzzzzzzzzzzzzzzzzzzzzz',
+    });
+  });
+});

@@ -1,0 +1,140 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { RUN_ID_PATTERN } from '../../lib/domain/ids.ts';
+
+/**
+ * The worker's environment contract, identical for the ECS container and the local child process
+ * (see worker-image/README.md). Read once at start; nothing else in the worker reads `process.env`
+ * except the AWS SDK (standard `AWS_*` variables) and the git module (HTTPS credentials helpers).
+ */
+export interface WorkerConfig {
+  runId: string;
+  attempt: number;
+  tableName: string;
+  stagingBucket: string;
+  evidenceBucket: string;
+  /** A git URL or the path of the bare repository (REPO_URL wins over REPO_DIR). */
+  repoUrl: string;
+  workDir: string;
+  coder: CoderName;
+  /** Overlay catalog of the offline coder; default: the one next to the worker sources. */
+  recipesDir: string | undefined;
+  goCache: string | undefined;
+  goModCache: string | undefined;
+  timeoutSeconds: number;
+}
+
+export const CODER_NAMES = ['offline'] as const;
+export type CoderName = (typeof CODER_NAMES)[number];
+export const DEFAULT_TIMEOUT_SECONDS = 1500;
+const MAX_TIMEOUT_SECONDS = 6 * 60 * 60;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const TABLE = /^[A-Za-z0-9_.-]{3,255}$/;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is required`);
+  return value;
+}
+
+function optionalPath(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  if (!path.isAbsolute(value)) throw new ConfigError(`${name} must be an absolute path`);
+  return value;
+}
+
+/** The part of the configuration needed to report a result: valid even when the rest is not. */
+export interface ReportTarget {
+  runId: string;
+  attempt: number;
+  evidenceBucket: string;
+}
+
+export function loadReportTarget(env: NodeJS.ProcessEnv = process.env): ReportTarget | undefined {
+  try {
+    return { runId: runIdOf(env), attempt: attemptOf(env), evidenceBucket: bucketOf(env, 'EVIDENCE_BUCKET') };
+  } catch {
+    return undefined;
+  }
+}
+
+function runIdOf(env: NodeJS.ProcessEnv): string {
+  const runId = required(env, 'RUN_ID');
+  if (!RUN_ID_PATTERN.test(runId)) throw new ConfigError('RUN_ID is not a build run id');
+  return runId;
+}
+
+function attemptOf(env: NodeJS.ProcessEnv): number {
+  const raw = required(env, 'ATTEMPT');
+  const attempt = Number(raw);
+  if (!/^\d{1,2}$/.test(raw) || !Number.isInteger(attempt) || attempt < 1 || attempt > 99) {
+    throw new ConfigError('ATTEMPT must be an integer from 1 to 99');
+  }
+  return attempt;
+}
+
+function bucketOf(env: NodeJS.ProcessEnv, name: string): string {
+  const bucket = required(env, name);
+  if (!BUCKET.test(bucket)) throw new ConfigError(`${name} is not a bucket name`);
+  return bucket;
+}
+
+function repoUrlOf(env: NodeJS.ProcessEnv): string {
+  const url = env.REPO_URL?.trim();
+  if (url) {
+    // Local paths, file://, https:// and ssh remotes; never an option-looking value.
+    if (url.startsWith('-') || /[\0\n\r]/.test(url)) throw new ConfigError('REPO_URL is not a git URL');
+    if (!/^(https?|ssh|file):\/\//.test(url) && !path.isAbsolute(url) && !/^[\w.-]+@[\w.-]+:/.test(url)) {
+      throw new ConfigError('REPO_URL is not a git URL');
+    }
+    return url;
+  }
+  const dir = optionalPath(env, 'REPO_DIR');
+  if (!dir) throw new ConfigError('REPO_URL or REPO_DIR is required');
+  return dir;
+}
+
+function timeoutOf(env: NodeJS.ProcessEnv): number {
+  const raw = env.WORKER_TIMEOUT_SECONDS?.trim();
+  if (!raw) return DEFAULT_TIMEOUT_SECONDS;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_SECONDS) {
+    throw new ConfigError(`WORKER_TIMEOUT_SECONDS must be an integer from 1 to ${MAX_TIMEOUT_SECONDS}`);
+  }
+  return value;
+}
+
+function coderOf(env: NodeJS.ProcessEnv): CoderName {
+  const value = env.CODER?.trim() || 'offline';
+  if (!(CODER_NAMES as readonly string[]).includes(value)) {
+    throw new ConfigError(`CODER must be one of ${CODER_NAMES.join(', ')}`);
+  }
+  return value as CoderName;
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const table = required(env, 'TABLE_NAME');
+  if (!TABLE.test(table)) throw new ConfigError('TABLE_NAME is not a table name');
+  return {
+    runId: runIdOf(env),
+    attempt: attemptOf(env),
+    tableName: table,
+    stagingBucket: bucketOf(env, 'STAGING_BUCKET'),
+    evidenceBucket: bucketOf(env, 'EVIDENCE_BUCKET'),
+    repoUrl: repoUrlOf(env),
+    workDir: optionalPath(env, 'WORK_DIR') ?? tmpdir(),
+    coder: coderOf(env),
+    recipesDir: optionalPath(env, 'RECIPES_DIR'),
+    goCache: optionalPath(env, 'GOCACHE'),
+    goModCache: optionalPath(env, 'GOMODCACHE'),
+    timeoutSeconds: timeoutOf(env),
+  };
+}

@@ -1,0 +1,76 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { keys } from '../../lib/aws/keys.ts';
+
+/**
+ * `runs/{run_id}/{attempt}/result.json` in the evidence bucket: how the attempt ended, read by the
+ * orchestrator (RecordWorkerFailure) to decide between repair and failure. Internal only —
+ * `reason` may quote compiler output; `summary` is the coder's short description.
+ */
+export const WORKER_FAILURE_CODES = [
+  'no_matching_recipe',
+  'coder_failed',
+  'build_failed',
+  'tests_failed',
+  'internal',
+] as const;
+export type WorkerFailureCode = (typeof WORKER_FAILURE_CODES)[number];
+
+export const WorkerResultSchema = z
+  .object({
+    ok: z.boolean(),
+    code: z.enum(WORKER_FAILURE_CODES).optional(),
+    reason: z.string().max(8000).optional(),
+    summary: z.string().max(1000).optional(),
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/)
+      .optional(),
+  })
+  .strict();
+export type WorkerResult = z.infer<typeof WorkerResultSchema>;
+
+/** Not repairable: another attempt would fail the same way. */
+export const NOT_REPAIRABLE: readonly WorkerFailureCode[] = ['no_matching_recipe'];
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_NO_MATCHING_RECIPE = 2;
+
+export function exitCodeFor(result: WorkerResult): number {
+  if (result.ok) return EXIT_OK;
+  return result.code === 'no_matching_recipe' ? EXIT_NO_MATCHING_RECIPE : EXIT_FAILED;
+}
+
+/** The result key sits next to the worker log (`keys.workerLog`). */
+export function workerResultKey(runId: string, attempt: number): string {
+  return keys.workerResult(runId, attempt);
+}
+
+/** Writes the log first, then the result (the result is the "attempt finished" marker). */
+export async function writeEvidence(opts: {
+  s3: S3Client;
+  bucket: string;
+  runId: string;
+  attempt: number;
+  logText: string;
+  result: WorkerResult;
+}): Promise<void> {
+  const result = WorkerResultSchema.parse(opts.result);
+  await opts.s3.send(
+    new PutObjectCommand({
+      Bucket: opts.bucket,
+      Key: keys.workerLog(opts.runId, opts.attempt),
+      Body: opts.logText,
+      ContentType: 'text/plain; charset=utf-8',
+    }),
+  );
+  await opts.s3.send(
+    new PutObjectCommand({
+      Bucket: opts.bucket,
+      Key: workerResultKey(opts.runId, opts.attempt),
+      Body: `${JSON.stringify(result, null, 2)}\n`,
+      ContentType: 'application/json',
+    }),
+  );
+}

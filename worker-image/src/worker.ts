@@ -1,0 +1,210 @@
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { keys } from '../../lib/aws/keys.ts';
+import type { WorkerAssignment } from '../../lib/domain/assignment.ts';
+import { AssignmentError, fetchAssignment, manifestRelativePath } from './assignment.ts';
+import type { Coder } from './coder/coder.ts';
+import type { WorkerConfig } from './config.ts';
+import { cloneBranch, commitAndPush, GitCommandError } from './git.ts';
+import { commandEnv, holdGoCacheTrim } from './go-env.ts';
+import type { WorkerLog } from './log.ts';
+import { implementingStage, type ProgressReporter } from './progress.ts';
+import type { WorkerFailureCode, WorkerResult } from './result.ts';
+import { describeFailure, outputTail, runCommand } from './run-commands.ts';
+import {
+  CandidateRefusedError,
+  clearCandidatePrefix,
+  readRegularFile,
+  s3Put,
+  uploadCandidate,
+} from './upload.ts';
+
+export const WORKER_AUTHOR = { name: 'BusDK Worker', email: 'worker@busdk.invalid' } as const;
+/** Time kept back from the hard deadline so a hung command still leaves room to report. */
+const DEADLINE_RESERVE_MS = 15_000;
+const MAX_REASON_CHARS = 6000;
+
+export interface WorkerDeps {
+  config: WorkerConfig;
+  s3: S3Client;
+  coder: Coder;
+  progress: ProgressReporter;
+  log: WorkerLog;
+  /** Epoch ms of the hard deadline (main enforces it; commands get what is left). */
+  deadline: number;
+  /** True once the worker is being stopped (timeout or SIGTERM): no further steps start. */
+  isStopping: () => boolean;
+  /** Base environment for build/test commands (default: process.env, filtered). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A step failed in a known way; becomes the attempt's result. */
+class StepFailure extends Error {
+  constructor(
+    readonly code: WorkerFailureCode,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+class Stopped extends Error {}
+
+function clamp(text: string, max = MAX_REASON_CHARS): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * One attempt: assignment → clone → code → test → build → manifest check → upload → push.
+ * Returns the result instead of throwing; `main.ts` writes it and sets the exit code.
+ */
+export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
+  const { config, log } = deps;
+  let scratch: string | undefined;
+  const checkpoint = () => {
+    if (deps.isStopping()) throw new Stopped();
+  };
+  try {
+    log.line(`worker: run ${config.runId} attempt ${config.attempt}, coder ${deps.coder.name}`);
+    if (await holdGoCacheTrim(config.goCache)) log.line('worker: go build cache trim postponed');
+
+    let assignment: WorkerAssignment;
+    try {
+      assignment = await fetchAssignment(deps.s3, config.stagingBucket, config.runId, config.attempt);
+    } catch (err) {
+      throw new StepFailure(
+        'internal',
+        err instanceof AssignmentError ? err.message : 'the assignment failed',
+      );
+    }
+    log.line(
+      `worker: assignment ${assignment.taskRef} (${assignment.artifactType}, platforms ${
+        assignment.platforms.join(' ') || 'default'
+      }, attempt ${assignment.attempt}/${assignment.maxAttempts})`,
+    );
+    const manifestRel = manifestRelativePath(assignment.manifestPath);
+    checkpoint();
+    await deps.progress.post(
+      implementingStage(assignment.artifactType),
+      `attempt ${assignment.attempt}/${assignment.maxAttempts}, coder ${deps.coder.name}`,
+    );
+
+    // A fresh directory per attempt; nothing from an earlier attempt is reused.
+    scratch = await mkdtemp(path.join(config.workDir, 'busdk-worker-'));
+    const worktree = path.join(scratch, 'repo');
+    let baseCommit: string;
+    try {
+      baseCommit = (await cloneBranch({ url: config.repoUrl, branch: assignment.branch, dir: worktree }))
+        .commit;
+    } catch (err) {
+      if (err instanceof GitCommandError) log.block(err.stderr);
+      throw new StepFailure('internal', 'the build branch could not be cloned');
+    }
+    log.line(`worker: cloned the build branch at ${baseCommit}`);
+    checkpoint();
+
+    const coderInput = {
+      worktree,
+      spec: assignment.spec,
+      attempt: assignment.attempt,
+      log: (line: string) => log.line(`coder: ${line}`),
+      ...(assignment.previousFailure ? { previousFailure: assignment.previousFailure } : {}),
+    };
+    const coded = await deps.coder.code(coderInput).catch((err: unknown) => {
+      log.line(`coder: crashed (${err instanceof Error ? err.message : String(err)})`);
+      return { ok: false as const, code: 'coder_failed' as const, reason: 'the coder crashed' };
+    });
+    if (!coded.ok) throw new StepFailure(coded.code, coded.reason);
+    log.line(`coder: ${coded.summary}`);
+    checkpoint();
+
+    await deps.progress.post('building', `attempt ${assignment.attempt}/${assignment.maxAttempts}`);
+    const env = commandEnv(assignment, deps.env);
+    const run = async (argv: readonly string[], failure: WorkerFailureCode) => {
+      checkpoint();
+      const timeoutMs = Math.max(1000, deps.deadline - Date.now() - DEADLINE_RESERVE_MS);
+      const result = await runCommand(argv, { cwd: worktree, env, timeoutMs, log });
+      checkpoint();
+      if (!result.ok) {
+        throw new StepFailure(
+          failure,
+          clamp(log.redact(`${describeFailure(result)}\n${outputTail(result.output)}`)),
+        );
+      }
+    };
+    for (const argv of assignment.testCommands) await run(argv, 'tests_failed');
+    for (const argv of assignment.buildCommands) await run(argv, 'build_failed');
+
+    // Existence and shape only; the verification gate checks the manifest against the files.
+    const manifestAbs = path.join(worktree, assignment.manifestPath);
+    const manifestInfo = await lstat(manifestAbs).catch(() => undefined);
+    if (!manifestInfo?.isFile()) {
+      throw new StepFailure('build_failed', `the build did not write ${assignment.manifestPath}`);
+    }
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse((await readRegularFile(manifestAbs)).toString('utf8'));
+    } catch {
+      throw new StepFailure('build_failed', `${assignment.manifestPath} is not valid JSON`);
+    }
+    const artifacts = (manifest as { artifacts?: unknown } | null)?.artifacts;
+    if (!Array.isArray(artifacts) || artifacts.length === 0) {
+      throw new StepFailure('build_failed', `${assignment.manifestPath} lists no artifacts`);
+    }
+    log.line(`worker: manifest lists ${artifacts.length} artifact(s)`);
+    checkpoint();
+
+    let uploaded: Awaited<ReturnType<typeof uploadCandidate>>;
+    try {
+      const prefix = keys.candidatePrefix(config.runId, config.attempt);
+      const stale = await clearCandidatePrefix(deps.s3, config.stagingBucket, prefix);
+      if (stale > 0) log.line(`upload: removed ${stale} object(s) left by an earlier run of this attempt`);
+      uploaded = await uploadCandidate({
+        worktree,
+        runId: config.runId,
+        attempt: config.attempt,
+        manifestRel,
+        put: s3Put(deps.s3, config.stagingBucket),
+        log: (line) => log.line(`upload: ${line}`),
+      });
+    } catch (err) {
+      if (err instanceof CandidateRefusedError) throw new StepFailure('build_failed', err.message);
+      log.line(`upload: failed (${(err as { name?: string }).name ?? 'Error'})`);
+      throw new StepFailure('internal', 'the candidate could not be uploaded');
+    }
+    log.line(`worker: uploaded ${uploaded.files} files (${uploaded.bytes} bytes) to ${uploaded.prefix}`);
+    checkpoint();
+
+    let commit: string;
+    try {
+      const pushed = await commitAndPush({
+        dir: worktree,
+        message: `Build attempt ${assignment.attempt} for ${config.runId}\n\nCoder: ${deps.coder.name}\n${coded.summary}\n`,
+        author: WORKER_AUTHOR,
+        branch: assignment.branch,
+        url: config.repoUrl,
+      });
+      commit = pushed.commit;
+      log.line(pushed.committed ? `worker: pushed ${commit}` : `worker: no changes to commit (${commit})`);
+    } catch (err) {
+      if (err instanceof GitCommandError) log.block(err.stderr);
+      throw new StepFailure('internal', 'the work could not be pushed to the build branch');
+    }
+    return { ok: true, summary: clamp(coded.summary, 1000), commit };
+  } catch (err) {
+    if (err instanceof Stopped) return { ok: false, code: 'internal', reason: 'the worker was stopped' };
+    if (err instanceof StepFailure) {
+      log.line(`worker: failed (${err.code})`);
+      return { ok: false, code: err.code, reason: clamp(log.redact(err.reason)) };
+    }
+    log.line(
+      `worker: unexpected error (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)})`,
+    );
+    return { ok: false, code: 'internal', reason: 'unexpected worker error' };
+  } finally {
+    if (scratch && !deps.isStopping()) {
+      await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+}
