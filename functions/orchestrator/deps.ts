@@ -5,6 +5,7 @@ import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { RepoStore } from '../../lib/aws/repo-store.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { detectHostPlatform } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -58,6 +59,7 @@ export function orchestratorDeps(): OrchestratorDeps {
       },
     },
     maxAttempts: maxAttemptsFrom(env),
+    verifierPlatform: env.VERIFY_HOST_PLATFORM?.trim() || detectHostPlatform(),
     profile: ARTIFACT_BUILDER_PROFILE,
     verifySettings: verifySettingsFrom(env),
     now: () => new Date().toISOString(),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { approveRun } from '../../lib/app/approve-run.ts';
-import { assignWorker } from '../../lib/app/orchestrator/assign-worker.ts';
+import { assignWorker, buildPlatforms } from '../../lib/app/orchestrator/assign-worker.ts';
 import type { OrchestratorDeps } from '../../lib/app/orchestrator/deps.ts';
 import { failRun } from '../../lib/app/orchestrator/fail-run.ts';
 import { prepareBranch } from '../../lib/app/orchestrator/prepare-branch.ts';
@@ -16,7 +16,7 @@ import { verifyArtifacts } from '../../lib/app/orchestrator/verify-artifacts.ts'
 import { workerResultKey } from '../../lib/app/orchestrator/worker-result.ts';
 import { keys } from '../../lib/aws/keys.ts';
 import { WorkerAssignmentSchema } from '../../lib/domain/assignment.ts';
-import { transition } from '../../lib/domain/lifecycle.ts';
+import { transition, update } from '../../lib/domain/lifecycle.ts';
 import type { ArtifactManifest } from '../../lib/domain/manifest.ts';
 import { toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
@@ -616,5 +616,30 @@ describe('FailRun', () => {
     ).toMatchObject({
       runId: 'run_zzzzzzzzzzzzzzzzzzzzzzzzzz',
     });
+  });
+});
+
+describe('verifier platform', () => {
+  it('always builds the verifier platform for binaries, never for web-only runs', () => {
+    const both = quotedRun('both');
+    const windowsOnly = { ...both, spec: { ...both.spec!, platforms: ['windows-amd64'] } };
+    expect(buildPlatforms(windowsOnly, 'linux-amd64')).toEqual(['windows-amd64', 'linux-amd64']);
+    expect(buildPlatforms(both, 'linux-amd64')).toEqual(['linux-amd64']);
+    expect(buildPlatforms(quotedRun('web'), 'linux-amd64')).toEqual([]);
+    expect(buildPlatforms(windowsOnly, undefined)).toEqual(['windows-amd64']);
+  });
+
+  it('publishes only the platforms the visitor asked for; the smoke-only binary stays internal', async () => {
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    const verified = await verifyArtifacts(deps, state);
+    const current = await get(run.runId);
+    const darwinOnly = update(current, { spec: { ...current.spec!, platforms: ['darwin-arm64'] } }, current.updatedAt);
+    await store.saveRun(darwinOnly, { phase: current.phase, version: current.version });
+    await publish(deps, verified);
+    const stored = await get(run.runId);
+    expect(stored.phase).toBe('artifact_ready');
+    expect(stored.artifacts.map((a) => a.artifact_id)).toEqual(['web']);
+    expect([...artifacts.objects.artifacts.keys()].some((k) => k.includes('bin-linux-amd64'))).toBe(false);
   });
 });

@@ -10,8 +10,20 @@ import type { BuildState } from './state.ts';
 
 export const newWorkerId = (): string => `wkr_${randomBytes(10).toString('hex')}`;
 
+/**
+ * The platforms the worker builds: the requested ones, plus the verifier's own platform so the
+ * gate can run the program (a smoke run proves the source works; the extra binary is evidence
+ * only and Publish never delivers a platform the visitor did not ask for).
+ */
+export function buildPlatforms(run: BuildRun, verifierPlatform: string | undefined): string[] {
+  if (!run.spec || run.spec.artifactType === 'web') return [];
+  const platforms = [...run.spec.platforms];
+  if (verifierPlatform && !platforms.includes(verifierPlatform)) platforms.push(verifierPlatform);
+  return platforms;
+}
+
 export function buildAssignment(
-  deps: Pick<AssignWorkerDeps, 'profile'>,
+  deps: Pick<AssignWorkerDeps, 'profile' | 'verifierPlatform'>,
   run: BuildRun,
   opts: { workerId: string; attempt: number; maxAttempts: number; previousFailure?: string | undefined },
 ): WorkerAssignment {
@@ -31,7 +43,7 @@ export function buildAssignment(
     testCommands: p.testCommands.map((argv) => [...argv]),
     verificationCommands: [...p.verificationCommands],
     manifestPath: p.manifestPath,
-    platforms: run.spec.artifactType === 'web' ? [] : [...run.spec.platforms],
+    platforms: buildPlatforms(run, deps.verifierPlatform),
     rules: [...p.rules],
     progressStyle: p.progressStyle,
   };

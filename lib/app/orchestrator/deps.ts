@@ -20,6 +20,8 @@ export interface AssignWorkerDeps extends TaskDeps {
   profile: AssignmentProfile;
   /** Worker id generator (tests). */
   newWorkerId?: () => string;
+  /** The platform VerifyArtifacts runs binaries on; always built so the smoke can run. */
+  verifierPlatform?: string;
 }
 
 export interface RecordWorkerFailureDeps extends TaskDeps {

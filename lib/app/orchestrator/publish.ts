@@ -113,7 +113,12 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
   if (!verified?.passed || !run.manifest || run.attempts !== state.attempt) {
     throw new TaskStateError('Publish needs a passed verification of the current attempt');
   }
-  const deliverables = run.manifest.artifacts.filter(isCustomerDeliverable);
+  // Binaries built only for the verifier's smoke (a platform the visitor did not ask for) stay
+  // internal evidence; only what was quoted is delivered.
+  const requested = new Set(run.spec?.platforms ?? []);
+  const deliverables = run.manifest.artifacts
+    .filter(isCustomerDeliverable)
+    .filter((e) => e.kind !== 'binary' || !e.platform || requested.size === 0 || requested.has(e.platform));
   if (deliverables.length === 0)
     throw new TaskStateError('the verified manifest has no deliverable artifact');
 
