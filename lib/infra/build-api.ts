@@ -2,10 +2,13 @@ import { Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, type HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as events from 'aws-cdk-lib/aws-events';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { API_ROUTES, type RouteDef } from '../../functions/api/routes.ts';
 import { ApiFunction } from './api-function.ts';
+import { type BuildBuckets, KEY_PREFIXES } from './buckets.ts';
 import type { StackConfig } from './config.ts';
 import type { DataTable } from './data-table.ts';
 import type { SessionSecret } from './session-secret.ts';
@@ -16,6 +19,19 @@ export interface BuildApiProps {
   readonly sessionSecret: SessionSecret;
   /** The routes to serve; defaults to the product's route table. */
   readonly routes?: readonly RouteDef[];
+  /** The build pipeline the API starts and reads from (omitted: API only, e.g. in unit tests). */
+  readonly pipeline?: ApiPipeline;
+}
+
+export interface ApiPipeline {
+  readonly stateMachine: sfn.IStateMachine;
+  readonly buckets: BuildBuckets;
+  readonly eventBus: events.IEventBus;
+}
+
+/** Routes that presign artifact downloads: flagged, or (until flagged) named ListArtifacts…/DownloadArtifact…. */
+export function routeReadsArtifacts(route: RouteDef): boolean {
+  return route.readsArtifacts ?? /^(ListArtifacts|DownloadArtifact)/.test(route.id);
 }
 
 /** One JSON line per request; no headers, bodies or query strings (they may carry codes or tokens). */
@@ -39,6 +55,10 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 /**
  * The public HTTP API: one Lambda per route of `functions/api/routes.ts`, each with only the
  * table access its route needs (read-only vs read-write) and read access to the session key.
+ * With the pipeline: every function knows the state machine, buckets and event bus by name;
+ * writing routes may put events on the bus; only `startsExecution` routes may start the state
+ * machine; only artifact routes may read published objects (`s3:GetObject` on artifacts `runs/*`,
+ * to presign downloads). No API function can write or delete in any bucket.
  * The `$default` stage is throttled and writes JSON access logs.
  */
 export class BuildApi extends Construct {
@@ -64,11 +84,19 @@ export class BuildApi extends Construct {
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
     });
 
-    const environment = {
+    const { pipeline } = props;
+    const environment: Record<string, string> = {
       TABLE_NAME: props.table.tableName,
       SESSION_SECRET_ARN: props.sessionSecret.secretArn,
       COOKIE_SECURE: 'true',
       MAX_BODY_BYTES: String(config.api.maxBodyBytes),
+      ...(pipeline && {
+        STATE_MACHINE_ARN: pipeline.stateMachine.stateMachineArn,
+        EVENT_BUS_NAME: pipeline.eventBus.eventBusName,
+        STAGING_BUCKET: pipeline.buckets.staging.bucketName,
+        EVIDENCE_BUCKET: pipeline.buckets.evidence.bucketName,
+        ARTIFACTS_BUCKET: pipeline.buckets.artifacts.bucketName,
+      }),
     };
 
     for (const route of props.routes ?? API_ROUTES) {
@@ -84,6 +112,15 @@ export class BuildApi extends Construct {
       if (route.writes) props.table.grantReadWriteData(fn.function);
       else props.table.grantReadData(fn.function);
       props.sessionSecret.grantRead(fn.function);
+      if (pipeline) {
+        if (route.writes) pipeline.eventBus.grantPutEventsTo(fn.function);
+        if (route.startsExecution) pipeline.stateMachine.grantStartExecution(fn.function);
+        if (routeReadsArtifacts(route)) {
+          pipeline.buckets.grantReadPrefix(fn.role, 'artifacts', KEY_PREFIXES.publishedRuns);
+        }
+      } else if (route.startsExecution || routeReadsArtifacts(route)) {
+        throw new Error(`route ${route.id} needs the build pipeline (state machine / artifacts bucket)`);
+      }
       this.functions[route.id] = fn;
 
       const [httpRoute] = this.api.addRoutes({

@@ -7,10 +7,14 @@ import { MAX_BODY_BYTES_DEFAULT } from '../aws/config.ts';
 export interface StackConfig {
   /** Deployment stage (dev, prod, …): part of the stack name and resource descriptions. */
   readonly stage: string;
-  /** Retention of every log group the stack creates (Lambda and API access logs). */
+  /** Retention of every log group the stack creates (Lambda, API access, worker, state machine, VPC flow logs). */
   readonly logRetention: RetentionDays;
   readonly lambda: LambdaConfig;
   readonly api: ApiConfig;
+  readonly storage: StorageConfig;
+  readonly network: NetworkConfig;
+  readonly worker: WorkerConfig;
+  readonly orchestrator: OrchestratorConfig;
 }
 
 export interface LambdaConfig {
@@ -30,6 +34,53 @@ export interface ApiConfig {
   readonly maxBodyBytes: number;
 }
 
+export interface StorageConfig {
+  /** Staging objects (assignments, candidates) expire after this many days. */
+  readonly stagingExpirationDays: number;
+  /** Evidence moves to S3 Standard-IA after this many days (S3 requires at least 30). */
+  readonly evidenceInfrequentAccessDays: number;
+  /** Evidence expires after this many days. */
+  readonly evidenceExpirationDays: number;
+  /** Server access logs of the three buckets expire after this many days. */
+  readonly accessLogExpirationDays: number;
+}
+
+export interface NetworkConfig {
+  /** Availability zones of the VPC (one isolated subnet, EFS mount target and endpoint ENI each). */
+  readonly maxAzs: number;
+  /**
+   * Ids of the AWS-managed prefix lists of the S3 and DynamoDB gateway endpoints in the target
+   * region (`aws ec2 describe-managed-prefix-lists`). When set, HTTPS egress of the worker and the
+   * in-VPC functions is limited to these lists plus the VPC CIDR (the interface endpoints). When
+   * unset, HTTPS egress is allowed to any address, which in subnets without NAT or internet
+   * gateway still reaches nothing but the VPC endpoints. Prefix list ids cannot be looked up
+   * offline, so the default keeps `cdk synth` environment-agnostic.
+   */
+  readonly gatewayPrefixListIds?: readonly string[];
+}
+
+export interface WorkerConfig {
+  /** Fargate task size (vCPU units and MiB, a valid Fargate combination). */
+  readonly cpu: number;
+  readonly memoryLimitMiB: number;
+  /** Task ephemeral storage (GiB, 21–200); clone, Go caches and build output live here. */
+  readonly ephemeralStorageGiB: number;
+  /** WORKER_TIMEOUT_SECONDS: the worker stops itself before the RunWorker state times out. */
+  readonly timeoutSeconds: number;
+  /** CODER: the worker's coder (`offline` recipe coder; model coders need a Bedrock endpoint). */
+  readonly coder: 'offline';
+  /**
+   * Read-only root file system with task-local volumes for the writable paths. Needs matching
+   * `VOLUME` declarations in worker-image/Dockerfile (see WORKER_WRITABLE_PATHS in worker.ts).
+   */
+  readonly readonlyRootFilesystem: boolean;
+}
+
+export interface OrchestratorConfig {
+  /** MAX_ATTEMPTS: worker attempts per execution (repair loop bound). */
+  readonly maxAttempts: number;
+}
+
 /** HTTP API integrations time out at 30 s; the function must finish (or fail) before that. */
 export const API_TIMEOUT_MAX = Duration.seconds(29);
 
@@ -44,6 +95,22 @@ export function stackConfig(overrides: { stage?: string } = {}): StackConfig {
       throttleBurstLimit: 100,
       maxBodyBytes: MAX_BODY_BYTES_DEFAULT,
     },
+    storage: {
+      stagingExpirationDays: 14,
+      evidenceInfrequentAccessDays: 30,
+      evidenceExpirationDays: 365,
+      accessLogExpirationDays: 90,
+    },
+    network: { maxAzs: 2 },
+    worker: {
+      cpu: 2048,
+      memoryLimitMiB: 4096,
+      ephemeralStorageGiB: 30,
+      timeoutSeconds: 1500,
+      coder: 'offline',
+      readonlyRootFilesystem: false,
+    },
+    orchestrator: { maxAttempts: 3 },
   };
   validateStackConfig(config);
   return config;
@@ -58,5 +125,32 @@ export function validateStackConfig(config: StackConfig): void {
   }
   if (config.api.throttleRateLimit <= 0 || config.api.throttleBurstLimit <= 0) {
     throw new Error('api throttling limits must be positive');
+  }
+  const { storage, worker, network, orchestrator } = config;
+  if (storage.stagingExpirationDays < 1 || storage.accessLogExpirationDays < 1) {
+    throw new Error('storage expirations must be at least one day');
+  }
+  if (storage.evidenceInfrequentAccessDays < 30) {
+    throw new Error('storage.evidenceInfrequentAccessDays must be at least 30 (S3 Standard-IA minimum)');
+  }
+  if (storage.evidenceExpirationDays <= storage.evidenceInfrequentAccessDays) {
+    throw new Error('storage.evidenceExpirationDays must be after the Standard-IA transition');
+  }
+  if (network.maxAzs < 2) throw new Error('network.maxAzs must be at least 2 (EFS and endpoints in two AZs)');
+  for (const id of network.gatewayPrefixListIds ?? []) {
+    if (!/^pl-[0-9a-f]{8,17}$/.test(id)) throw new Error(`not a prefix list id: ${id}`);
+  }
+  if (!Number.isInteger(worker.timeoutSeconds) || worker.timeoutSeconds < 60) {
+    throw new Error('worker.timeoutSeconds must be an integer of at least 60');
+  }
+  if (worker.ephemeralStorageGiB < 21 || worker.ephemeralStorageGiB > 200) {
+    throw new Error('worker.ephemeralStorageGiB must be from 21 to 200');
+  }
+  if (
+    !Number.isInteger(orchestrator.maxAttempts) ||
+    orchestrator.maxAttempts < 1 ||
+    orchestrator.maxAttempts > 10
+  ) {
+    throw new Error('orchestrator.maxAttempts must be an integer from 1 to 10');
   }
 }

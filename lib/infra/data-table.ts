@@ -61,11 +61,26 @@ export class DataTable extends Construct {
     return this.grant(grantee, [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS]);
   }
 
-  private grant(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+  /**
+   * What the worker needs to append progress events to a run's event log (`appendEvent`): Query
+   * the run's items and PutItem, on the base table only, and only on items whose partition key is
+   * a run (`RUN#…`), never idempotency keys.
+   */
+  grantRunEventAppend(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions,
-      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${TABLE_KEYS.phaseIndex}`],
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUN#*'] } },
     });
+  }
+
+  /** The table and its one index (what every grant and the DynamoDB endpoint policy name). */
+  get resourceArns(): string[] {
+    return [this.table.tableArn, `${this.table.tableArn}/index/${TABLE_KEYS.phaseIndex}`];
+  }
+
+  private grant(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: this.resourceArns });
   }
 }

@@ -1,12 +1,25 @@
-import type { CfnElement } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { API_ROUTES } from '../../functions/api/routes.ts';
+import { API_ROUTES, type RouteDef } from '../../functions/api/routes.ts';
+import { BuildBuckets } from '../../lib/infra/buckets.ts';
+import { BuildApi, routeReadsArtifacts } from '../../lib/infra/build-api.ts';
 import type { BuildStack } from '../../lib/infra/build-stack.ts';
-import { TABLE_WRITE_ACTIONS } from '../../lib/infra/data-table.ts';
-import { actionsOf, statementsForRole, synthBuildStack } from './synth.ts';
-
-type Template = ReturnType<typeof synthBuildStack>['template'];
+import { stackConfig } from '../../lib/infra/config.ts';
+import { DataTable, TABLE_WRITE_ACTIONS } from '../../lib/infra/data-table.ts';
+import { SessionSecret } from '../../lib/infra/session-secret.ts';
+import {
+  actionsOf,
+  allowsAction,
+  CDK_PROVIDER_ROLE,
+  logicalIdOf,
+  resourcesOf,
+  statementsForRole,
+  synthBuildStack,
+  testApp,
+} from './synth.ts';
 
 describe('BuildApi', () => {
   let stack: BuildStack;
@@ -21,14 +34,20 @@ describe('BuildApi', () => {
     return stack.getLogicalId(fn.role.node.defaultChild as CfnElement);
   };
 
+  /** The API's functions (the stack also has the orchestrator's). */
+  const apiFunctions = () =>
+    Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) =>
+      String(fn.Properties.Description).startsWith('bus-build test API '),
+    );
+
   describe('functions', () => {
     it('has exactly one Lambda per route', () => {
-      template.resourceCountIs('AWS::Lambda::Function', API_ROUTES.length);
+      expect(apiFunctions().length).toBe(API_ROUTES.length);
       expect(Object.keys(stack.api.functions).sort()).toEqual(API_ROUTES.map((r) => r.id).sort());
     });
 
-    it('runs every function on Node.js 22+ / arm64 with active tracing and JSON logs', () => {
-      const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    it('runs every API function on Node.js 22+ / arm64 with active tracing and JSON logs', () => {
+      const functions = apiFunctions();
       for (const fn of functions) {
         const p = fn.Properties;
         expect(p.Runtime).toMatch(/^nodejs(\d+)\.x$/);
@@ -43,7 +62,7 @@ describe('BuildApi', () => {
     });
 
     it('gives functions the table, the secret ARN and secure cookies — never the secret itself', () => {
-      const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+      const functions = apiFunctions();
       for (const fn of functions) {
         const env = fn.Properties.Environment.Variables;
         expect(env).toMatchObject({
@@ -58,15 +77,19 @@ describe('BuildApi', () => {
     });
 
     it('sets a retention on every log group', () => {
-      const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-      expect(groups.length).toBe(API_ROUTES.length + 1); // one per function + API access logs
-      for (const g of groups) expect(g.Properties.RetentionInDays).toBe(30);
+      const groups = template.findResources('AWS::Logs::LogGroup');
+      const apiGroups = Object.keys(groups).filter((id) => id.startsWith('Api'));
+      expect(apiGroups.length).toBe(API_ROUTES.length + 1); // one per function + API access logs
+      for (const g of Object.values(groups)) expect(g.Properties.RetentionInDays).toBe(30);
     });
 
     it('uses no managed policies (each role writes only its own log group)', () => {
-      const roles = Object.values(template.findResources('AWS::IAM::Role'));
-      expect(roles.length).toBe(API_ROUTES.length);
-      for (const r of roles) expect(r.Properties.ManagedPolicyArns).toBeUndefined();
+      const roles = template.findResources('AWS::IAM::Role');
+      expect(Object.keys(roles).filter((id) => id.startsWith('Api')).length).toBe(API_ROUTES.length);
+      for (const [id, r] of Object.entries(roles)) {
+        if (CDK_PROVIDER_ROLE.test(id)) continue;
+        expect(r.Properties.ManagedPolicyArns, id).toBeUndefined();
+      }
     });
   });
 
@@ -166,5 +189,132 @@ describe('BuildApi', () => {
       template.hasOutput('ApiUrl', {});
       template.hasOutput('TableName', {});
     });
+  });
+
+  describe('build pipeline access', () => {
+    it('tells every function the state machine, the event bus and the three buckets', () => {
+      for (const fn of apiFunctions()) {
+        expect(fn.Properties.Environment.Variables).toMatchObject({
+          STATE_MACHINE_ARN: { Ref: logicalIdOf(stack.pipeline.stateMachine) },
+          EVENT_BUS_NAME: { Ref: logicalIdOf(stack.eventBus) },
+          STAGING_BUCKET: { Ref: logicalIdOf(stack.buckets.staging) },
+          EVIDENCE_BUCKET: { Ref: logicalIdOf(stack.buckets.evidence) },
+          ARTIFACTS_BUCKET: { Ref: logicalIdOf(stack.buckets.artifacts) },
+        });
+      }
+    });
+
+    it('lets only writing routes put events, and only on the build bus', () => {
+      for (const route of API_ROUTES) {
+        const statements = statementsForRole(template, roleId(route.id));
+        const put = statements.filter((s) => allowsAction(s, 'events:PutEvents'));
+        if (!route.writes) expect(put, route.id).toEqual([]);
+        for (const s of put) expect(resourcesOf(s)).toEqual([`<${logicalIdOf(stack.eventBus)}.Arn>`]);
+      }
+    });
+
+    it('lets artifact routes read published objects only (GetObject on artifacts runs/*)', () => {
+      const artifacts = logicalIdOf(stack.buckets.artifacts);
+      for (const route of API_ROUTES) {
+        const s3 = statementsForRole(template, roleId(route.id)).filter((s) =>
+          actionsOf([s]).some((a) => a.startsWith('s3:')),
+        );
+        if (routeReadsArtifacts(route)) {
+          expect(
+            s3.map((s) => [actionsOf([s]), resourcesOf(s)]),
+            route.id,
+          ).toEqual([[['s3:GetObject'], [`<${artifacts}.Arn>/runs/*`]]]);
+        } else {
+          expect(s3, route.id).toEqual([]);
+        }
+      }
+    });
+
+    it('gives no API function states:StartExecution unless its route is flagged', () => {
+      for (const route of API_ROUTES) {
+        const start = statementsForRole(template, roleId(route.id)).filter((s) =>
+          allowsAction(s, 'states:StartExecution'),
+        );
+        expect(start.length > 0, route.id).toBe(Boolean(route.startsExecution));
+      }
+    });
+  });
+});
+
+describe('BuildApi route flags', () => {
+  const routes: RouteDef[] = [
+    {
+      id: 'Approve',
+      method: 'POST',
+      path: '/approve',
+      entry: 'functions/api/get-run.ts',
+      writes: true,
+      startsExecution: true,
+    },
+    { id: 'DownloadArtifactX', method: 'GET', path: '/dl', entry: 'functions/api/get-run.ts', writes: false },
+    {
+      id: 'Presign',
+      method: 'GET',
+      path: '/presign',
+      entry: 'functions/api/get-run.ts',
+      writes: false,
+      readsArtifacts: true,
+    },
+    { id: 'Plain', method: 'GET', path: '/plain', entry: 'functions/api/get-run.ts', writes: false },
+  ];
+  let api: BuildApi;
+  let template: Template;
+  let stateMachineArn: string;
+  beforeAll(() => {
+    const stack = new Stack(testApp({ cfnValidation: false }), 'Flags');
+    const config = stackConfig({ stage: 'test' });
+    stateMachineArn = 'arn:aws:states:eu-west-1:111111111111:stateMachine:bus-build-test-build-run';
+    const buckets = new BuildBuckets(stack, 'Buckets', { storage: config.storage });
+    api = new BuildApi(stack, 'Api', {
+      config,
+      table: new DataTable(stack, 'Data'),
+      sessionSecret: new SessionSecret(stack, 'Session', { stage: 'test' }),
+      routes,
+      pipeline: {
+        stateMachine: sfn.StateMachine.fromStateMachineArn(stack, 'Sm', stateMachineArn),
+        buckets,
+        eventBus: new events.EventBus(stack, 'Bus'),
+      },
+    });
+    template = Template.fromStack(stack);
+  });
+
+  const statements = (id: string) => statementsForRole(template, logicalIdOf(api.functions[id]!.role));
+
+  it('grants states:StartExecution on the build state machine only to startsExecution routes', () => {
+    for (const route of routes) {
+      const start = statements(route.id).filter((s) => allowsAction(s, 'states:StartExecution'));
+      if (route.startsExecution) {
+        expect(start.map(resourcesOf)).toEqual([[stateMachineArn]]);
+      } else {
+        expect(start, route.id).toEqual([]);
+      }
+    }
+  });
+
+  it('grants artifact reads to readsArtifacts routes and to DownloadArtifact…/ListArtifacts… ids', () => {
+    const reads = routes.filter((r) => statements(r.id).some((s) => allowsAction(s, 's3:GetObject')));
+    expect(reads.map((r) => r.id).sort()).toEqual(['DownloadArtifactX', 'Presign']);
+    expect(routeReadsArtifacts({ ...routes[3]!, id: 'ListArtifacts' })).toBe(true);
+    expect(routeReadsArtifacts({ ...routes[3]!, id: 'DownloadArtifact', readsArtifacts: false })).toBe(false);
+  });
+
+  it('refuses artifact or execution routes without the pipeline', () => {
+    const stack = new Stack(testApp({ cfnValidation: false }), 'NoPipeline');
+    const config = stackConfig({ stage: 'test' });
+    expect(
+      () =>
+        new BuildApi(stack, 'Api', {
+          config,
+          table: new DataTable(stack, 'Data'),
+          sessionSecret: new SessionSecret(stack, 'Session', { stage: 'test' }),
+          routes: [routes[0]!],
+        }),
+    ).toThrow(/needs the build pipeline/);
   });
 });

@@ -20,4 +20,46 @@ describe('stackConfig', () => {
   it('rejects a stage name that cannot be part of resource names', () => {
     expect(() => stackConfig({ stage: 'Prod Stage' })).toThrow(/stage/);
   });
+
+  it('defaults the pipeline: two AZs, 14-day staging, 30/365-day evidence, a 1500 s worker', () => {
+    const config = stackConfig();
+    expect(config.network.maxAzs).toBe(2);
+    expect(config.storage).toMatchObject({
+      stagingExpirationDays: 14,
+      evidenceInfrequentAccessDays: 30,
+      evidenceExpirationDays: 365,
+    });
+    expect(config.worker).toMatchObject({
+      timeoutSeconds: 1500,
+      coder: 'offline',
+      readonlyRootFilesystem: false,
+    });
+    expect(config.orchestrator.maxAttempts).toBe(3);
+  });
+
+  it('rejects lifecycle settings S3 would refuse or that contradict each other', () => {
+    const config = stackConfig();
+    expect(() =>
+      validateStackConfig({ ...config, storage: { ...config.storage, evidenceInfrequentAccessDays: 7 } }),
+    ).toThrow(/at least 30/);
+    expect(() =>
+      validateStackConfig({ ...config, storage: { ...config.storage, evidenceExpirationDays: 30 } }),
+    ).toThrow(/after the Standard-IA transition/);
+  });
+
+  it('rejects a malformed gateway prefix list id and a single-AZ network', () => {
+    const config = stackConfig();
+    expect(() =>
+      validateStackConfig({ ...config, network: { ...config.network, gatewayPrefixListIds: ['s3'] } }),
+    ).toThrow(/prefix list/);
+    expect(() => validateStackConfig({ ...config, network: { maxAzs: 1 } })).toThrow(/maxAzs/);
+  });
+
+  it('rejects worker settings Fargate or the repair loop cannot honour', () => {
+    const config = stackConfig();
+    expect(() =>
+      validateStackConfig({ ...config, worker: { ...config.worker, ephemeralStorageGiB: 10 } }),
+    ).toThrow(/ephemeralStorageGiB/);
+    expect(() => validateStackConfig({ ...config, orchestrator: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
+  });
 });

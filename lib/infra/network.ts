@@ -1,0 +1,168 @@
+import { Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { NetworkConfig } from './config.ts';
+import { type DataTable, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from './data-table.ts';
+
+export interface BuildNetworkProps {
+  readonly network: NetworkConfig;
+  readonly logRetention: RetentionDays;
+  readonly table: DataTable;
+  /** Buckets that something inside the VPC reads or writes (the S3 endpoint allows only these). */
+  readonly buckets: readonly s3.IBucket[];
+}
+
+/** NFS, for EFS mount targets. */
+export const NFS_PORT = 2049;
+
+/**
+ * The private network of the build pipeline: the worker (Fargate) and the one function that
+ * mounts the template repository (PrepareBranch).
+ *
+ * - **No internet at all.** Only isolated subnets: no NAT gateway, no internet gateway, no route
+ *   out. The worker clones from EFS, builds with the Go toolchain in its image (the template has
+ *   no module dependencies; GOPROXY is off) and talks to AWS only through VPC endpoints, so code
+ *   written by a coder cannot call anything else.
+ * - **Endpoints:** S3 and DynamoDB gateway endpoints (free; their policies allow only this stack's
+ *   table and the worker's buckets, plus the ECR layer bucket), and interface endpoints for ECR
+ *   (api, dkr: image pull), CloudWatch Logs (awslogs driver) and EventBridge (PrepareBranch
+ *   publishes events), usable only by principals of this account. Step Functions needs none:
+ *   `ecs:runTask.sync` is polled by the service. A model-driven coder will need a Bedrock runtime
+ *   endpoint (`InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME`) added here.
+ * - **Security groups:** the worker and in-VPC functions accept nothing inbound and may send only
+ *   HTTPS (to the endpoints; see `NetworkConfig.gatewayPrefixListIds`) and NFS to the file system;
+ *   the file system accepts NFS only from those two groups; the endpoints accept HTTPS only from
+ *   them.
+ * - **Flow logs** of all traffic go to a log group with the stack's retention.
+ */
+export class BuildNetwork extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  readonly workerSecurityGroup: ec2.SecurityGroup;
+  readonly functionSecurityGroup: ec2.SecurityGroup;
+  readonly fileSystemSecurityGroup: ec2.SecurityGroup;
+  readonly endpointSecurityGroup: ec2.SecurityGroup;
+  readonly flowLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: BuildNetworkProps) {
+    super(scope, id);
+    const { network } = props;
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: network.maxAzs,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
+      // Nothing uses the default security group; it keeps no rules (flag-controlled default).
+      restrictDefaultSecurityGroup: true,
+    });
+
+    this.flowLogs = new LogGroup(this, 'FlowLogs', { retention: props.logRetention });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogs),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+
+    const group = (name: string, description: string) =>
+      new ec2.SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound: false });
+    this.workerSecurityGroup = group(
+      'WorkerSg',
+      'bus-build worker tasks: no inbound; HTTPS to VPC endpoints and NFS to the repository file system',
+    );
+    this.functionSecurityGroup = group(
+      'FunctionSg',
+      'bus-build in-VPC functions: no inbound; HTTPS to VPC endpoints and NFS to the repository file system',
+    );
+    this.fileSystemSecurityGroup = group(
+      'FileSystemSg',
+      'bus-build repository file system: NFS from the worker and functions',
+    );
+    this.endpointSecurityGroup = group(
+      'EndpointSg',
+      'bus-build interface VPC endpoints: HTTPS from the worker and functions',
+    );
+
+    const httpsPeers = network.gatewayPrefixListIds?.length
+      ? [
+          ec2.Peer.ipv4(this.vpc.vpcCidrBlock),
+          ...network.gatewayPrefixListIds.map((pl) => ec2.Peer.prefixList(pl)),
+        ]
+      : [ec2.Peer.anyIpv4()];
+    for (const client of [this.workerSecurityGroup, this.functionSecurityGroup]) {
+      for (const peer of httpsPeers) client.addEgressRule(peer, ec2.Port.tcp(443), 'HTTPS to AWS endpoints');
+      client.connections.allowTo(
+        this.fileSystemSecurityGroup,
+        ec2.Port.tcp(NFS_PORT),
+        'NFS to the repository file system',
+      );
+      this.endpointSecurityGroup.addIngressRule(client, ec2.Port.tcp(443), 'HTTPS from bus-build clients');
+    }
+
+    const stack = Stack.of(this);
+    const s3Endpoint = this.vpc.addGatewayEndpoint('S3', {
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [this.subnets],
+    });
+    s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PipelineBuckets',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject', 's3:PutObject', 's3:ListBucket'],
+        resources: props.buckets.flatMap((b) => [b.bucketArn, b.arnForObjects('*')]),
+      }),
+    );
+    s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'EcrImageLayers',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject'],
+        resources: [`arn:${stack.partition}:s3:::prod-${stack.region}-starport-layer-bucket/*`],
+      }),
+    );
+
+    const dynamoEndpoint = this.vpc.addGatewayEndpoint('DynamoDb', {
+      service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+      subnets: [this.subnets],
+    });
+    dynamoEndpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RunTable',
+        principals: [new iam.AnyPrincipal()],
+        actions: [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],
+        resources: props.table.resourceArns,
+      }),
+    );
+
+    const interfaces: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
+      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+      Events: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+    };
+    for (const [name, service] of Object.entries(interfaces)) {
+      const endpoint = this.vpc.addInterfaceEndpoint(name, {
+        service,
+        subnets: this.subnets,
+        securityGroups: [this.endpointSecurityGroup],
+        open: false,
+        privateDnsEnabled: true,
+      });
+      endpoint.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ThisAccountOnly',
+          principals: [new iam.AnyPrincipal()],
+          actions: ['*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
+        }),
+      );
+    }
+  }
+
+  /** Subnet ids of the isolated subnets (the worker's `AwsvpcConfiguration.Subnets`). */
+  get subnetIds(): string[] {
+    return this.vpc.selectSubnets(this.subnets).subnetIds;
+  }
+}

@@ -1,0 +1,278 @@
+import { readFileSync } from 'node:fs';
+import { type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ASL_FILE, ECS_SUBSTITUTIONS, LAMBDA_TASKS, WORKER_STATE } from '../../state-machines/tasks.ts';
+import { type BuildBuckets, KEY_PREFIXES } from './buckets.ts';
+import { BuildFunction } from './build-function.ts';
+import type { StackConfig } from './config.ts';
+import type { DataTable } from './data-table.ts';
+import type { BuildNetwork } from './network.ts';
+import { repoPath } from './paths.ts';
+import { REPO_DIR, type RepoFileSystem } from './repo-filesystem.ts';
+import type { BuildWorker } from './worker.ts';
+
+/** The rule Step Functions manages in the account to learn when an `ecs:runTask.sync` task stops. */
+export const ECS_SYNC_RULE = 'StepFunctionsGetEventsForECSTaskRule';
+
+/** `${Name}` placeholders of the ASL (the file's Comment mentions `${...}`, which is not one). */
+const PLACEHOLDER = /\$\{([A-Za-z][A-Za-z0-9]*)\}/g;
+
+/**
+ * Substitutes every `${Name}` placeholder of an ASL document. Unlike CloudFormation's
+ * DefinitionSubstitutions, an unknown placeholder or an unused value is an error at synth time,
+ * and the template shows the complete definition (values that are CloudFormation references are
+ * rendered as `Fn::Join` pieces), so `cdk diff` reviews the workflow itself.
+ */
+export function renderDefinition(asl: string, values: Readonly<Record<string, string>>): string {
+  const used = new Set<string>();
+  const rendered = asl.replace(PLACEHOLDER, (_match, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`ASL placeholder \${${name}} has no value`);
+    used.add(name);
+    return value;
+  });
+  const unused = Object.keys(values).filter((k) => !used.has(k));
+  if (unused.length > 0) throw new Error(`substitutions not used by the ASL: ${unused.join(', ')}`);
+  // Any other `${` (prose in a Comment) is written as the JSON escape `\u0024{`: the same string
+  // to Step Functions, but not a parameter CloudFormation would try to resolve. CDK tokens
+  // (`${Token[…]}`) are left for synthesis.
+  const escaped = rendered.replace(/\$\{(?!Token\[)/g, '\\u0024{');
+  JSON.parse(escaped.replace(/\$\{Token\[[^\]]+\]\}/g, 'token'));
+  return escaped;
+}
+
+/** Per-task sizing beyond the defaults (512 MB memory, 512 MB /tmp). */
+const TASK_SIZING: Record<string, { memorySize?: number; ephemeralStorageMiB?: number }> = {
+  // Downloads the candidate, checks hashes, runs the binary and web smoke tests.
+  VerifyArtifacts: { memorySize: 1024, ephemeralStorageMiB: 2048 },
+  // Downloads the candidate again and uploads the verified objects.
+  Publish: { memorySize: 1024, ephemeralStorageMiB: 2048 },
+};
+
+export interface BuildStateMachineProps {
+  readonly config: StackConfig;
+  readonly table: DataTable;
+  readonly buckets: BuildBuckets;
+  readonly network: BuildNetwork;
+  readonly repos: RepoFileSystem;
+  readonly worker: BuildWorker;
+  readonly eventBus: events.IEventBus;
+}
+
+/**
+ * The build-run workflow (`state-machines/build-run.asl.json`): one Lambda per task of
+ * `state-machines/tasks.ts` and the worker as an ECS Fargate task.
+ *
+ * What each task function may do, beyond reading and writing the run table and putting events on
+ * the bus (all of them):
+ *
+ * | task                | S3 / EFS                                                                 |
+ * |---------------------|--------------------------------------------------------------------------|
+ * | PrepareBranch       | mounts the repository access point (runs in the VPC); no S3              |
+ * | AssignWorker        | writes staging `assignments/*`                                           |
+ * | RecordWorkerFailure | reads evidence `runs/*`                                                  |
+ * | VerifyArtifacts     | reads staging `candidates/*`, reads and writes evidence `runs/*`         |
+ * | Publish             | reads staging `candidates/*`, reads and writes artifacts `runs/*` (only) |
+ * | FailRun             | nothing                                                                  |
+ *
+ * A reader of a bucket also gets ListBucket on it (paging a prefix; 404 for a missing key).
+ * The state machine's role may invoke those six functions, run and stop the worker task, pass its
+ * two roles to ECS, and manage the `.sync` EventBridge rule; it logs (without execution data) and
+ * traces. The execution timeout is the ASL's `TimeoutSeconds`.
+ */
+export class BuildStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: Record<string, BuildFunction> = {};
+  readonly logGroup: LogGroup;
+  /** The definition with every substitution applied (tokens until synthesis). */
+  readonly definition: string;
+
+  constructor(scope: Construct, id: string, props: BuildStateMachineProps) {
+    super(scope, id);
+    const { config, table, buckets, network, repos, worker, eventBus } = props;
+    const stack = Stack.of(this);
+
+    const asl = readFileSync(repoPath(ASL_FILE), 'utf8');
+    checkWorkerTimeout(asl, config.worker.timeoutSeconds);
+
+    const environment = {
+      TABLE_NAME: table.tableName,
+      EVENT_BUS_NAME: eventBus.eventBusName,
+      STAGING_BUCKET: buckets.staging.bucketName,
+      EVIDENCE_BUCKET: buckets.evidence.bucketName,
+      ARTIFACTS_BUCKET: buckets.artifacts.bucketName,
+    };
+
+    for (const task of LAMBDA_TASKS) {
+      const sizing = TASK_SIZING[task.state] ?? {};
+      const inVpc = task.state === 'PrepareBranch';
+      const fn = new BuildFunction(this, task.state, {
+        entry: task.entry,
+        description: `bus-build ${config.stage} orchestrator ${task.state}`,
+        runtime: config.lambda.runtime,
+        memorySize: sizing.memorySize ?? config.lambda.memorySize,
+        ephemeralStorageSize: sizing.ephemeralStorageMiB
+          ? Size.mebibytes(sizing.ephemeralStorageMiB)
+          : undefined,
+        timeout: Duration.seconds(task.timeout),
+        logRetention: config.logRetention,
+        environment: inVpc
+          ? { ...environment, REPO_DIR, MAX_ATTEMPTS: String(config.orchestrator.maxAttempts) }
+          : environment,
+        ...(inVpc && {
+          vpc: network.vpc,
+          vpcSubnets: network.subnets,
+          securityGroups: [network.functionSecurityGroup],
+          filesystem: repos.lambdaFileSystem(),
+        }),
+      });
+      table.grantReadWriteData(fn.function);
+      eventBus.grantPutEventsTo(fn.function);
+      this.functions[task.state] = fn;
+    }
+
+    const fn = (state: string): BuildFunction => {
+      const found = this.functions[state];
+      if (!found) throw new Error(`LAMBDA_TASKS has no ${state} task`);
+      return found;
+    };
+    buckets.grantWritePrefix(fn('AssignWorker').role, 'staging', KEY_PREFIXES.assignments);
+
+    buckets.grantList(fn('RecordWorkerFailure').role, 'evidence');
+    buckets.grantReadPrefix(fn('RecordWorkerFailure').role, 'evidence', KEY_PREFIXES.evidenceRuns);
+
+    const verify = fn('VerifyArtifacts').role;
+    buckets.grantList(verify, 'staging');
+    buckets.grantReadPrefix(verify, 'staging', KEY_PREFIXES.candidates);
+    buckets.grantList(verify, 'evidence');
+    buckets.grantReadPrefix(verify, 'evidence', KEY_PREFIXES.evidenceRuns);
+    buckets.grantWritePrefix(verify, 'evidence', KEY_PREFIXES.evidenceRuns);
+
+    const publish = fn('Publish').role;
+    buckets.grantList(publish, 'staging');
+    buckets.grantReadPrefix(publish, 'staging', KEY_PREFIXES.candidates);
+    buckets.grantList(publish, 'artifacts');
+    buckets.grantReadPrefix(publish, 'artifacts', KEY_PREFIXES.publishedRuns);
+    buckets.grantWritePrefix(publish, 'artifacts', KEY_PREFIXES.publishedRuns);
+
+    const values: Record<string, string> = {
+      ClusterArn: worker.cluster.clusterArn,
+      WorkerTaskDefinitionArn: worker.taskDefinition.taskDefinitionArn,
+      WorkerSubnetIds: network.subnetIds.join(','),
+      WorkerSecurityGroupId: network.workerSecurityGroup.securityGroupId,
+    };
+    for (const name of ECS_SUBSTITUTIONS) {
+      if (!(name in values)) throw new Error(`no value for ECS substitution ${name}`);
+    }
+    for (const task of LAMBDA_TASKS) values[task.substitution] = fn(task.state).function.functionArn;
+    this.definition = renderDefinition(asl, values);
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: `/aws/vendedlogs/states/bus-build-${config.stage}-build-run`,
+      retention: config.logRetention,
+    });
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: `bus-build-${config.stage}-build-run`,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromString(this.definition),
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+
+    const role = this.stateMachine.role;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeTaskFunctions',
+        actions: ['lambda:InvokeFunction'],
+        resources: LAMBDA_TASKS.map((t) => fn(t.state).function.functionArn),
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'RunWorkerTask',
+        actions: ['ecs:RunTask'],
+        resources: [worker.taskDefinition.taskDefinitionArn],
+        conditions: { ArnEquals: { 'ecs:cluster': worker.cluster.clusterArn } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WatchWorkerTask',
+        actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
+        resources: [
+          stack.formatArn({
+            service: 'ecs',
+            resource: 'task',
+            resourceName: `${worker.cluster.clusterName}/*`,
+          }),
+        ],
+      }),
+    );
+    // The ASL propagates the task definition's tags to the task (PropagateTags); ECS authorises
+    // tags set at creation separately, so allow tagging only as part of this RunTask.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TagWorkerTaskOnRun',
+        actions: ['ecs:TagResource'],
+        resources: [
+          stack.formatArn({
+            service: 'ecs',
+            resource: 'task',
+            resourceName: `${worker.cluster.clusterName}/*`,
+          }),
+        ],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PassWorkerRoles',
+        actions: ['iam:PassRole'],
+        resources: worker.passRoles.map((r) => r.roleArn),
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'EcsSyncRule',
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: ECS_SYNC_RULE })],
+      }),
+    );
+
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Step Functions adds these for tracing and logging: xray:PutTraceSegments/PutTelemetryRecords/' +
+        'GetSamplingRules/GetSamplingTargets and the CloudWatch Logs delivery actions (CreateLogDelivery, ' +
+        'GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, ' +
+        'DescribeResourcePolicies, DescribeLogGroups), none of which supports resource-level permissions.',
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${stack.getLogicalId(
+        worker.cluster.node.defaultChild as CfnElement,
+      )}>/*]`,
+      reason:
+        'ecs:runTask.sync stops and describes the worker task it started (and tags it while RunTask ' +
+        'creates it), whose id exists only at run time; the ARN pattern is limited to tasks of the ' +
+        'worker cluster (task/<cluster>/*).',
+    });
+  }
+}
+
+/** The worker must stop itself (WORKER_TIMEOUT_SECONDS) before the RunWorker state times out. */
+function checkWorkerTimeout(asl: string, workerTimeoutSeconds: number): void {
+  const doc = JSON.parse(asl) as { States: Record<string, { TimeoutSeconds?: number }> };
+  const stateTimeout = doc.States[WORKER_STATE]?.TimeoutSeconds;
+  if (stateTimeout === undefined) throw new Error(`${WORKER_STATE} has no TimeoutSeconds in ${ASL_FILE}`);
+  if (workerTimeoutSeconds + 60 > stateTimeout) {
+    throw new Error(
+      `worker.timeoutSeconds (${workerTimeoutSeconds}) must be at least 60 s below the ${WORKER_STATE} timeout (${stateTimeout})`,
+    );
+  }
+}

@@ -1,0 +1,179 @@
+import { Validations } from 'aws-cdk-lib';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { BuildBuckets } from './buckets.ts';
+import { KEY_PREFIXES } from './buckets.ts';
+import type { StackConfig } from './config.ts';
+import type { DataTable } from './data-table.ts';
+import type { BuildNetwork } from './network.ts';
+import { REPO_ROOT } from './paths.ts';
+import { REPO_DIR, REPO_GID, REPO_MOUNT_PATH, REPO_UID, type RepoFileSystem } from './repo-filesystem.ts';
+
+/** The container name the state machine's ContainerOverrides refer to. */
+export const WORKER_CONTAINER_NAME = 'worker';
+
+/**
+ * Writable paths of the image when the root file system is read-only (`worker.readonlyRootFilesystem`):
+ * the work tree and temp files (`WORK_DIR=/tmp` in the image) and the Go build cache. Each is a
+ * task-local volume on the ephemeral storage. ECS copies the image's content (the warm Go cache)
+ * and ownership into such a volume only when the Dockerfile declares the same path as a `VOLUME`,
+ * so the image must end with `VOLUME ["/tmp", "/home/worker/.cache"]` (after the chown/warm-up
+ * steps) before the flag is turned on; otherwise the volumes are empty, root-owned and unwritable
+ * for uid 10001.
+ */
+export const WORKER_WRITABLE_PATHS: Readonly<Record<string, string>> = {
+  tmp: '/tmp',
+  'go-cache': '/home/worker/.cache',
+};
+
+/** Paths the image build context never needs (the Dockerfile copies what it uses). */
+export const WORKER_IMAGE_EXCLUDE = [
+  '**/node_modules',
+  'cdk.out',
+  '.data',
+  '.git',
+  'template-repo/dist',
+  'test-output',
+];
+
+export interface BuildWorkerProps {
+  readonly config: StackConfig;
+  readonly network: BuildNetwork;
+  readonly repos: RepoFileSystem;
+  readonly buckets: BuildBuckets;
+  readonly table: DataTable;
+}
+
+/**
+ * The build worker: an ECS cluster and a Fargate task definition that the state machine runs once
+ * per attempt (`ecs:runTask.sync`, RUN_ID and ATTEMPT as container overrides).
+ *
+ * - ARM64 (Graviton), like the Lambdas: the same architecture runs the verification smoke tests.
+ * - Image built from `worker-image/Dockerfile` with the repository root as context (it imports
+ *   `lib/domain`); the Dockerfile runs as the non-root user 10001, and the task pins that user too.
+ * - All Linux capabilities dropped, an init process to reap the build's child processes;
+ *   optionally a read-only root file system (see {@link WORKER_WRITABLE_PATHS}).
+ * - The template repository's EFS access point at `/mnt/repos` (TLS, IAM authorisation).
+ * - Logs to a log group with retention (awslogs, non-blocking so a slow log sink cannot stall a
+ *   build).
+ *
+ * The task role may: read `assignments/*` and write `candidates/*` in staging, write `runs/*` in
+ * evidence, Query/PutItem its run's items (`RUN#…`) in the table, and mount the access point. It
+ * has no access to the artifacts bucket, no delete, no Scan, no EventBridge, no Step Functions.
+ */
+export class BuildWorker extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly taskRole: iam.Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: BuildWorkerProps) {
+    super(scope, id);
+    const { config, network, repos, buckets, table } = props;
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: network.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+
+    this.taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `bus-build ${config.stage} worker task role`,
+    });
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      family: `bus-build-${config.stage}-worker`,
+      cpu: config.worker.cpu,
+      memoryLimitMiB: config.worker.memoryLimitMiB,
+      ephemeralStorageGiB: config.worker.ephemeralStorageGiB,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.ARM64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+      taskRole: this.taskRole,
+    });
+
+    this.taskDefinition.addVolume({
+      name: 'repos',
+      efsVolumeConfiguration: {
+        fileSystemId: repos.fileSystem.fileSystemId,
+        transitEncryption: 'ENABLED',
+        authorizationConfig: { accessPointId: repos.accessPoint.accessPointId, iam: 'ENABLED' },
+      },
+    });
+    const { readonlyRootFilesystem } = config.worker;
+    if (readonlyRootFilesystem) {
+      for (const name of Object.keys(WORKER_WRITABLE_PATHS)) this.taskDefinition.addVolume({ name });
+    }
+
+    this.logGroup = new LogGroup(this, 'Logs', { retention: config.logRetention });
+
+    const linuxParameters = new ecs.LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true });
+    linuxParameters.dropCapabilities(ecs.Capability.ALL);
+
+    this.container = this.taskDefinition.addContainer(WORKER_CONTAINER_NAME, {
+      containerName: WORKER_CONTAINER_NAME,
+      image: ecs.ContainerImage.fromAsset(REPO_ROOT, {
+        file: 'worker-image/Dockerfile',
+        exclude: WORKER_IMAGE_EXCLUDE,
+        platform: Platform.LINUX_ARM64,
+      }),
+      essential: true,
+      user: `${REPO_UID}:${REPO_GID}`,
+      readonlyRootFilesystem,
+      linuxParameters,
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: this.logGroup,
+        streamPrefix: 'worker',
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+      }),
+      // RUN_ID and ATTEMPT come per run from the state machine's container overrides. The image
+      // sets the rest (HOME, WORK_DIR, Go caches, GOPROXY=off, GOTOOLCHAIN=local: there is no
+      // route to the internet, so nothing may try to download modules or toolchains).
+      environment: {
+        TABLE_NAME: table.tableName,
+        STAGING_BUCKET: buckets.staging.bucketName,
+        EVIDENCE_BUCKET: buckets.evidence.bucketName,
+        REPO_DIR,
+        CODER: config.worker.coder,
+        WORKER_TIMEOUT_SECONDS: String(config.worker.timeoutSeconds),
+      },
+    });
+    this.container.addMountPoints({ sourceVolume: 'repos', containerPath: REPO_MOUNT_PATH, readOnly: false });
+    if (readonlyRootFilesystem) {
+      for (const [sourceVolume, containerPath] of Object.entries(WORKER_WRITABLE_PATHS)) {
+        this.container.addMountPoints({ sourceVolume, containerPath, readOnly: false });
+      }
+    }
+
+    buckets.grantReadPrefix(this.taskRole, 'staging', KEY_PREFIXES.assignments);
+    buckets.grantWritePrefix(this.taskRole, 'staging', KEY_PREFIXES.candidates);
+    buckets.grantWritePrefix(this.taskRole, 'evidence', KEY_PREFIXES.evidenceRuns);
+    table.grantRunEventAppend(this.taskRole);
+    repos.grantMount(this.taskRole);
+
+    Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'The task execution role pulls the worker image from the CDK assets repository: ECS adds ' +
+        'ecr:GetAuthorizationToken, which supports no resource-level permissions (Resource "*"). The ' +
+        'layer actions are limited to the one repository and logs to the worker log group.',
+    });
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'The container environment holds resource names and settings only (table, bucket names, repository ' +
+        'path, coder, timeouts, Go flags). The worker has no secrets; any future credential (e.g. a model ' +
+        'API key) must come from Secrets Manager through the container secrets property instead.',
+    });
+  }
+
+  /** The roles the state machine passes to ECS when it runs the task. */
+  get passRoles(): iam.IRole[] {
+    return [this.taskRole, this.taskDefinition.obtainExecutionRole()];
+  }
+}

@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BuildStack } from '../../lib/infra/build-stack.ts';
+import { stackConfig } from '../../lib/infra/config.ts';
+import { repoPath } from '../../lib/infra/paths.ts';
+import { REPO_DIR, REPO_MOUNT_PATH, REPO_UID } from '../../lib/infra/repo-filesystem.ts';
+import { WORKER_CONTAINER_NAME, WORKER_WRITABLE_PATHS } from '../../lib/infra/worker.ts';
+import {
+  actionsOf,
+  allowsAction,
+  logicalIdOf,
+  resourcesOf,
+  statementsForRole,
+  synthBuildStack,
+  testApp,
+} from './synth.ts';
+
+type T = ReturnType<typeof synthBuildStack>['template'];
+
+let stack: BuildStack;
+let template: T;
+/** Template JSON (CloudFormation's loose shape). */
+type Json = ReturnType<T['toJSON']>;
+let taskDef: Json;
+let container: Json;
+beforeAll(() => {
+  ({ stack, template } = synthBuildStack());
+  taskDef = template.toJSON().Resources[logicalIdOf(stack.worker.taskDefinition)].Properties;
+  container = taskDef.ContainerDefinitions[0];
+});
+
+describe('BuildWorker task definition', () => {
+  it('is one Fargate task on ARM64 Linux, sized from config', () => {
+    template.resourceCountIs('AWS::ECS::TaskDefinition', 1);
+    const { worker } = stackConfig({ stage: 'test' });
+    expect(taskDef).toMatchObject({
+      Family: 'bus-build-test-worker',
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      Cpu: String(worker.cpu),
+      Memory: String(worker.memoryLimitMiB),
+      EphemeralStorage: { SizeInGiB: worker.ephemeralStorageGiB },
+      RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+    });
+    expect(taskDef.ContainerDefinitions.length).toBe(1);
+  });
+
+  it('runs in a cluster with Container Insights', () => {
+    template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+  });
+
+  it('runs the worker image (ARM64 asset of worker-image/Dockerfile) as the non-root user', () => {
+    expect(container.Name).toBe(WORKER_CONTAINER_NAME);
+    expect(container.Essential).toBe(true);
+    expect(container.User).toBe(`${REPO_UID}:${REPO_UID}`);
+    expect(JSON.stringify(container.Image)).toContain('cdk-hnb659fds-container-assets');
+    // The image's own user is the same uid (the access point maps every client to it).
+    const dockerfile = readFileSync(repoPath('worker-image/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(new RegExp(`--uid ${REPO_UID}\\b`));
+    expect(dockerfile).toMatch(/^USER worker$/m);
+  });
+
+  it('drops all Linux capabilities and runs an init process', () => {
+    expect(container.LinuxParameters).toEqual({ Capabilities: { Drop: ['ALL'] }, InitProcessEnabled: true });
+    expect(container.Privileged).toBeUndefined();
+  });
+
+  it('sets the worker environment contract (RUN_ID/ATTEMPT come from the state machine)', () => {
+    const env = Object.fromEntries(
+      (container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+    );
+    expect(env).toEqual({
+      TABLE_NAME: { Ref: logicalIdOf(stack.table.table) },
+      STAGING_BUCKET: { Ref: logicalIdOf(stack.buckets.staging) },
+      EVIDENCE_BUCKET: { Ref: logicalIdOf(stack.buckets.evidence) },
+      REPO_DIR,
+      CODER: 'offline',
+      WORKER_TIMEOUT_SECONDS: '1500',
+    });
+    expect(JSON.stringify(container)).not.toContain('ARTIFACTS_BUCKET');
+    expect(container.Secrets).toBeUndefined();
+  });
+
+  it('logs through awslogs (non-blocking) to a log group with retention', () => {
+    expect(container.LogConfiguration).toMatchObject({
+      LogDriver: 'awslogs',
+      Options: {
+        'awslogs-group': { Ref: logicalIdOf(stack.worker.logGroup) },
+        'awslogs-stream-prefix': 'worker',
+        mode: 'non-blocking',
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('mounts the repository access point read-write at /mnt/repos with TLS and IAM', () => {
+    expect(taskDef.Volumes).toEqual([
+      {
+        Name: 'repos',
+        EFSVolumeConfiguration: {
+          FilesystemId: { Ref: logicalIdOf(stack.repos.fileSystem) },
+          TransitEncryption: 'ENABLED',
+          AuthorizationConfig: {
+            AccessPointId: { Ref: logicalIdOf(stack.repos.accessPoint) },
+            IAM: 'ENABLED',
+          },
+        },
+      },
+    ]);
+    expect(container.MountPoints).toEqual([
+      { SourceVolume: 'repos', ContainerPath: REPO_MOUNT_PATH, ReadOnly: false },
+    ]);
+  });
+
+  it('can run with a read-only root file system and task-local writable paths', () => {
+    const config = stackConfig({ stage: 'test' });
+    const ro = new BuildStack(testApp({ cfnValidation: false }), 'ReadOnly', {
+      config: { ...config, worker: { ...config.worker, readonlyRootFilesystem: true } },
+    });
+    const def = Template.fromStack(ro).toJSON().Resources[logicalIdOf(ro.worker.taskDefinition)].Properties;
+    const c = def.ContainerDefinitions[0];
+    expect(c.ReadonlyRootFilesystem).toBe(true);
+    expect(def.Volumes.map((v: { Name: string }) => v.Name).sort()).toEqual(
+      ['repos', ...Object.keys(WORKER_WRITABLE_PATHS)].sort(),
+    );
+    expect(c.MountPoints).toEqual(
+      expect.arrayContaining(
+        Object.entries(WORKER_WRITABLE_PATHS).map(([SourceVolume, ContainerPath]) => ({
+          SourceVolume,
+          ContainerPath,
+          ReadOnly: false,
+        })),
+      ),
+    );
+  });
+});
+
+describe('BuildWorker task role (least privilege)', () => {
+  const statements = () => statementsForRole(template, logicalIdOf(stack.worker.taskRole));
+
+  it('has no permission at all on the artifacts bucket', () => {
+    const artifacts = logicalIdOf(stack.buckets.artifacts);
+    expect(JSON.stringify(statements())).not.toContain(artifacts);
+    for (const s of statements()) for (const r of resourcesOf(s)) expect(r).not.toBe('*');
+  });
+
+  it('reads assignments/*, writes candidates/* in staging and runs/* in evidence; nothing else in S3', () => {
+    const staging = logicalIdOf(stack.buckets.staging);
+    const evidence = logicalIdOf(stack.buckets.evidence);
+    const s3 = statements()
+      .filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')))
+      .flatMap((s) => actionsOf([s]).flatMap((a) => resourcesOf(s).map((r) => `${a} ${r}`)))
+      .sort();
+    expect(s3).toEqual(
+      [
+        `s3:GetObject <${staging}.Arn>/assignments/*`,
+        `s3:PutObject <${staging}.Arn>/candidates/*`,
+        `s3:PutObject <${evidence}.Arn>/runs/*`,
+      ].sort(),
+    );
+  });
+
+  it('may only Query and PutItem run items (RUN#…) on the base table', () => {
+    const ddb = statements().filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
+    expect(ddb).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:PutItem', 'dynamodb:Query'],
+        Resource: { 'Fn::GetAtt': [logicalIdOf(stack.table.table), 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUN#*'] } },
+      },
+    ]);
+  });
+
+  it('may mount and write the file system only through the repository access point (no root access)', () => {
+    const efs = statements().filter((s) => actionsOf([s]).some((a) => a.startsWith('elasticfilesystem:')));
+    expect(efs.length).toBe(1);
+    expect(actionsOf(efs).sort()).toEqual(['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite']);
+    expect(efs[0]!.Condition).toEqual({
+      StringEquals: { 'elasticfilesystem:AccessPointArn': expect.anything() },
+    });
+    expect(JSON.stringify(efs[0]!.Condition)).toContain(logicalIdOf(stack.repos.accessPoint));
+  });
+
+  it('has no delete, event, state machine or wildcard actions', () => {
+    for (const s of statements()) {
+      for (const a of actionsOf([s])) {
+        expect(a).not.toContain('*');
+        expect(a).not.toMatch(/Delete|^events:|^states:|^iam:|Scan/);
+      }
+      expect(allowsAction(s, 's3:DeleteObject')).toBe(false);
+    }
+  });
+});
