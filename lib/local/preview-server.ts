@@ -66,8 +66,9 @@ function notFound(res: ServerResponse, headers: Record<string, string>): void {
 export async function startPreviewServer(
   opts: PreviewServerOptions,
 ): Promise<{ url: string; server: Server }> {
-  const headers = securityHeaders(opts.frameAncestors);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // Computed per request: the portal origin may only be known once the gateway listens.
+    const headers = securityHeaders(opts.frameAncestors);
     void (async () => {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { ...headers, allow: 'GET, HEAD' });

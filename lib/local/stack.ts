@@ -139,14 +139,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     // Previews: a second origin (another port, and `localhost` rather than 127.0.0.1, so the
     // portal's cookies are never sent to it).
+    const frameAncestors: string[] = [];
     preview = await startPreviewServer({
       host,
       port: opts.previewPort ?? DEFAULT_PORTS.preview,
       bucket: buckets.artifacts,
       secret: async () => sessionSecret,
-      frameAncestors: [
-        `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${opts.port || DEFAULT_PORTS.gateway}`,
-      ],
+      // The portal's origin; filled in once the gateway listens (its port may be ephemeral).
+      frameAncestors,
     });
     process.env.PREVIEW_BASE_URL = preview.url;
 
@@ -175,6 +175,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const url = urlFor(displayHost, address.port);
+    frameAncestors.push(url);
     // For `bus-build status`: addresses and names only, never secrets.
     await writeStackInfo(dataDir, {
       apiUrl: url,

@@ -1,4 +1,4 @@
-// Text case converter: the browser version of tool/tool.go.
+// Text case converter: the browser version of the command-line tool.
 
 (() => {
   const words = (text) => text.split(/[^\p{L}\p{N}]+/u).filter(Boolean);

@@ -1,4 +1,4 @@
-// Base64 encoder and decoder: the browser version of tool/tool.go (text is UTF-8).
+// Base64 encoder and decoder: the browser version of the command-line tool (text is UTF-8).
 
 (() => {
   function encode(text, url, padding) {

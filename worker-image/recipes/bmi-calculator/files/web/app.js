@@ -1,4 +1,4 @@
-// BMI calculator: the browser version of tool/tool.go.
+// BMI calculator: the browser version of the command-line tool.
 
 (() => {
   const LB_PER_KG = 2.2046226218;

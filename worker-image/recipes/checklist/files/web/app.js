@@ -1,4 +1,4 @@
-// Checklist: the browser version of tool/tool.go. The list is kept in localStorage on this device.
+// Checklist: the browser version of the command-line tool. The list is kept in localStorage on this device.
 
 (() => {
   const KEY = `checklist:v1:${location.pathname}`;

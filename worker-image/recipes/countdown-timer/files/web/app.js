@@ -1,4 +1,4 @@
-// Countdown timer: the browser version of tool/tool.go. Keeps time against the clock, so a busy
+// Countdown timer: the browser version of the command-line tool. Keeps time against the clock, so a busy
 // or backgrounded tab does not drift.
 
 (() => {

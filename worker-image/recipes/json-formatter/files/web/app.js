@@ -1,4 +1,4 @@
-// JSON formatter: the browser version of tool/tool.go. Valid input is re-indented token by token,
+// JSON formatter: the browser version of the command-line tool. Valid input is re-indented token by token,
 // so key order and number spelling are kept exactly unless keys are sorted.
 
 (() => {

@@ -1,4 +1,4 @@
-// Loan calculator: the browser version of tool/tool.go (amounts in whole cents).
+// Loan calculator: the browser version of the command-line tool (amounts in whole cents).
 
 (() => {
   function calculate(amount, annualRate, months) {

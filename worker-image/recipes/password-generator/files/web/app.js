@@ -1,4 +1,4 @@
-// Password generator: the browser version of tool/tool.go, using crypto.getRandomValues.
+// Password generator: the browser version of the command-line tool, using crypto.getRandomValues.
 
 (() => {
   const SETS = {

@@ -1,4 +1,4 @@
-// Random team picker: the browser version of tool/tool.go, using crypto.getRandomValues.
+// Random team picker: the browser version of the command-line tool, using crypto.getRandomValues.
 
 (() => {
   function randIndex(n) {

@@ -1,4 +1,4 @@
-// Tip calculator: the browser version of tool/tool.go (amounts are whole cents).
+// Tip calculator: the browser version of the command-line tool (amounts are whole cents).
 
 (() => {
   function validGrouping(whole) {

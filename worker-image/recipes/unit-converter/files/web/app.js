@@ -1,4 +1,4 @@
-// Unit converter: the browser version of tool/tool.go (same units and factors).
+// Unit converter: the browser version of the command-line tool (same units and factors).
 
 (() => {
   // [symbol, name, factor to the category's base unit]

@@ -1,4 +1,4 @@
-// Word counter: the browser version of tool/tool.go (same rules).
+// Word counter: the browser version of the command-line tool (same rules).
 
 (() => {
   const WORD_CHAR = /[\p{L}\p{Nd}]/u;
