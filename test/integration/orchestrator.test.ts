@@ -102,21 +102,28 @@ const WEB: Record<string, string> = {
 const BIN_REL = `bin/tip-${HOST}`;
 
 /** The worker's part: builds a candidate (dist/ layout) and uploads it to the staging prefix. */
-async function uploadCandidate(runId: string, attempt: number, opts: { corrupt?: boolean } = {}) {
+async function uploadCandidate(
+  runId: string,
+  attempt: number,
+  opts: { corrupt?: boolean; smuggle?: 'source' | 'escape' } = {},
+) {
   const dist = await mkdtemp(path.join(root, 'dist-'));
   await mkdir(path.join(dist, 'web'), { recursive: true });
   await mkdir(path.join(dist, 'bin'), { recursive: true });
-  for (const [rel, body] of Object.entries(WEB)) await writeFile(path.join(dist, 'web', rel), body);
+  // A worker that slips its source into the web app (hashed, so the checksums still match).
+  const web: Record<string, string> =
+    opts.smuggle === 'source' ? { ...WEB, 'main.go': 'package main\n\nfunc main() {}\n' } : WEB;
+  for (const [rel, body] of Object.entries(web)) await writeFile(path.join(dist, 'web', rel), body);
   await writeFile(path.join(dist, BIN_REL), binary, { mode: 0o755 });
-  const web = await hashDirectory(path.join(dist, 'web'));
+  const webHash = await hashDirectory(path.join(dist, 'web'));
   const entries: ManifestEntry[] = [
     {
       artifact_id: 'web',
       kind: 'web',
       name: 'Tip calculator',
       path: 'web',
-      sha256: web.sha256,
-      size_bytes: web.sizeBytes,
+      sha256: webHash.sha256,
+      size_bytes: webHash.sizeBytes,
       entrypoint: 'index.html',
       source_included: false,
     },
@@ -124,7 +131,8 @@ async function uploadCandidate(runId: string, attempt: number, opts: { corrupt?:
       artifact_id: `bin-${HOST}`,
       kind: 'binary',
       name: `tip-${HOST}`,
-      path: BIN_REL,
+      // A manifest path that escapes the candidate root.
+      path: opts.smuggle === 'escape' ? `../../${BIN_REL}` : BIN_REL,
       sha256: opts.corrupt ? 'f'.repeat(64) : await sha256File(path.join(dist, BIN_REL)),
       size_bytes: binary.length,
       platform: HOST,
@@ -132,7 +140,7 @@ async function uploadCandidate(runId: string, attempt: number, opts: { corrupt?:
     },
   ];
   const files: Record<string, Buffer | string> = {
-    ...Object.fromEntries(Object.entries(WEB).map(([rel, body]) => [`web/${rel}`, body])),
+    ...Object.fromEntries(Object.entries(web).map(([rel, body]) => [`web/${rel}`, body])),
     [BIN_REL]: binary,
     'artifact-manifest.json': JSON.stringify(
       { schema_version: 1, run_id: runId, artifacts: entries },
@@ -450,5 +458,22 @@ describe('build run through the task handlers (dynalite + s3rver + real verifica
     expect((await store.getRun(other.runId))?.phase).toBe('worker_running');
     s = wire(await assignWorker(s));
     expect(s.attempt).toBe(2);
+  });
+
+  it.each([
+    ['a source file', 'source' as const, /source/i],
+    ['a path escape', 'escape' as const, /path|escape|\.\./i],
+  ])('rejects a candidate with %s and publishes nothing', async (_name, smuggle, reason) => {
+    const run = await quotedRun();
+    await approve(run.runId);
+    let state = wire(await assignWorker(wire(await prepareBranch({ runId: run.runId }))));
+    await uploadCandidate(run.runId, state.attempt, { smuggle });
+    state = wire(await verifyArtifacts(state));
+    expect(state).toMatchObject({ passed: false, repairable: true, failureCode: 'verification_failed' });
+    expect(state.lastFailure).toMatch(reason);
+    expect(await listKeys(BUCKETS.artifacts, `runs/${run.runId}/`)).toEqual([]);
+    const stored = (await store.getRun(run.runId)) as BuildRun;
+    expect(stored.artifacts).toEqual([]);
+    expect(JSON.stringify(toPublicRun(stored))).not.toContain('main.go');
   });
 });
