@@ -4,6 +4,7 @@ import { toPublicRun } from '../../lib/domain/projection.ts';
 import { CreateRunBodySchema } from '../../lib/domain/public-schemas.ts';
 import { appDeps } from '../shared/deps.ts';
 import { apiHandler, json, parse } from '../shared/http.ts';
+import { loginDeps } from '../shared/login-deps.ts';
 import { issueSession, readSession, sessionCookie } from '../shared/session.ts';
 
 /** POST /api/v1/build-runs: starts a run; issues a visitor session when the caller has none. */
@@ -13,7 +14,7 @@ export const handler = apiHandler(
     const existing = await readSession(event as never);
     const issued = existing ? undefined : await issueSession();
     const session = existing ?? issued!.session;
-    const run = await createRun(appDeps(), session.sessionId);
+    const run = await createRun(appDeps(), session, loginDeps().runIndex);
     return json(
       201,
       { run: toPublicRun(run, []), ...(issued ? { session_token: issued.token } : {}) },

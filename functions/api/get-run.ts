@@ -3,6 +3,7 @@ import { toPublicRun } from '../../lib/domain/projection.ts';
 import { requireCaller } from '../shared/caller.ts';
 import { appDeps } from '../shared/deps.ts';
 import { apiHandler, json } from '../shared/http.ts';
+import { paymentMethods } from '../shared/payments.ts';
 
 /** GET /api/v1/build-runs/{run_id}: the public-safe state with the conversation. */
 export const handler = apiHandler(async (event) => {
@@ -10,5 +11,5 @@ export const handler = apiHandler(async (event) => {
   const { store } = appDeps();
   const run = await loadOwnedRun(store, event.pathParameters?.run_id ?? '', caller);
   const messages = await store.listMessages(run.runId);
-  return json(200, { run: toPublicRun(run, messages) });
+  return json(200, { run: toPublicRun(run, messages, { paymentMethods: paymentMethods() }) });
 });

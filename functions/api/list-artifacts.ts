@@ -6,14 +6,14 @@ import { toPublicArtifact } from '../../lib/domain/projection.ts';
 import { requireCaller } from '../shared/caller.ts';
 import { appDeps } from '../shared/deps.ts';
 import { apiHandler, json } from '../shared/http.ts';
-import { sessionSecret } from '../shared/secrets.ts';
+import { previewSecret } from '../shared/secrets.ts';
 
 async function previewFor(runId: string, a: VerifiedArtifact): Promise<string | null> {
   const base = loadConfig().previewBaseUrl;
   if (a.kind !== 'web' || !base) return null;
   const entrypoint = a.entrypoint ?? 'index.html';
   const prefix = a.published_key.slice(0, a.published_key.length - entrypoint.length);
-  return previewUrl(base, { runId, artifactId: a.artifact_id, prefix, entrypoint }, await sessionSecret());
+  return previewUrl(base, { runId, artifactId: a.artifact_id, prefix, entrypoint }, await previewSecret());
 }
 
 /**

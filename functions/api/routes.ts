@@ -16,6 +16,8 @@ export interface RouteDef {
   startsExecution?: boolean;
   /** Reads published artifacts to presign downloads (gets `s3:GetObject` on artifacts `runs/*`). */
   readsArtifacts?: boolean;
+  /** Sends email (needs `ses:SendEmail` on the sender identity, and `EMAIL_FROM`). */
+  sendsEmail?: boolean;
 }
 
 export const API_ROUTES: RouteDef[] = [
@@ -24,6 +26,35 @@ export const API_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/v1/build-runs',
     entry: 'functions/api/create-run.ts',
+    writes: true,
+  },
+  {
+    id: 'ListRuns',
+    method: 'GET',
+    path: '/api/v1/build-runs',
+    entry: 'functions/api/list-runs.ts',
+    writes: false,
+  },
+  {
+    id: 'SetContact',
+    method: 'POST',
+    path: '/api/v1/build-runs/{run_id}/contact',
+    entry: 'functions/api/set-contact.ts',
+    writes: true,
+  },
+  {
+    id: 'RequestEmailCode',
+    method: 'POST',
+    path: '/api/v1/sessions/email-code',
+    entry: 'functions/api/request-email-code.ts',
+    writes: true,
+    sendsEmail: true,
+  },
+  {
+    id: 'VerifyEmailCode',
+    method: 'POST',
+    path: '/api/v1/sessions/verify',
+    entry: 'functions/api/verify-email-code.ts',
     writes: true,
   },
   {
@@ -67,6 +98,21 @@ export const API_ROUTES: RouteDef[] = [
     path: '/api/v1/build-runs/{run_id}/artifacts/{artifact_id}/download',
     entry: 'functions/api/download-artifact.ts',
     writes: true,
+  },
+  {
+    id: 'Checkout',
+    method: 'POST',
+    path: '/api/v1/build-runs/{run_id}/checkout',
+    entry: 'functions/api/checkout.ts',
+    writes: true,
+  },
+  {
+    id: 'StripeWebhook',
+    method: 'POST',
+    path: '/api/v1/webhooks/stripe',
+    entry: 'functions/webhooks/stripe.ts',
+    writes: true,
+    startsExecution: true,
   },
 ];
 

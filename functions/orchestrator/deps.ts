@@ -5,6 +5,7 @@ import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { RepoStore } from '../../lib/aws/repo-store.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { stripeSettlementFromEnv } from '../../lib/aws/stripe-gateway.ts';
 import { detectHostPlatform } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
 
@@ -41,8 +42,11 @@ export function orchestratorDeps(): OrchestratorDeps {
   const env = process.env;
   const config = loadConfig(env);
   let repos: RepoStore | undefined;
+  const store = new DynamoRunStore(documentClient(), config.tableName);
+  const now = () => new Date().toISOString();
   deps = {
-    store: new DynamoRunStore(documentClient(), config.tableName),
+    store,
+    settlement: stripeSettlementFromEnv(store, now, env),
     publisher: config.eventBusName
       ? new EventBridgePublisher(eventBridgeClient(), config.eventBusName)
       : new NoopPublisher(),

@@ -1,10 +1,9 @@
+import { intakeFromEnv } from '../../lib/ai/intake.ts';
 import type { AppDeps } from '../../lib/app/deps.ts';
 import { documentClient, eventBridgeClient } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
-import { OfflineIntake } from '../../lib/domain/intake/offline-intake.ts';
-import { recipeCatalog } from '../../lib/domain/intake/recipe-catalog.ts';
 import { parsePriceTable } from '../../lib/domain/pricing.ts';
 
 let deps: AppDeps | undefined;
@@ -18,7 +17,7 @@ export function appDeps(): AppDeps {
     publisher: config.eventBusName
       ? new EventBridgePublisher(eventBridgeClient(), config.eventBusName)
       : new NoopPublisher(),
-    intake: new OfflineIntake(recipeCatalog),
+    intake: intakeFromEnv(),
     priceTable: parsePriceTable(config.priceTableJson),
     now: () => new Date().toISOString(),
   };

@@ -2,13 +2,21 @@ import { z } from 'zod';
 import { MAX_BODY_BYTES_DEFAULT } from '../../lib/aws/config.ts';
 import {
   ArtifactsResponseSchema,
+  CheckoutBodySchema,
+  CheckoutResponseSchema,
+  ContactBodySchema,
   CreateRunBodySchema,
   CreateRunResponseSchema,
+  EmailCodeBodySchema,
+  EmailCodeResponseSchema,
   ErrorSchema,
   EventsResponseSchema,
   MessageBodySchema,
   MessageResponseSchema,
+  RunListResponseSchema,
   RunResponseSchema,
+  VerifyCodeBodySchema,
+  VerifyCodeResponseSchema,
 } from '../../lib/domain/public-schemas.ts';
 import { API_ROUTES } from '../api/routes.ts';
 
@@ -90,6 +98,81 @@ export const OPERATIONS: Record<string, Operation> = {
       ...RUN_ERRORS,
     },
   },
+  Checkout: {
+    summary:
+      'Pay for a quoted run: `stripe` opens a Stripe Checkout page (the card is authorized now and charged only when the verified artifact is ready), `manual` sends an approval request to the BusDK team.',
+    request: CheckoutBodySchema,
+    responses: {
+      200: {
+        description: 'The checkout URL (card) or null (approval request) and the run.',
+        schema: CheckoutResponseSchema,
+      },
+      400: { description: 'Invalid body.', schema: ErrorSchema },
+      409: {
+        description:
+          'Not payable now (`not_quoted`, `already_authorized`), card payment not configured (`payments_unavailable`), or no contact email yet (`contact_required`).',
+        schema: ErrorSchema,
+      },
+      ...RUN_ERRORS,
+    },
+  },
+  StripeWebhook: {
+    summary:
+      'Stripe webhook (called by Stripe, no session). The Stripe-Signature header is verified over the raw body; each event is applied once.',
+    responses: {
+      200: { description: 'Event received (applied, a duplicate, or ignored).' },
+      400: { description: 'Missing or invalid signature; nothing changed.', schema: ErrorSchema },
+      500: { description: 'Processing failed; Stripe retries.', schema: ErrorSchema },
+    },
+  },
+  ListRuns: {
+    summary:
+      "The caller's runs, newest first, without messages: the session's runs and, after an email login, the runs whose contact email is the verified one.",
+    responses: {
+      200: { description: 'The runs.', schema: RunListResponseSchema },
+      401: RUN_ERRORS[401],
+    },
+  },
+  SetContact: {
+    summary:
+      'Set the contact email of a run (owner only, before approval). Required before approval; the public run shows only `contact_email_set`.',
+    request: ContactBodySchema,
+    responses: {
+      200: { description: 'The updated run.', schema: RunResponseSchema },
+      400: { description: 'Invalid body or email address.', schema: ErrorSchema },
+      409: {
+        description: '`contact_locked`: the run is already approved; or a concurrent change.',
+        schema: ErrorSchema,
+      },
+      ...RUN_ERRORS,
+    },
+  },
+  RequestEmailCode: {
+    summary:
+      'Mail a one-time 6-digit sign-in code (valid 10 minutes) to resume runs from another browser. Always 202, whether or not the address has runs.',
+    request: EmailCodeBodySchema,
+    responses: {
+      202: { description: 'Accepted.', schema: EmailCodeResponseSchema },
+      400: { description: 'Invalid body or email address.', schema: ErrorSchema },
+      429: {
+        description:
+          '`rate_limited` (3 codes per address per 15 minutes, 10 per source IP per hour); see Retry-After.',
+        schema: ErrorSchema,
+      },
+    },
+  },
+  VerifyEmailCode: {
+    summary:
+      'Verify a sign-in code: a new session (cookie and `session_token`) carrying the verified email; the runs of that email become accessible. Codes are single-use and burned after 5 wrong attempts.',
+    request: VerifyCodeBodySchema,
+    responses: {
+      200: { description: 'The new session token.', schema: VerifyCodeResponseSchema },
+      400: {
+        description: '`invalid_code` (wrong, expired, used or burned code) or an invalid body.',
+        schema: ErrorSchema,
+      },
+    },
+  },
   OpenApi: {
     summary: 'This document.',
     responses: { 200: { description: 'OpenAPI 3.1 document.' } },
@@ -169,7 +252,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       title: 'BusDK Artifact Builder API',
       version: '1.0.0',
       description:
-        'Public build-run API. Every error is `{ "error": { "code", "message" } }`. Runs belong to the visitor session that created them.',
+        'Public build-run API. Every error is `{ "error": { "code", "message" } }`. Runs belong to the visitor session that created them, and to a session signed in by email (one-time code) with the run\'s contact address.',
     },
     components: {
       schemas: components,

@@ -25,4 +25,29 @@ async function resolve(): Promise<string> {
 
 export function resetSecretCache(): void {
   cached = undefined;
+  cachedPreview = undefined;
+}
+
+let cachedPreview: Promise<string> | undefined;
+
+/**
+ * The preview link signing key (a dedicated key, never the session key): `PREVIEW_SECRET` (local
+ * stack, tests) or the Secrets Manager secret named by `PREVIEW_SECRET_ARN` (AWS; the same value
+ * is imported into the preview distribution's KeyValueStore, where the edge function reads it).
+ */
+export function previewSecret(): Promise<string> {
+  cachedPreview ??= resolvePreview().catch((err) => {
+    cachedPreview = undefined;
+    throw err;
+  });
+  return cachedPreview;
+}
+
+async function resolvePreview(): Promise<string> {
+  if (process.env.PREVIEW_SECRET) return process.env.PREVIEW_SECRET;
+  const arn = process.env.PREVIEW_SECRET_ARN;
+  if (!arn) throw new Error('PREVIEW_SECRET or PREVIEW_SECRET_ARN must be set');
+  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+  if (!out.SecretString) throw new Error('preview secret is empty');
+  return out.SecretString;
 }

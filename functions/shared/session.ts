@@ -16,9 +16,15 @@ export interface VisitorSession {
 
 const key = async () => new TextEncoder().encode(await sessionSecret());
 
-export async function issueSession(): Promise<{ session: VisitorSession; token: string }> {
-  const sessionId = newSessionId();
-  const token = await new SignJWT({})
+/**
+ * Signs a session token. `email` (only after a verified one-time code) adds the verified address
+ * as the `email` claim; `sessionId` keeps an existing session's id (its runs stay accessible).
+ */
+export async function issueSession(
+  opts: { email?: string; sessionId?: string } = {},
+): Promise<{ session: VisitorSession; token: string }> {
+  const sessionId = opts.sessionId ?? newSessionId();
+  const token = await new SignJWT(opts.email ? { email: opts.email } : {})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(sessionId)
     .setIssuer(ISSUER)
@@ -26,7 +32,7 @@ export async function issueSession(): Promise<{ session: VisitorSession; token: 
     .setIssuedAt()
     .setExpirationTime(`${SESSION_TTL_SECONDS}s`)
     .sign(await key());
-  return { session: { sessionId }, token };
+  return { session: { sessionId, ...(opts.email ? { email: opts.email } : {}) }, token };
 }
 
 export async function verifySessionToken(token: string): Promise<VisitorSession | undefined> {

@@ -1,3 +1,4 @@
+import { ContactRequiredError } from '../domain/email.ts';
 import { ConflictError, DomainError } from '../domain/errors.ts';
 import { newEvent } from '../domain/events.ts';
 import { transition } from '../domain/lifecycle.ts';
@@ -38,25 +39,54 @@ export function wasAuthorized(run: BuildRun): boolean {
 }
 
 /**
- * Manual approval (operator CLI; the Stripe webhook uses the same path with its own method):
- * `quoted → authorized` (payment `manual_approved`), event `bus.build.run.authorized`, then the
- * build execution is started with the run id as its name.
- *
- * Idempotent and race-safe: of concurrent approvals exactly one transition wins (conditional
- * write); the losers and later duplicates do not transition again and, while the run is still
- * `authorized`, only re-attempt the start, which the execution name turns into a no-op.
+ * Manual approval (operator CLI): `quoted → authorized` (payment `manual_approved`), event
+ * `bus.build.run.authorized`, then the build execution is started with the run id as its name.
+ * A run with a pending approval request (`manual_requested`) or a pending checkout is approvable.
  */
 export async function approveRun(
   deps: ApproveDeps,
   runId: string,
   opts: { actor: string; method: 'manual' },
 ): Promise<ApproveResult> {
+  return authorizeRun(deps, runId, {
+    method: opts.method,
+    actor: opts.actor,
+    paymentPatch: { status: 'manual_approved', method: opts.method },
+    // An authorized run always has a contact address (checkout collects one up front).
+    guard: (run) => {
+      if (!run.owner.email) throw new ContactRequiredError();
+    },
+  });
+}
+
+/**
+ * Authorization shared by manual approval and the Stripe webhook: `quoted → authorized` with the
+ * payment patch, event `bus.build.run.authorized`, then the start of the execution named after
+ * the run.
+ *
+ * Idempotent and race-safe: of concurrent authorizations exactly one transition wins (conditional
+ * write); the losers and later duplicates do not transition again and, while the run is still
+ * `authorized`, only re-attempt the start, which the execution name turns into a no-op.
+ * `guard` runs against the run right before the transition (a retry re-runs it on the reloaded
+ * run); a throw there aborts without any change.
+ */
+export async function authorizeRun(
+  deps: ApproveDeps,
+  runId: string,
+  opts: {
+    method: 'manual' | 'stripe';
+    actor: string;
+    paymentPatch: Partial<BuildRun['payment']>;
+    guard?: (run: BuildRun) => void;
+  },
+): Promise<ApproveResult> {
   let run = await loadRun(deps.store, runId);
   if (run.phase === 'quoted') {
+    opts.guard?.(run);
     const next = transition(
       run,
       'authorized',
-      { payment: { ...run.payment, status: 'manual_approved', method: opts.method } },
+      { payment: { ...run.payment, ...opts.paymentPatch } },
       deps.now(),
     );
     try {

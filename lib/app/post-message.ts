@@ -7,6 +7,10 @@ import { type Caller, loadOwnedRun } from './access.ts';
 import type { AppDeps } from './deps.ts';
 import { recordEvents } from './record.ts';
 
+/** Appended to a quote while the run has no contact address (required before approval). */
+export const ASK_FOR_EMAIL =
+  'To go ahead, please leave your email address: we need it before the build can start, and with it you can come back to this run from any device.';
+
 const BUSY_REPLY =
   'Your build is already approved and underway, so the scope can’t change now. Progress appears here as it happens.';
 
@@ -29,6 +33,7 @@ export async function postMessage(
   if (run.phase === 'drafting' || run.phase === 'quoted') {
     const outcome = await deps.intake.respond(run, text);
     replyText = outcome.reply;
+    if (outcome.kind === 'quote' && !run.owner.email) replyText = `${replyText} ${ASK_FOR_EMAIL}`;
     if (outcome.kind === 'quote') {
       const quote = priceQuote(outcome.spec, deps.priceTable, (run.quote?.version ?? 0) + 1, now);
       const patch = {

@@ -28,3 +28,53 @@ export interface RunStore {
 export interface EventPublisher {
   publish(events: BuildEvent[]): Promise<void>;
 }
+
+/** Who a run-index entry belongs to: a visitor session, or a contact address (by its key). */
+export type RunIndexOwner = { kind: 'session'; sessionId: string } | { kind: 'email'; emailKey: string };
+
+/**
+ * Lists of run ids per session and per contact address (`SESSION#…` / `EMAIL#…` items in the run
+ * table), so a visitor's runs can be listed without a scan or another index.
+ */
+export interface RunIndex {
+  addRun(owner: RunIndexOwner, runId: string, createdAt: string): Promise<void>;
+  removeRun(owner: RunIndexOwner, runId: string): Promise<void>;
+  /** Newest first. */
+  listRunIds(owner: RunIndexOwner, limit: number): Promise<string[]>;
+}
+
+/** Stored state of one address's current sign-in code (see `lib/domain/otp.ts`). */
+export interface StoredOtp {
+  codeHash: string;
+  validUntilMs: number;
+  attempts: number;
+  used: boolean;
+}
+
+/** One-time codes and rate-limit counters (`lib/aws/login-store.ts`). */
+export interface LoginStore {
+  /** Stores a fresh code for the address, replacing any previous one (attempts 0, unused). */
+  putCode(emailKey: string, code: { codeHash: string; validUntilMs: number }): Promise<void>;
+  /**
+   * Atomically counts one verification attempt and returns the record after counting; undefined
+   * when there is no code, it was used, or its attempts are exhausted (nothing is counted then).
+   */
+  countAttempt(emailKey: string, maxAttempts: number): Promise<StoredOtp | undefined>;
+  /** Marks the code used if it is still unused and is `codeHash`; false when someone was first. */
+  markUsed(emailKey: string, codeHash: string, nowMs: number): Promise<boolean>;
+  /**
+   * Counts one hit in the fixed window containing `nowMs` unless `limit` hits were already counted
+   * there; `allowed: false` then, with the seconds until the window ends.
+   */
+  hit(
+    key: string,
+    limit: number,
+    windowSeconds: number,
+    nowMs: number,
+  ): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
+}
+
+/** Outgoing email (SES on AWS; an outbox folder plus a console line locally). */
+export interface Mailer {
+  send(message: { to: string; subject: string; text: string }): Promise<void>;
+}

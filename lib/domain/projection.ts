@@ -1,6 +1,7 @@
 import type { BuildEvent } from './events.ts';
 import { PROGRESS_SENTENCES } from './events.ts';
 import type { VerifiedArtifact } from './manifest.ts';
+import { PAYMENT_PROMISE, type PaymentMethod } from './payment.ts';
 import { formatAmount } from './pricing.ts';
 import type { PublicArtifact, PublicEvent, PublicMessage, PublicRun } from './public-schemas.ts';
 import type { BuildRun, Message } from './run.ts';
@@ -34,7 +35,11 @@ export function toPublicMessage(m: Message): PublicMessage {
   return { message_id: m.messageId, role: m.role, text: m.text, at: m.at };
 }
 
-export function toPublicRun(run: BuildRun, messages?: Message[]): PublicRun {
+export function toPublicRun(
+  run: BuildRun,
+  messages?: Message[],
+  opts: { paymentMethods?: PaymentMethod[] } = {},
+): PublicRun {
   const status =
     run.phase === 'failed' && run.failure ? FAILURE_SENTENCES[run.failure.code] : PHASE_SENTENCES[run.phase];
   const out: PublicRun = {
@@ -59,6 +64,7 @@ export function toPublicRun(run: BuildRun, messages?: Message[]): PublicRun {
           amount_display: formatAmount(run.quote.amountCents, run.quote.currency),
           line_items: run.quote.lineItems.map((i) => ({ label: i.label, amount_cents: i.amountCents })),
           delivery: run.quote.delivery,
+          payment_terms: PAYMENT_PROMISE,
         }
       : null,
     payment_status: run.payment.status,
@@ -72,6 +78,7 @@ export function toPublicRun(run: BuildRun, messages?: Message[]): PublicRun {
     updated_at: run.updatedAt,
   };
   if (messages) out.messages = messages.map(toPublicMessage);
+  if (opts.paymentMethods) out.payment_methods = [...opts.paymentMethods];
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EmailSchema } from './email.ts';
 
 /**
  * The public API's request and response shapes (snake_case). The OpenAPI document is generated
@@ -68,10 +69,14 @@ export const PublicRunSchema = z
         amount_display: z.string(),
         line_items: z.array(z.object({ label: z.string(), amount_cents: z.number().int() }).strict()),
         delivery: z.string(),
+        /** The payment promise ("You pay only for a working artifact."). */
+        payment_terms: z.string().optional(),
       })
       .strict()
       .nullable(),
     payment_status: z.string(),
+    /** Ways to pay this run: card (`stripe`, only when configured) and/or a manual approval request. */
+    payment_methods: z.array(z.enum(['stripe', 'manual'])).optional(),
     contact_email_set: z.boolean(),
     attempt: z.number().int(),
     artifacts: z.array(PublicArtifactSchema),
@@ -98,15 +103,35 @@ export const ErrorSchema = z
   .strict()
   .meta({ id: 'Error' });
 
+export const CheckoutBodySchema = z
+  .object({ method: z.enum(['stripe', 'manual']) })
+  .strict()
+  .meta({ id: 'CheckoutRequest' });
+
 export const RunResponseSchema = z.object({ run: PublicRunSchema }).strict();
 export const CreateRunResponseSchema = z
   .object({ run: PublicRunSchema, session_token: z.string().optional() })
   .strict();
+export const CheckoutResponseSchema = z
+  .object({ checkout_url: z.string().nullable(), run: PublicRunSchema })
+  .strict()
+  .meta({ id: 'CheckoutResponse' });
 export const MessageResponseSchema = z.object({ run: PublicRunSchema, reply: PublicMessageSchema }).strict();
 export const ArtifactsResponseSchema = z.object({ artifacts: z.array(PublicArtifactSchema) }).strict();
 export const EventsResponseSchema = z
   .object({ events: z.array(PublicEventSchema), next_after: z.number().int() })
   .strict();
+
+/** Contact address and email login (the address is normalised: trimmed, lower-cased). */
+export const ContactBodySchema = z.object({ email: EmailSchema }).strict().meta({ id: 'ContactRequest' });
+export const EmailCodeBodySchema = z.object({ email: EmailSchema }).strict().meta({ id: 'EmailCodeRequest' });
+export const VerifyCodeBodySchema = z
+  .object({ email: EmailSchema, code: z.string().trim().min(1, 'code must not be empty').max(20) })
+  .strict()
+  .meta({ id: 'VerifyCodeRequest' });
+export const EmailCodeResponseSchema = z.object({ sent: z.literal(true) }).strict();
+export const VerifyCodeResponseSchema = z.object({ session_token: z.string() }).strict();
+export const RunListResponseSchema = z.object({ runs: z.array(PublicRunSchema) }).strict();
 
 export type PublicArtifact = z.infer<typeof PublicArtifactSchema>;
 export type PublicMessage = z.infer<typeof PublicMessageSchema>;

@@ -30,6 +30,8 @@ export const IntakeStateSchema = z
   .object({
     questionsAsked: z.number().int().nonnegative(),
     pendingQuestion: z.enum(['artifact_type', 'behaviour']).optional(),
+    /** The last clarifying question asked (model intake: context for the next turn). */
+    lastQuestion: z.string().max(600).optional(),
     requestText: z.string().max(4000).default(''),
   })
   .strict();
@@ -66,6 +68,12 @@ export const BuildRunSchema = z
         method: z.enum(['manual', 'stripe', 'free']).optional(),
         checkoutSessionId: z.string().optional(),
         quoteVersion: z.number().int().optional(),
+        /** Stripe PaymentIntent authorized by Checkout (manual capture). */
+        paymentIntentId: z.string().optional(),
+        /** Checkout sessions that expired or failed so far: part of the next session's idempotency key. */
+        checkoutAttempt: z.number().int().nonnegative().optional(),
+        /** Internal note for operators (e.g. a failed capture). Never public. */
+        note: z.string().max(1000).optional(),
       })
       .strict(),
     spec: BuildSpecSchema.optional(),

@@ -82,6 +82,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   let restoreEnv: (() => void) | undefined;
   try {
     const sessionSecret = resolveSessionSecret(dataDir);
+    // A dedicated key for preview links (AWS: the preview KeyValueStore), never the session key.
+    const previewSecret = resolvePreviewSecret(dataDir);
     dynamo = await startDynamo({ dataDir, port: opts.dynamoPort ?? DEFAULT_PORTS.dynamo });
     s3 = await startS3({ dataDir, port: opts.s3Port ?? DEFAULT_PORTS.s3 });
 
@@ -119,7 +121,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       EVIDENCE_BUCKET: buckets.evidence,
       COOKIE_SECURE: process.env.COOKIE_SECURE ?? 'false',
       SESSION_SECRET: sessionSecret,
+      PREVIEW_SECRET: previewSecret,
       DOWNLOAD_MODE: process.env.DOWNLOAD_MODE ?? 'gateway',
+      // Local stand-in for SES: one JSON file per message plus a console line (sign-in codes).
+      OUTBOX_DIR: process.env.OUTBOX_DIR || join(dataDir, 'outbox'),
       // There is no local EventBridge: the DynamoDB event log is the source of truth locally.
       EVENT_BUS_NAME: undefined,
     });
@@ -144,7 +149,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       host,
       port: opts.previewPort ?? DEFAULT_PORTS.preview,
       bucket: buckets.artifacts,
-      secret: async () => sessionSecret,
+      secret: async () => previewSecret,
       // The portal's origin; filled in once the gateway listens (its port may be ephemeral).
       frameAncestors,
     });
@@ -255,6 +260,19 @@ const WORKER_ENV_KEYS = [
   'REPO_DIR',
   'WORK_DIR',
   'CODER',
+  // Model-driven / external coders (worker-image/README.md "Coders").
+  'BEDROCK_MODEL_ID',
+  'BEDROCK_REGION',
+  'AWS_ENDPOINT_URL_BEDROCK_RUNTIME',
+  'OPENAI_BASE_URL',
+  'OPENAI_MODEL',
+  'OPENAI_API_KEY',
+  'MODEL_TIMEOUT_MS',
+  'CODER_COMMAND',
+  'CODER_COMMAND_ENV',
+  'CODER_MAX_STEPS',
+  'CODER_MAX_TOKENS',
+  'CODER_MAX_SECONDS',
   'GOCACHE',
   'GOMODCACHE',
   'GOPATH',
@@ -264,7 +282,11 @@ const WORKER_ENV_KEYS = [
 
 function workerEnvironment(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const key of WORKER_ENV_KEYS) {
+  // Plus the variables CODER_COMMAND_ENV names for an external agent (e.g. its API key).
+  const agentKeys = (process.env.CODER_COMMAND_ENV ?? '')
+    .split(/[\s,]+/)
+    .filter((k) => /^[A-Za-z_]\w*$/.test(k));
+  for (const key of [...WORKER_ENV_KEYS, ...agentKeys]) {
     const value = process.env[key];
     if (value !== undefined) env[key] = value;
   }
@@ -292,9 +314,22 @@ function applyEnv(vars: Record<string, string | undefined>): () => void {
  * generated once and kept in `<dataDir>/session-secret` (mode 0600), so sessions survive restarts.
  */
 export function resolveSessionSecret(dataDir: string): string {
-  const fromEnv = process.env.SESSION_SECRET;
+  return resolvePersistedSecret(dataDir, 'SESSION_SECRET', 'session-secret');
+}
+
+/**
+ * The preview link signing key: `PREVIEW_SECRET` from the environment when set, otherwise one
+ * generated once and kept in `<dataDir>/preview-secret` (mode 0600). Separate from the session
+ * key, as on AWS (where it lives in the preview distribution's KeyValueStore).
+ */
+export function resolvePreviewSecret(dataDir: string): string {
+  return resolvePersistedSecret(dataDir, 'PREVIEW_SECRET', 'preview-secret');
+}
+
+function resolvePersistedSecret(dataDir: string, envName: string, fileName: string): string {
+  const fromEnv = process.env[envName];
   if (fromEnv) return fromEnv;
-  const file = resolve(dataDir, 'session-secret');
+  const file = resolve(dataDir, fileName);
   try {
     const existing = readFileSync(file, 'utf8').trim();
     if (existing.length >= 32) {

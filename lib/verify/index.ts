@@ -25,6 +25,14 @@ export {
   walkCandidate,
 } from './paths.ts';
 export {
+  BROWSER_CANDIDATES,
+  type BrowserLookup,
+  findBrowser,
+  type RenderCheckOptions,
+  type RenderCheckResult,
+  renderCheck,
+} from './render-check.ts';
+export {
   type BinarySmokeOptions,
   type BinarySmokeResult,
   detectHostPlatform,
@@ -48,9 +56,11 @@ export {
   assetContentProblem,
   DEFAULT_BUILD_PATH_MARKERS,
   dirPolicyProblem,
+  embeddedSourceProblem,
   FORBIDDEN_DIR_NAMES,
   filePolicyProblem,
   findBuildPaths,
+  looksLikeGoSource,
   SOURCE_EXTENSIONS,
   SOURCE_FILE_NAMES,
   sourceMapCommentProblem,

@@ -148,6 +148,25 @@ export function assetContentProblem(rel: string, buf: Buffer): string | undefine
 
 const SOURCE_MAP_COMMENT = /[#@]\s*sourceMappingURL\s*=/;
 
+/** A Go package clause on its own line, plus an import, function or type declaration. */
+const GO_PACKAGE_CLAUSE = /^\s*package\s+[A-Za-z_]\w*\s*$/m;
+const GO_BODY = /^\s*(?:import\s*[("]|func\s|type\s+\w+\s+(?:struct|interface)\b)/m;
+
+/** True when text reads as Go source, whatever the file is called. */
+export function looksLikeGoSource(text: string): boolean {
+  return GO_PACKAGE_CLAUSE.test(text) && GO_BODY.test(text);
+}
+
+/**
+ * A problem when a delivered web file carries source code under an innocent name (e.g. `main.go`
+ * copied to `web/notes.txt`): extensions alone cannot enforce "source is never delivered".
+ */
+export function embeddedSourceProblem(rel: string, buf: Buffer): string | undefined {
+  if (buf.length > 4 * 1024 * 1024) return undefined;
+  if (looksLikeGoSource(buf.toString('utf8'))) return `file contains source code: ${rel}`;
+  return undefined;
+}
+
 /** A problem when a script/style/page carries a `sourceMappingURL` comment. */
 export function sourceMapCommentProblem(rel: string, buf: Buffer): string | undefined {
   const ext = path.posix.extname(rel).toLowerCase();

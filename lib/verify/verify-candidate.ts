@@ -13,6 +13,7 @@ import {
   sourceIncludedProblems,
 } from './manifest-check.ts';
 import { manifestPathProblem, relIsWithin, type TreeWalk, walkCandidate } from './paths.ts';
+import { renderCheck } from './render-check.ts';
 import { detectHostPlatform, smokeBinary } from './smoke-binary.ts';
 import { smokeWeb } from './smoke-web.ts';
 import {
@@ -20,6 +21,7 @@ import {
   assetContentProblem,
   DEFAULT_BUILD_PATH_MARKERS,
   dirPolicyProblem,
+  embeddedSourceProblem,
   filePolicyProblem,
   findBuildPaths,
   sourceMapCommentProblem,
@@ -71,6 +73,12 @@ export interface VerifyCandidateOptions {
     maxOutputBytes?: number;
     /** `auto` (default) uses a network namespace when available; `none` never does. */
     sandbox?: 'auto' | 'none';
+    /**
+     * Chromium for the web render check (`smoke.render`): a path, `false` to skip it, or unset to
+     * use `VERIFY_BROWSER` / auto-detect (lib/verify/render-check.ts). No browser: skipped, not failed.
+     */
+    browser?: string | false;
+    renderTimeoutMs?: number;
   };
 }
 
@@ -119,6 +127,7 @@ export const CHECK_NAMES = [
   'smoke.binary',
   'smoke.network_sandbox',
   'smoke.web',
+  'smoke.render',
   'verifier.error',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
@@ -139,6 +148,7 @@ const SUMMARY_FOR: Record<CheckName, keyof typeof PUBLIC_SUMMARIES> = {
   'smoke.binary': 'runtime',
   'smoke.network_sandbox': 'runtime',
   'smoke.web': 'runtime',
+  'smoke.render': 'runtime',
   'verifier.error': 'error',
 };
 
@@ -289,6 +299,8 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
     if (web) {
       const asset = assetContentProblem(f.rel, buf);
       if (asset) policy.push(asset);
+      const embedded = embeddedSourceProblem(f.rel, buf);
+      if (embedded) policy.push(embedded);
     }
     const mapComment = sourceMapCommentProblem(f.rel, buf);
     if (mapComment) policy.push(mapComment);
@@ -420,10 +432,27 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
       entrypoint: e.entrypoint ?? 'index.html',
       timeoutMs: smoke.webTimeoutMs,
     });
-    checks.add(
+    const webOk = checks.add(
       'smoke.web',
       r.problems.map((p) => `${e.artifact_id}: ${p}`),
       r.notes.length > 0 ? summarise(r.notes) : undefined,
+    );
+    // The page in headless Chromium: non-blank, no uncaught errors, no failed same-origin loads.
+    if (!webOk) continue;
+    const rendered = await renderCheck({
+      dir: path.join(tree.realRoot, e.path),
+      entrypoint: e.entrypoint ?? 'index.html',
+      browser: smoke.browser,
+      timeoutMs: smoke.renderTimeoutMs,
+    });
+    checks.add(
+      'smoke.render',
+      rendered.problems.map((p) => `${e.artifact_id}: ${p}`),
+      rendered.status === 'skipped'
+        ? `skipped: ${summarise(rendered.notes)}`
+        : rendered.notes.length > 0
+          ? summarise(rendered.notes)
+          : `rendered ${e.artifact_id} in headless Chromium`,
     );
   }
   return entries;

@@ -47,7 +47,8 @@ describe('POST /api/v1/build-runs', () => {
     expect(headers['x-content-type-options']).toBe('nosniff');
     expect(headers['content-type']).toMatch(/^application\/json/);
     const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.sk);
-    expect(puts).toEqual(['RUN', 'EVT#0000000001']);
+    expect(puts).toEqual([`RUN#${body.run.run_id}`, 'RUN', 'EVT#0000000001']);
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item?.pk).toMatch(/^SESSION#ses_[a-z2-7]{26}$/);
   });
 
   it('accepts an empty body and keeps an existing session', async () => {

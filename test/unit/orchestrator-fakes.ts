@@ -173,7 +173,12 @@ export class FakeStarter implements ExecutionStarter {
   }
 }
 
-export const OWNER = { sessionId: 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa', emailVerified: false };
+/** A quoted run has a contact address: approval refuses a run without one. */
+export const OWNER = {
+  sessionId: 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa',
+  email: 'visitor@example.org',
+  emailVerified: false,
+};
 export const T0 = '2026-11-24T10:00:00.000Z';
 
 /** A clock that advances one second per call. */

@@ -100,6 +100,7 @@ describe('verifyCandidate: valid candidates pass', () => {
       'smoke.binary',
       'smoke.network_sandbox',
       'smoke.web',
+      'smoke.render',
     ]);
     expect(r.artifacts).toEqual(manifestOf(c.root));
   });
@@ -332,6 +333,14 @@ describe('verifyCandidate: source and content policy', () => {
       await withWebFile('web/assets/app.js.map', '{"version":3}'),
       'source.policy',
       /source map file: web\/assets\/app\.js\.map/,
+    );
+  });
+
+  it('Go source copied into the web app under an innocent name', async () => {
+    expectFailure(
+      await withWebFile('web/notes.txt', 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(1) }\n'),
+      'source.policy',
+      /file contains source code: web\/notes\.txt/,
     );
   });
 

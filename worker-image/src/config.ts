@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RUN_ID_PATTERN } from '../../lib/domain/ids.ts';
+import { type CoderSettings, loadCoderSettings } from './coder/settings.ts';
 
 /**
  * The worker's environment contract, identical for the ECS container and the local child process
@@ -19,12 +20,14 @@ export interface WorkerConfig {
   coder: CoderName;
   /** Overlay catalog of the offline coder; default: the one next to the worker sources. */
   recipesDir: string | undefined;
+  /** Budgets, model and external command of the model/command coders (coder/settings.ts). */
+  coderSettings: CoderSettings;
   goCache: string | undefined;
   goModCache: string | undefined;
   timeoutSeconds: number;
 }
 
-export const CODER_NAMES = ['offline'] as const;
+export const CODER_NAMES = ['offline', 'bedrock', 'openai', 'command'] as const;
 export type CoderName = (typeof CODER_NAMES)[number];
 export const DEFAULT_TIMEOUT_SECONDS = 1500;
 const MAX_TIMEOUT_SECONDS = 6 * 60 * 60;
@@ -120,6 +123,14 @@ function coderOf(env: NodeJS.ProcessEnv): CoderName {
   return value as CoderName;
 }
 
+function coderSettingsOf(env: NodeJS.ProcessEnv): CoderSettings {
+  try {
+    return loadCoderSettings(env, coderOf(env));
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : 'coder configuration error');
+  }
+}
+
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const table = required(env, 'TABLE_NAME');
   if (!TABLE.test(table)) throw new ConfigError('TABLE_NAME is not a table name');
@@ -132,6 +143,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     repoUrl: repoUrlOf(env),
     workDir: optionalPath(env, 'WORK_DIR') ?? tmpdir(),
     coder: coderOf(env),
+    coderSettings: coderSettingsOf(env),
     recipesDir: optionalPath(env, 'RECIPES_DIR'),
     goCache: optionalPath(env, 'GOCACHE'),
     goModCache: optionalPath(env, 'GOMODCACHE'),

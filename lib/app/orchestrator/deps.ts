@@ -1,5 +1,6 @@
 import type { EventPublisher, RunStore } from '../../domain/ports.ts';
 import type { VerificationReport, VerifyCandidateOptions } from '../../verify/index.ts';
+import type { PaymentSettlement } from '../settle-payment.ts';
 import type { ArtifactStore, AssignmentProfile, BranchStore, DownloadLimits } from './ports.ts';
 
 /** What every orchestrator task needs. */
@@ -7,6 +8,8 @@ export interface TaskDeps {
   store: RunStore;
   publisher: EventPublisher;
   now: () => string;
+  /** Payment settlement after Publish / FailRun (capture / cancel a Stripe authorization); optional. */
+  settlement?: PaymentSettlement;
 }
 
 export interface PrepareBranchDeps extends TaskDeps {

@@ -56,10 +56,14 @@ export async function failRun(deps: FailRunDeps, state: BuildState): Promise<Bui
     }
     throw err;
   }
-  if (SETTLED.includes(run.phase)) return state;
+  if (SETTLED.includes(run.phase)) {
+    if (run.phase === 'failed') await deps.settlement?.settle(run); // a retried FailRun finishes settlement
+    return state;
+  }
   const { code, internalReason } = failureOf(state);
   const at = deps.now();
   const next = transition(run, 'failed', { failure: { code, internalReason, at } }, at);
   await commit(deps, run, next, [newEvent('bus.build.run.failed', { code, internalReason })]);
+  await deps.settlement?.settle(next); // release the card authorization of a failed run
   return { ...state, failureCode: code };
 }

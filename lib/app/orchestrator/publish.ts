@@ -107,7 +107,10 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
     maxAttempts: state.maxAttempts,
     passed: true,
   };
-  if (run.phase === 'artifact_ready' || run.phase === 'delivered') return out;
+  if (run.phase === 'artifact_ready' || run.phase === 'delivered') {
+    await deps.settlement?.settle(run); // a retried Publish finishes a settlement a crash cut short
+    return out;
+  }
   if (run.phase !== 'artifact_pending') throw new TaskStateError(`Publish cannot run in phase ${run.phase}`);
   const verified = run.verification.find((v) => v.attempt === state.attempt);
   if (!verified?.passed || !run.manifest || run.attempts !== state.attempt) {
@@ -147,7 +150,8 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
     if (kinds.some((k) => k !== 'web')) {
       events.push(newEvent('bus.build.progress.updated', { stage: 'downloads_ready' }));
     }
-    await commit(deps, run, transition(run, 'artifact_ready', { artifacts }, at), events);
+    const ready = await commit(deps, run, transition(run, 'artifact_ready', { artifacts }, at), events);
+    await deps.settlement?.settle(ready); // capture the card authorization: never undoes artifact_ready
     return out;
   } finally {
     await rm(scratch, { recursive: true, force: true });

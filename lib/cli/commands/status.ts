@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { loadCoderSettings } from '../../../worker-image/src/coder/settings.ts';
 import { CODER_NAMES } from '../../../worker-image/src/config.ts';
+import { describeModelConfig } from '../../ai/config.ts';
 import { RepoNotInitializedError, RepoStore, templateBareDir } from '../../aws/repo-store.ts';
 import { probeError } from '../errors.ts';
 import type { CommandResult } from '../output.ts';
@@ -203,7 +205,25 @@ export function checkCoder(env: NodeJS.ProcessEnv): StatusItem {
   const value = env.CODER?.trim() || 'offline';
   if (!(CODER_NAMES as readonly string[]).includes(value))
     return missing('coder', `CODER=${value} is not supported`, `Use one of: ${CODER_NAMES.join(', ')}.`);
-  return ok('coder', value === 'offline' ? 'offline recipe coder' : value);
+  if (value === 'offline') return ok('coder', 'offline recipe coder');
+  // Model and command coders: provider, model, budgets; never a key or the command's arguments.
+  try {
+    const settings = loadCoderSettings(env, value);
+    const b = settings.budget;
+    const budget = `budget ${b.maxSteps} steps / ${b.maxTokens} tokens / ${b.maxSeconds} s per attempt`;
+    if (settings.command) {
+      const program = settings.command.argv[0]?.split('/').pop() ?? '?';
+      const passed = settings.command.passEnv.length;
+      return ok('coder', `external command ${program} (${passed} extra variable(s) passed); ${budget}`);
+    }
+    return ok('coder', `model coder: ${describeModelConfig(settings.model)}; ${budget}`);
+  } catch (err) {
+    return missing(
+      'coder',
+      `CODER=${value}: ${err instanceof Error ? err.message : 'invalid configuration'}`,
+      'See worker-image/README.md (CODER, CODER_COMMAND, BEDROCK_MODEL_ID, OPENAI_BASE_URL, OPENAI_MODEL, CODER_MAX_*).',
+    );
+  }
 }
 
 /** Model configuration; key values are never shown, only whether they are set. */

@@ -13,6 +13,14 @@ export interface ToolCatalog {
   match(text: string): CatalogMatch | undefined;
   /** Short examples to offer when a request matches nothing. */
   examples(): string[];
+  /** Every tool, when the catalog is closed (the offline recipe coder); used to brief a model. */
+  entries?(): CatalogMatch[];
+  /**
+   * Whether the configured coder can build extra behaviour beyond a tool's listed features (a
+   * model-driven coder can; the offline recipe coder builds exactly its recipes). When false,
+   * extras are never quoted: nothing is sold that would not be built and verified.
+   */
+  readonly buildsExtras?: boolean;
 }
 
 export type IntakeOutcome =

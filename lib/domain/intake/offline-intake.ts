@@ -1,46 +1,39 @@
 import { type ArtifactType, type BuildSpec, BuildSpecSchema, DEFAULT_PLATFORMS } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
-import { detectArtifactType, detectName, detectPlatforms, detectRefusal, type Refusal } from './detect.ts';
-import type { IntakeEngine, IntakeOutcome, ToolCatalog } from './engine.ts';
+import { readChange } from './changes.ts';
+import { detectArtifactType, detectExtras, detectName, detectPlatforms, detectRefusal } from './detect.ts';
+import type { CatalogMatch, IntakeEngine, IntakeOutcome, ToolCatalog } from './engine.ts';
+import {
+  ARTIFACT_TYPE_QUESTION,
+  capitalise,
+  joinRequest,
+  MAX_QUESTIONS,
+  OUT_OF_SCOPE,
+  refusalReply,
+  scopeReply,
+  TYPE_LABEL,
+} from './scope.ts';
 
-const MAX_QUESTIONS = 2;
-const MAX_REQUEST_TEXT = 4000;
+export { ARTIFACT_TYPE_QUESTION, OUT_OF_SCOPE } from './scope.ts';
 
-export const ARTIFACT_TYPE_QUESTION =
-  'Should this be a web app you open in your browser, a program you download and run, or both?';
-
-const REFUSALS: Record<Refusal, string> = {
-  harmful:
-    'I can’t help build that. I can build small, useful tools such as calculators, converters and checklists.',
-  source:
-    'This service delivers a verified, working tool rather than its source code or internal details, so I can’t share those. Tell me what the tool should do and I’ll scope it.',
-  too_large:
-    'That is larger than what I can build and verify here. I build small single-purpose tools, such as calculators, converters, timers and checklists.',
-};
-
-const TYPE_LABEL: Record<ArtifactType, string> = {
-  web: 'a web app you open in your browser',
-  binary: 'a downloadable program',
-  both: 'a web app and a downloadable program',
-};
-
-export const OUT_OF_SCOPE = [
-  'User accounts, servers or databases',
-  'Connections to other services or the internet',
-  'Source code: you receive the working, verified tool only',
-];
+const AFFIRMATION =
+  /^\s*(ok(ay)?|yes|yep|sure|great|perfect|good|fine|thanks|thank you|looks (good|great|fine)|sounds (good|great)|that'?s (it|all|fine|good)|lgtm|go ahead|approve[d]?)\b[\s!.]*$/i;
 
 /**
  * The offline intake: deterministic, no model. It gathers the request, asks at most two short
  * clarifying questions (what the tool does, when nothing in the catalog matches; whether it is a
- * web app or a program), then writes a validated BuildSpec for the quote.
+ * web app or a program), then writes a validated BuildSpec for the quote. Once quoted, it reads
+ * change requests (type, platforms, name, another catalog tool, extra behaviour) and re-quotes;
+ * anything else keeps the current quote.
  */
 export class OfflineIntake implements IntakeEngine {
   constructor(private readonly catalog: ToolCatalog) {}
 
   async respond(run: BuildRun, text: string): Promise<IntakeOutcome> {
     const refusal = detectRefusal(text);
-    if (refusal) return { kind: 'reply', reply: REFUSALS[refusal], intake: run.intake };
+    if (refusal)
+      return { kind: 'reply', reply: refusalReply(refusal, run.phase === 'quoted'), intake: run.intake };
+    if (run.phase === 'quoted' && run.spec) return this.change(run, run.spec, text);
 
     const requestText = joinRequest(run.intake.requestText, text);
     const asked = run.intake.questionsAsked;
@@ -62,7 +55,9 @@ export class OfflineIntake implements IntakeEngine {
       };
     }
 
-    let artifactType = detectArtifactType(requestText);
+    const named = detectPlatforms(requestText);
+    // Naming an operating system means a program (a web app runs everywhere).
+    let artifactType = detectArtifactType(requestText) ?? (named.length ? 'binary' : undefined);
     if (!artifactType) {
       const alreadyAsked = run.intake.pendingQuestion === 'artifact_type' || asked >= MAX_QUESTIONS;
       if (!alreadyAsked) {
@@ -75,37 +70,99 @@ export class OfflineIntake implements IntakeEngine {
       artifactType = 'web';
     }
 
-    const named = detectPlatforms(requestText);
     const platforms = artifactType === 'web' ? [] : named.length ? named : [...DEFAULT_PLATFORMS];
-    const spec: BuildSpec = BuildSpecSchema.parse({
-      title: detectName(requestText) ?? match.title,
-      summary: `${capitalise(TYPE_LABEL[artifactType])}: ${match.description}`,
+    const spec = buildSpec({
+      match,
       requestText,
       artifactType,
       platforms,
-      recipe: match.id,
-      features: match.features.slice(0, 12),
-      outOfScope: OUT_OF_SCOPE,
-      complexity: 'small',
+      title: detectName(requestText) ?? match.title,
+      extras: this.buildableExtras(detectExtras(requestText)),
     });
-    const platformText = platforms.length ? ` for ${platforms.join(', ')}` : '';
     return {
       kind: 'quote',
       spec,
       intake: { requestText, questionsAsked: asked },
-      reply:
-        `Here is the scope: ${spec.title}, ${TYPE_LABEL[artifactType]}${platformText}. ` +
-        `It will ${lowerFirst(match.description)} ` +
-        `Not included: ${OUT_OF_SCOPE.map(lowerFirst).join('; ')}. ` +
-        'The price is shown with the scope. You pay only for a verified, working tool.',
+      reply: this.withExtrasNote(scopeReply(spec), detectExtras(requestText)),
     };
+  }
+
+  /** A message in `quoted`: a change makes a new quote version; anything else keeps the quote. */
+  private change(run: BuildRun, current: BuildSpec, text: string): IntakeOutcome {
+    const keep = (reply: string): IntakeOutcome => ({ kind: 'reply', reply, intake: run.intake });
+    if (AFFIRMATION.test(text)) {
+      return keep('Great. Approve the quote when you are ready and the build starts; progress appears here.');
+    }
+    const change = readChange(text, current, this.catalog.match(text));
+    if (!change) {
+      return keep(
+        'Your current quote stays as it is. I can change the name, whether it is a web app, a program or both, ' +
+          'the platforms (Windows, Mac, Linux, Raspberry Pi), or add a small extra such as a history or an export.',
+      );
+    }
+    const onlyExtras =
+      !change.artifactType && !change.platforms && !change.title && !change.recipe && change.extras.length > 0;
+    if (onlyExtras && !this.catalog.buildsExtras) {
+      return keep(
+        `I can’t add ${change.extras.slice(0, 3).join(', ')} to this tool yet, so your current quote stays as it is.`,
+      );
+    }
+    const requestText = joinRequest(run.intake.requestText, text);
+    const artifactType = change.artifactType ?? current.artifactType;
+    const platforms = artifactType === 'web' ? [] : (change.platforms ?? current.platforms);
+    const base: CatalogMatch | undefined = change.recipe ?? this.catalog.match(current.requestText);
+    const keptExtras = current.features.filter((f) => f.startsWith('Also: ')).map((f) => f.slice(6));
+    const spec = buildSpec({
+      match: base ?? {
+        id: current.recipe ?? '',
+        title: current.title,
+        description: current.summary,
+        features: current.features.filter((f) => !f.startsWith('Also: ')),
+      },
+      requestText,
+      artifactType,
+      platforms: platforms.length || artifactType === 'web' ? platforms : [...DEFAULT_PLATFORMS],
+      title:
+        change.title ?? (change.recipe ? (detectName(requestText) ?? change.recipe.title) : current.title),
+      extras: this.buildableExtras([...keptExtras, ...change.extras]),
+    });
+    return {
+      kind: 'quote',
+      spec,
+      intake: { requestText, questionsAsked: run.intake.questionsAsked },
+      reply: this.withExtrasNote(scopeReply(spec, 'Updated scope'), change.extras),
+    };
+  }
+
+  /** Extras are quoted only when the configured coder can build them. */
+  private buildableExtras(extras: string[]): string[] {
+    return this.catalog.buildsExtras ? extras : [];
+  }
+
+  private withExtrasNote(reply: string, requested: string[]): string {
+    if (this.catalog.buildsExtras || requested.length === 0) return reply;
+    return `${reply} I can’t add ${requested.slice(0, 3).join(', ')} to this tool yet, so it is not in the scope or the price.`;
   }
 }
 
-function joinRequest(previous: string, text: string): string {
-  const joined = previous ? `${previous}\n${text}` : text;
-  return joined.length > MAX_REQUEST_TEXT ? joined.slice(joined.length - MAX_REQUEST_TEXT) : joined;
+function buildSpec(input: {
+  match: CatalogMatch;
+  requestText: string;
+  artifactType: ArtifactType;
+  platforms: string[];
+  title: string;
+  extras: string[];
+}): BuildSpec {
+  const extras = [...new Set(input.extras)].slice(0, 4).map((e) => `Also: ${e}`);
+  return BuildSpecSchema.parse({
+    title: input.title,
+    summary: `${capitalise(TYPE_LABEL[input.artifactType])}: ${input.match.description}`.slice(0, 600),
+    requestText: input.requestText,
+    artifactType: input.artifactType,
+    platforms: input.artifactType === 'web' ? [] : [...new Set(input.platforms)].sort(),
+    ...(input.match.id ? { recipe: input.match.id } : {}),
+    features: [...input.match.features.slice(0, 12 - extras.length), ...extras],
+    outOfScope: OUT_OF_SCOPE,
+    complexity: extras.length ? 'medium' : 'small',
+  });
 }
-
-const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);

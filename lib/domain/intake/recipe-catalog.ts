@@ -3,6 +3,7 @@ import type { CatalogMatch, ToolCatalog } from './engine.ts';
 
 /** The offline recipe coder's catalog as the intake sees it: only tools it can really build. */
 export const recipeCatalog: ToolCatalog = {
+  buildsExtras: false,
   match(text: string): CatalogMatch | undefined {
     const hit = matchRecipe(text);
     if (!hit) return undefined;
@@ -14,6 +15,14 @@ export const recipeCatalog: ToolCatalog = {
       description: recipe.description,
       features: [...recipe.features],
     };
+  },
+  entries(): CatalogMatch[] {
+    return RECIPES.map((r) => ({
+      id: r.id,
+      title: r.title,
+      description: r.description,
+      features: [...r.features],
+    }));
   },
   examples(): string[] {
     return RECIPES.map((r) => `a ${r.title.toLowerCase()}`);

@@ -1,0 +1,426 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { approveRun } from '../../lib/app/approve-run.ts';
+import { failRun } from '../../lib/app/orchestrator/fail-run.ts';
+import { paymentSettlement, settlePayment } from '../../lib/app/settle-payment.ts';
+import { NoopPublisher } from '../../lib/aws/event-publisher.ts';
+import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { StripeGateway } from '../../lib/aws/stripe-gateway.ts';
+import { newBuildRun, transition } from '../../lib/domain/lifecycle.ts';
+import type { BuildRun } from '../../lib/domain/run.ts';
+import { apiEvent, bodyOf, context, type Result } from '../support/api-event.ts';
+import { startDynalite } from '../support/dynalite.ts';
+import { type LocalStripeServer, startStripeServer } from '../support/stripe-server.ts';
+import { clock, FakeStarter, quotedRun, T0 } from '../unit/orchestrator-fakes.ts';
+
+const WEBHOOK_SECRET = 'whsec_local_test_secret_0123456789';
+process.env.SESSION_SECRET = 'stripe-test-secret-stripe-test-secret';
+process.env.LOG_LEVEL = 'silent';
+process.env.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET;
+process.env.STRIPE_SECRET_KEY = 'sk_test_local';
+process.env.PORTAL_URL = 'http://portal.test';
+
+const { setAppDeps } = await import('../../functions/shared/deps.ts');
+const { setPaymentGateway } = await import('../../functions/shared/payments.ts');
+const { issueSession } = await import('../../functions/shared/session.ts');
+const { handler: checkout } = await import('../../functions/api/checkout.ts');
+const { handler: webhook, setWebhookDeps } = await import('../../functions/webhooks/stripe.ts');
+
+let db: Awaited<ReturnType<typeof startDynalite>>;
+let stripeServer: LocalStripeServer;
+let store: DynamoRunStore;
+let gateway: StripeGateway;
+let starter: FakeStarter;
+let outbox: string;
+const publisher = new NoopPublisher();
+const now = () => new Date().toISOString();
+
+beforeAll(async () => {
+  db = await startDynalite();
+  stripeServer = await startStripeServer();
+  store = new DynamoRunStore(db.doc, db.tableName);
+  gateway = new StripeGateway('sk_test_local', stripeServer.url);
+  outbox = await mkdtemp(path.join(tmpdir(), 'outbox-'));
+  process.env.OUTBOX_DIR = outbox;
+  setAppDeps({ store, publisher, now } as never);
+});
+
+afterAll(async () => {
+  setAppDeps(undefined);
+  setPaymentGateway(undefined);
+  setWebhookDeps(undefined);
+  await stripeServer?.stop();
+  await db?.stop();
+  await rm(outbox, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  starter = new FakeStarter();
+  setPaymentGateway(gateway);
+  setWebhookDeps({ store, publisher, starter, now, gateway });
+});
+
+const call = async (h: unknown, e: unknown) =>
+  (await (h as (e: unknown, c: unknown) => Promise<unknown>)(e, context)) as Result;
+
+/** A quoted run owned by a fresh session, with a contact email unless told otherwise. */
+async function ownedQuotedRun(email: string | null = 'visitor@example.com') {
+  const { session, token } = await issueSession();
+  const base = quotedRun();
+  const run: BuildRun = {
+    ...base,
+    runId: newBuildRun({ sessionId: session.sessionId, emailVerified: false }, T0).runId,
+    owner: { sessionId: session.sessionId, emailVerified: false, ...(email ? { email } : {}) },
+  };
+  await store.createRun(run);
+  return { run, token };
+}
+
+const checkoutCall = (runId: string, token: string, method: string, headers: Record<string, string> = {}) =>
+  call(
+    checkout,
+    apiEvent({
+      method: 'POST',
+      path: `/api/v1/build-runs/${runId}/checkout`,
+      pathParameters: { run_id: runId },
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      body: JSON.stringify({ method }),
+    }),
+  );
+
+function signedDelivery(event: Record<string, unknown>, opts: { secret?: string; base64?: boolean } = {}) {
+  const payload = JSON.stringify(event);
+  const signature = Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: opts.secret ?? WEBHOOK_SECRET,
+  });
+  const e = apiEvent({
+    method: 'POST',
+    path: '/api/v1/webhooks/stripe',
+    headers: { 'stripe-signature': signature, 'content-type': 'application/json; charset=utf-8' },
+    body: opts.base64 ? Buffer.from(payload).toString('base64') : payload,
+  });
+  if (opts.base64) e.isBase64Encoded = true;
+  return e;
+}
+
+let evtSeq = 0;
+const stripeEvent = (type: string, object: unknown) => ({
+  id: `evt_test_${++evtSeq}_${Date.now()}`,
+  object: 'event',
+  type,
+  api_version: '2025-01-01',
+  created: Math.floor(Date.now() / 1000),
+  data: { object },
+});
+
+/** A run with a Stripe checkout session created through the API and completed by the "customer". */
+async function paidRun() {
+  const { run, token } = await ownedQuotedRun();
+  const res = await checkoutCall(run.runId, token, 'stripe');
+  expect(res.statusCode).toBe(200);
+  const sessionId = (await store.getRun(run.runId))?.payment.checkoutSessionId as string;
+  const session = stripeServer.completeSession(sessionId);
+  return { run, token, session };
+}
+
+describe('POST /api/v1/build-runs/{run_id}/checkout', () => {
+  it('creates a manual-capture Checkout Session through the real stripe library', async () => {
+    const { run, token } = await ownedQuotedRun();
+    const res = await checkoutCall(run.runId, token, 'stripe');
+    expect(res.statusCode).toBe(200);
+    const body = bodyOf(res);
+    const created = stripeServer.calls('POST', '/v1/checkout/sessions').at(-1);
+    expect(created).toBeDefined();
+    expect(created?.idempotencyKey).toBe(`checkout-${run.runId}-q1-a0`);
+    expect(created?.headers.authorization).toBe('Bearer sk_test_local');
+    expect(created?.body).toMatchObject({
+      mode: 'payment',
+      line_items: [
+        {
+          quantity: '1',
+          price_data: { currency: 'eur', unit_amount: '4900', product_data: { name: 'Tip calculator' } },
+        },
+      ],
+      payment_intent_data: { capture_method: 'manual', metadata: { run_id: run.runId, quote_version: '1' } },
+      metadata: { run_id: run.runId, quote_version: '1' },
+      client_reference_id: run.runId,
+      customer_email: 'visitor@example.com',
+      success_url: `http://portal.test/?run_id=${run.runId}&checkout=success`,
+      cancel_url: `http://portal.test/?run_id=${run.runId}&checkout=cancelled`,
+    });
+    const sessionId = [...stripeServer.sessions.values()].at(-1)?.id as string;
+    expect(body.checkout_url).toBe(`${stripeServer.url}/pay/${sessionId}`);
+    expect(body.run).toMatchObject({
+      payment_status: 'checkout_pending',
+      payment_methods: ['stripe', 'manual'],
+    });
+    const stored = await store.getRun(run.runId);
+    expect(stored?.payment).toMatchObject({
+      status: 'checkout_pending',
+      method: 'stripe',
+      checkoutSessionId: sessionId,
+      quoteVersion: 1,
+    });
+
+    // A second click reuses the open session: no second session is created.
+    const before = stripeServer.calls('POST', '/v1/checkout/sessions').length;
+    const again = await checkoutCall(run.runId, token, 'stripe');
+    expect(bodyOf(again).checkout_url).toBe(body.checkout_url);
+    expect(stripeServer.calls('POST', '/v1/checkout/sessions').length).toBe(before);
+  });
+
+  it('asks for a contact email first, and refuses other phases and foreign runs', async () => {
+    const { run, token } = await ownedQuotedRun(null);
+    const res = await checkoutCall(run.runId, token, 'stripe');
+    expect(res.statusCode).toBe(409);
+    expect(bodyOf(res).error.code).toBe('contact_required');
+
+    const other = await issueSession();
+    expect((await checkoutCall(run.runId, other.token, 'manual')).statusCode).toBe(404);
+    expect((await checkoutCall(run.runId, token, 'bitcoin')).statusCode).toBe(400);
+
+    const { run: paid } = await ownedQuotedRun();
+    const authorized = transition(
+      paid,
+      'authorized',
+      { payment: { status: 'manual_approved', method: 'manual' } },
+      T0,
+    );
+    await store.saveRun(authorized, { phase: 'quoted', version: paid.version });
+    const { token: t2 } = await issueSession({ sessionId: paid.owner.sessionId });
+    const late = await checkoutCall(paid.runId, t2, 'stripe');
+    expect(late.statusCode).toBe(409);
+    expect(bodyOf(late).error.code).toBe('already_authorized');
+  });
+
+  it('without Stripe configured, card payment is refused and only manual approval is offered', async () => {
+    const key = process.env.STRIPE_SECRET_KEY;
+    delete process.env.STRIPE_SECRET_KEY;
+    setPaymentGateway(undefined);
+    try {
+      const { run, token } = await ownedQuotedRun();
+      const res = await checkoutCall(run.runId, token, 'stripe');
+      expect(res.statusCode).toBe(409);
+      expect(bodyOf(res).error).toEqual({
+        code: 'payments_unavailable',
+        message: 'Card payment is not available; request approval instead.',
+      });
+      const manual = await checkoutCall(run.runId, token, 'manual');
+      expect(bodyOf(manual).run.payment_methods).toEqual(['manual']);
+    } finally {
+      process.env.STRIPE_SECRET_KEY = key;
+    }
+  });
+
+  it('manual: records one approval request, notifies the operator outbox, and bus-build approve accepts it', async () => {
+    const { run, token } = await ownedQuotedRun();
+    const first = await checkoutCall(run.runId, token, 'manual');
+    const second = await checkoutCall(run.runId, token, 'manual');
+    expect(first.statusCode).toBe(200);
+    expect(bodyOf(first)).toMatchObject({
+      checkout_url: null,
+      run: { payment_status: 'manual_requested', phase: 'quoted' },
+    });
+    expect(bodyOf(second).run.payment_status).toBe('manual_requested');
+    const { events } = await store.listEvents(run.runId, 0, 100);
+    expect(events.filter((e) => e.type === 'bus.build.progress.updated').map((e) => e.data)).toEqual([
+      { stage: 'approval_requested' },
+    ]);
+    const files = (await readdir(outbox)).filter((f) => f.includes(run.runId));
+    expect(files).toEqual([`approval-${run.runId}-q1.json`]);
+    const note = JSON.parse(await readFile(path.join(outbox, files[0] as string), 'utf8'));
+    expect(note).toMatchObject({
+      kind: 'approval_requested',
+      runId: run.runId,
+      amountDisplay: expect.stringContaining('49'),
+    });
+
+    const approved = await approveRun({ store, publisher, starter, now: clock() }, run.runId, {
+      actor: 'op',
+      method: 'manual',
+    });
+    expect(approved.started).toBe(true);
+    expect((await store.getRun(run.runId))?.payment.status).toBe('manual_approved');
+  });
+});
+
+describe('POST /api/v1/webhooks/stripe', () => {
+  it('100 concurrent deliveries of one completed session authorize once and start one execution', async () => {
+    const { run, session } = await paidRun();
+    const event = stripeEvent('checkout.session.completed', session);
+    const deliveries = Array.from({ length: 100 }, (_, i) => signedDelivery(event, { base64: i % 2 === 1 }));
+    const results = await Promise.all(deliveries.map((d) => call(webhook, d)));
+    expect(results.map((r) => r.statusCode)).toEqual(Array(100).fill(200));
+    const stored = await store.getRun(run.runId);
+    expect(stored?.phase).toBe('authorized');
+    expect(stored?.payment).toMatchObject({
+      status: 'authorized',
+      method: 'stripe',
+      paymentIntentId: session.payment_intent,
+      checkoutSessionId: session.id,
+      quoteVersion: 1,
+    });
+    expect(starter.names).toEqual([run.runId]);
+    const { events } = await store.listEvents(run.runId, 0, 100);
+    expect(events.filter((e) => e.type === 'bus.build.run.authorized').map((e) => e.data)).toEqual([
+      { method: 'stripe', actor: 'stripe' },
+    ]);
+    // The event id was recorded as processed.
+    expect(await store.claimIdempotencyKey(`stripe-event:${event.id}`, 60)).toBe(false);
+    // Nothing was cancelled or captured on the way.
+    expect(stripeServer.calls('POST', /\/v1\/payment_intents\//)).toHaveLength(0);
+  });
+
+  it('a bad or missing signature gets 400 and changes nothing', async () => {
+    const { run, session } = await paidRun();
+    const before = await store.getRun(run.runId);
+    const event = stripeEvent('checkout.session.completed', session);
+    const forged = await call(webhook, signedDelivery(event, { secret: 'whsec_wrong' }));
+    expect(forged.statusCode).toBe(400);
+    expect(bodyOf(forged).error.code).toBe('invalid_signature');
+    const tampered = signedDelivery(event);
+    tampered.body = (tampered.body as string).replace('"quote_version":"1"', '"quote_version":"2"');
+    expect((await call(webhook, tampered)).statusCode).toBe(400);
+    const unsigned = signedDelivery(event);
+    delete unsigned.headers['stripe-signature'];
+    expect((await call(webhook, unsigned)).statusCode).toBe(400);
+    expect(await store.getRun(run.runId)).toEqual(before);
+    expect(starter.calls).toBe(0);
+    expect(await store.claimIdempotencyKey(`stripe-event:${event.id}`, 60)).toBe(true);
+  });
+
+  it('acknowledges unknown events and ignores them', async () => {
+    const res = await call(webhook, signedDelivery(stripeEvent('customer.created', { id: 'cus_1' })));
+    expect(res.statusCode).toBe(200);
+    expect(bodyOf(res)).toEqual({ received: true, outcome: 'ignored' });
+  });
+
+  it('an expired session returns the run to a payable state; a new checkout gets a fresh session', async () => {
+    const { run, token } = await ownedQuotedRun();
+    await checkoutCall(run.runId, token, 'stripe');
+    const sessionId = (await store.getRun(run.runId))?.payment.checkoutSessionId as string;
+    const expired = stripeServer.expireSession(sessionId);
+    const res = await call(webhook, signedDelivery(stripeEvent('checkout.session.expired', expired)));
+    expect(bodyOf(res).outcome).toBe('reopened');
+    const stored = await store.getRun(run.runId);
+    expect(stored?.phase).toBe('quoted');
+    expect(stored?.payment).toMatchObject({ status: 'none', checkoutAttempt: 1 });
+    // A late duplicate of the expiry changes nothing.
+    const dup = await call(webhook, signedDelivery(stripeEvent('checkout.session.expired', expired)));
+    expect(bodyOf(dup).outcome).toBe('ignored');
+    expect((await store.getRun(run.runId))?.version).toBe(stored?.version);
+
+    const again = await checkoutCall(run.runId, token, 'stripe');
+    expect(again.statusCode).toBe(200);
+    expect(stripeServer.calls('POST', '/v1/checkout/sessions').at(-1)?.idempotencyKey).toBe(
+      `checkout-${run.runId}-q1-a1`,
+    );
+    expect((await store.getRun(run.runId))?.payment.checkoutSessionId).not.toBe(sessionId);
+  });
+
+  it('a payment for a stale quote version does not authorize and its authorization is cancelled', async () => {
+    const { run, session } = await paidRun();
+    const cur = (await store.getRun(run.runId)) as BuildRun;
+    const requoted = {
+      ...cur,
+      quote: { ...(cur.quote as NonNullable<BuildRun['quote']>), version: 2 },
+      version: cur.version + 1,
+    };
+    await store.saveRun(requoted, { phase: 'quoted', version: cur.version });
+    const res = await call(webhook, signedDelivery(stripeEvent('checkout.session.completed', session)));
+    expect(bodyOf(res).outcome).toBe('released');
+    expect((await store.getRun(run.runId))?.phase).toBe('quoted');
+    expect(starter.calls).toBe(0);
+    const cancels = stripeServer.calls('POST', `/v1/payment_intents/${session.payment_intent}/cancel`);
+    expect(cancels.map((c) => c.idempotencyKey)).toEqual([`release-${session.payment_intent}`]);
+    expect(stripeServer.paymentIntents.get(session.payment_intent as string)?.status).toBe('canceled');
+  });
+});
+
+describe('settlement', () => {
+  async function authorizedByStripe() {
+    const { run, session } = await paidRun();
+    const res = await call(webhook, signedDelivery(stripeEvent('checkout.session.completed', session)));
+    expect(bodyOf(res).outcome).toBe('authorized');
+    return { runId: run.runId, pi: session.payment_intent as string };
+  }
+
+  async function advance(runId: string, to: 'worker_running' | 'artifact_ready'): Promise<BuildRun> {
+    let run = (await store.getRun(runId)) as BuildRun;
+    const path: BuildRun['phase'][] =
+      to === 'worker_running'
+        ? ['repo_ready', 'worker_running']
+        : ['repo_ready', 'worker_running', 'artifact_pending', 'artifact_ready'];
+    for (const phase of path) {
+      const next = transition(run, phase, {}, now());
+      await store.saveRun(next, { phase: run.phase, version: run.version });
+      run = next;
+    }
+    return run;
+  }
+
+  it('captures a verified run exactly once, even when settlement runs twice', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    const ready = await advance(runId, 'artifact_ready');
+    const port = paymentSettlement({ store, gateway, now });
+    await port.settle(ready);
+    await port.settle(ready); // a retried Publish with the stale run object
+    await port.settle((await store.getRun(runId)) as BuildRun);
+    expect(
+      stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`).map((c) => c.idempotencyKey),
+    ).toEqual([`capture-${runId}`]);
+    expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/cancel`)).toHaveLength(0);
+    expect(stripeServer.paymentIntents.get(pi)?.status).toBe('succeeded');
+    const stored = await store.getRun(runId);
+    expect(stored?.phase).toBe('artifact_ready');
+    expect(stored?.payment.status).toBe('captured');
+  });
+
+  it('cancels a failed run’s authorization exactly once through FailRun, even when FailRun runs twice', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    await advance(runId, 'worker_running');
+    const deps = { store, publisher, now, settlement: paymentSettlement({ store, gateway, now }) };
+    const state = {
+      runId,
+      attempt: 3,
+      maxAttempts: 3,
+      failureCode: 'verification_failed' as const,
+      lastFailure: 'x',
+    };
+    await failRun(deps, state);
+    await failRun(deps, state);
+    expect(
+      stripeServer.calls('POST', `/v1/payment_intents/${pi}/cancel`).map((c) => c.idempotencyKey),
+    ).toEqual([`cancel-${runId}`]);
+    expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`)).toHaveLength(0);
+    const stored = await store.getRun(runId);
+    expect(stored?.phase).toBe('failed');
+    expect(stored?.payment.status).toBe('cancelled');
+  });
+
+  it('a failed capture keeps artifact_ready, leaves the payment authorized and notes it for operators', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    const ready = await advance(runId, 'artifact_ready');
+    const intent = stripeServer.paymentIntents.get(pi);
+    if (intent) intent.status = 'canceled'; // e.g. the authorization expired at Stripe
+    expect(await settlePayment({ store, gateway, now }, ready)).toBe('error');
+    const stored = await store.getRun(runId);
+    expect(stored?.phase).toBe('artifact_ready');
+    expect(stored?.payment.status).toBe('authorized');
+    expect(stored?.payment.note).toMatch(/^capture failed at .*could not be captured/);
+  });
+
+  it('does nothing for runs not paid by card', async () => {
+    const run = transition(
+      quotedRun(),
+      'authorized',
+      { payment: { status: 'manual_approved', method: 'manual' } },
+      T0,
+    );
+    expect(await settlePayment({ store, gateway, now }, { ...run, phase: 'failed' })).toBe('none');
+  });
+});

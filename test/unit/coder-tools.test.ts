@@ -1,0 +1,279 @@
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  parseWorktreePath,
+  summaryProblem,
+  TOOL_SPECS,
+  ToolRefusal,
+  WorktreeTools,
+  webContentProblem,
+  writePolicyProblem,
+} from '../../worker-image/src/coder/tools.ts';
+
+let root: string;
+let worktree: string;
+let outside: string;
+let logs: string[];
+
+function tools(extra: Partial<ConstructorParameters<typeof WorktreeTools>[0]> = {}): WorktreeTools {
+  return new WorktreeTools({
+    worktree,
+    testCommands: [[process.execPath, '-e', 'console.log("tests ok")']],
+    buildCommands: [[process.execPath, '-e', 'console.error("main.go:3: syntax error"); process.exit(2)']],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    log: (l) => logs.push(l),
+    ...extra,
+  });
+}
+
+const call = (name: string, input: unknown) => ({ name, input, rawInput: JSON.stringify(input) });
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'coder-tools-'));
+  worktree = path.join(root, 'repo');
+  outside = path.join(root, 'outside');
+  mkdirSync(path.join(worktree, 'tool'), { recursive: true });
+  mkdirSync(path.join(worktree, 'web'), { recursive: true });
+  mkdirSync(path.join(worktree, '.git'), { recursive: true });
+  mkdirSync(outside);
+  writeFileSync(path.join(worktree, 'main.go'), 'package main\n\nfunc main() {}\n');
+  writeFileSync(path.join(worktree, 'app.json'), '{"name":"x"}\n');
+  writeFileSync(path.join(worktree, 'tool/tool.go'), 'package tool\n');
+  writeFileSync(path.join(worktree, '.git/config'), '[core]\n');
+  writeFileSync(path.join(outside, 'secret.txt'), 'outside secret');
+  logs = [];
+});
+
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('worktree path validation', () => {
+  it.each([
+    ['../../etc/passwd', /escapes/],
+    ['/etc/passwd', /absolute/],
+    ['C:/Windows/x', /absolute/],
+    ['~/x', /absolute/],
+    ['web\\..\\x', /backslash/],
+    ['web/a\0b', /NUL/],
+    ['web/./x', /"\."/],
+    ['web//x', /empty/],
+    ['web/.hidden', /not allowed/],
+    ['.git/config', /not allowed/],
+    ['', /empty/],
+  ])('refuses %j', (p, message) => {
+    expect(() => parseWorktreePath(p)).toThrow(ToolRefusal);
+    expect(() => parseWorktreePath(p)).toThrow(message);
+  });
+
+  it('accepts plain relative paths', () => {
+    expect(parseWorktreePath('web/index.html')).toEqual(['web', 'index.html']);
+    expect(parseWorktreePath('.', { allowRoot: true })).toEqual([]);
+  });
+
+  it('allows writes only to tool/*.go, tool/testdata, web text files and app.json', () => {
+    expect(writePolicyProblem(['app.json'])).toBeUndefined();
+    expect(writePolicyProblem(['tool', 'tool.go'])).toBeUndefined();
+    expect(writePolicyProblem(['tool', 'testdata', 'cases.json'])).toBeUndefined();
+    expect(writePolicyProblem(['web', 'index.html'])).toBeUndefined();
+    expect(writePolicyProblem(['web', 'main.go'])).toMatch(/web/);
+    expect(writePolicyProblem(['web', 'bundle.js.map'])).toMatch(/web/);
+    expect(writePolicyProblem(['main.go'])).toMatch(/only tool/);
+    expect(writePolicyProblem(['tools', 'build', 'main.go'])).toMatch(/only tool/);
+    expect(writePolicyProblem(['go.mod'])).toMatch(/only tool/);
+    expect(writePolicyProblem(['tool', 'notes.md'])).toMatch(/tool/);
+  });
+
+  it('refuses Go source and source maps in web content', () => {
+    expect(webContentProblem('package main\n\nimport "fmt"\n\nfunc main() {}\n')).toMatch(/source code/);
+    expect(webContentProblem('//# sourceMappingURL=app.js.map')).toMatch(/source map/);
+    expect(webContentProblem('<p>This package main feature is great</p>')).toBeUndefined();
+  });
+
+  it.each([
+    ['The reverse text tool is ready as a web app and binaries.', undefined],
+    ['Wrote tool/tool.go and web/app.js.', /paths|file names/],
+    ['Built from /tmp/busdk-worker-x/repo.', /paths/],
+    ['Uses `strings.Builder`.', /code/],
+    ['func main() { }', /code/],
+    ['line one\nline two', /one line/],
+    ['x'.repeat(300), /at most/],
+    ['See https://example.com', /links/],
+    [42, /string/],
+  ])('summary %j', (summary, problem) => {
+    const found = summaryProblem(summary);
+    if (problem === undefined) expect(found).toBeUndefined();
+    else expect(found).toMatch(problem);
+  });
+
+  it('declares the seven tools with object schemas', () => {
+    expect(TOOL_SPECS.map((t) => t.name)).toEqual([
+      'list_files',
+      'read_file',
+      'write_file',
+      'delete_file',
+      'run_tests',
+      'run_build',
+      'finish',
+    ]);
+    for (const t of TOOL_SPECS) expect(t.inputSchema.type).toBe('object');
+  });
+});
+
+describe('WorktreeTools', () => {
+  it('lists files without .git, reads and writes inside the worktree', async () => {
+    const t = tools();
+    const listing = await t.execute(call('list_files', { path: '.' }));
+    expect(listing.isError).toBe(false);
+    expect(listing.content).toContain('main.go (');
+    expect(listing.content).toContain('tool/tool.go (');
+    expect(listing.content).not.toContain('.git');
+    expect((await t.execute(call('read_file', { path: 'main.go' }))).content).toContain('package main');
+    const wrote = await t.execute(call('write_file', { path: 'web/sub/page.html', content: '<p>hi</p>' }));
+    expect(wrote).toEqual({ content: 'Wrote web/sub/page.html (9 bytes).', isError: false });
+    expect(readFileSync(path.join(worktree, 'web/sub/page.html'), 'utf8')).toBe('<p>hi</p>');
+  });
+
+  it('refuses escapes, absolute paths and frame files; nothing is written outside', async () => {
+    const t = tools();
+    for (const [name, input] of [
+      ['write_file', { path: '../outside/pwned.txt', content: 'x' }],
+      ['write_file', { path: '../../etc/passwd', content: 'x' }],
+      ['write_file', { path: path.join(outside, 'abs.txt'), content: 'x' }],
+      ['write_file', { path: 'main.go', content: 'package main' }],
+      ['write_file', { path: '.git/hooks/pre-commit', content: '#!/bin/sh' }],
+      ['read_file', { path: '../outside/secret.txt' }],
+      ['read_file', { path: path.join(outside, 'secret.txt') }],
+      ['read_file', { path: '.git/config' }],
+      ['delete_file', { path: 'main.go' }],
+      ['list_files', { path: '..' }],
+    ] as const) {
+      const out = await t.execute(call(name, input));
+      expect(out.isError, `${name} ${JSON.stringify(input)}`).toBe(true);
+      expect(out.content).toMatch(/^Error: /);
+      expect(out.content).not.toContain('outside secret');
+    }
+    expect(existsSync(path.join(outside, 'pwned.txt'))).toBe(false);
+    expect(existsSync(path.join(outside, 'abs.txt'))).toBe(false);
+    expect(readFileSync(path.join(worktree, 'main.go'), 'utf8')).toContain('func main');
+  });
+
+  it('never follows or overwrites symbolic links (file, parent folder, read)', async () => {
+    symlinkSync(path.join(outside, 'secret.txt'), path.join(worktree, 'web/link.txt'));
+    symlinkSync(outside, path.join(worktree, 'web/linkdir'));
+    symlinkSync(outside, path.join(worktree, 'tool/sub'));
+    const t = tools();
+    for (const [name, input] of [
+      ['read_file', { path: 'web/link.txt' }],
+      ['write_file', { path: 'web/link.txt', content: 'overwrite' }],
+      ['write_file', { path: 'web/linkdir/new.txt', content: 'x' }],
+      ['read_file', { path: 'web/linkdir/secret.txt' }],
+      ['list_files', { path: 'web/linkdir' }],
+      ['delete_file', { path: 'web/link.txt' }],
+    ] as const) {
+      const out = await t.execute(call(name, input));
+      expect(out.isError, `${name} ${JSON.stringify(input)}`).toBe(true);
+      expect(out.content).toMatch(/symbolic link/);
+    }
+    expect(readFileSync(path.join(outside, 'secret.txt'), 'utf8')).toBe('outside secret');
+    expect(existsSync(path.join(outside, 'new.txt'))).toBe(false);
+    const listing = await t.execute(call('list_files', { path: 'web' }));
+    expect(listing.content).toContain('web/link.txt (symbolic link, not accessible)');
+    expect(listing.content).not.toContain('secret.txt');
+  });
+
+  it('caps file size, total bytes and file count', async () => {
+    const t = tools({ limits: { maxWriteBytes: 100, maxTotalWriteBytes: 150, maxFilesWritten: 3 } });
+    expect(
+      (await t.execute(call('write_file', { path: 'web/a.txt', content: 'x'.repeat(101) }))).content,
+    ).toMatch(/larger than 100/);
+    expect(
+      (await t.execute(call('write_file', { path: 'web/a.txt', content: 'x'.repeat(100) }))).isError,
+    ).toBe(false);
+    expect(
+      (await t.execute(call('write_file', { path: 'web/b.txt', content: 'x'.repeat(60) }))).content,
+    ).toMatch(/at most 150 bytes/);
+    await t.execute(call('write_file', { path: 'web/b.txt', content: 'b' }));
+    await t.execute(call('write_file', { path: 'web/c.txt', content: 'c' }));
+    expect((await t.execute(call('write_file', { path: 'web/d.txt', content: 'd' }))).content).toMatch(
+      /at most 3 files/,
+    );
+  });
+
+  it('validates app.json and web content', async () => {
+    const t = tools();
+    expect((await t.execute(call('write_file', { path: 'app.json', content: '{nope' }))).content).toMatch(
+      /valid JSON/,
+    );
+    const copy = readFileSync(path.join(worktree, 'main.go'), 'utf8');
+    expect((await t.execute(call('write_file', { path: 'web/source.txt', content: copy }))).content).toMatch(
+      /source code/,
+    );
+    expect(existsSync(path.join(worktree, 'web/source.txt'))).toBe(false);
+  });
+
+  it('returns bad input as tool errors, never throws', async () => {
+    const t = tools();
+    expect((await t.execute({ name: 'write_file', input: undefined, rawInput: '{"path":' })).content).toMatch(
+      /JSON object/,
+    );
+    expect((await t.execute(call('write_file', { path: 'web/x.txt', content: 7 }))).content).toMatch(
+      /string/,
+    );
+    expect((await t.execute(call('rm_rf', {}))).content).toMatch(/unknown tool/);
+    expect((await t.execute({ name: 'run_tests', input: undefined, rawInput: '' })).isError).toBe(false);
+  });
+
+  it('runs only the profile commands, reports failures with output, and gates finish on them', async () => {
+    const t = tools();
+    expect((await t.execute(call('finish', { summary: 'Done.' }))).content).toMatch(
+      /run_tests and run_build/,
+    );
+    const tests = await t.execute(call('run_tests', {}));
+    expect(tests.isError).toBe(false);
+    expect(tests.content).toMatch(/^PASSED: /);
+    const build = await t.execute(call('run_build', {}));
+    expect(build.isError).toBe(true);
+    expect(build.content).toContain('exited with code 2');
+    expect(build.content).toContain('main.go:3: syntax error');
+    expect((await t.execute(call('finish', { summary: 'Done.' }))).isError).toBe(true);
+  });
+
+  it('accepts finish after passing tests and build, until the next change', async () => {
+    const t = tools({ buildCommands: [[process.execPath, '-e', '']] });
+    await t.execute(call('run_tests', {}));
+    await t.execute(call('run_build', {}));
+    await t.execute(call('write_file', { path: 'web/x.txt', content: 'changed' }));
+    expect((await t.execute(call('finish', { summary: 'The tool is ready.' }))).isError).toBe(true);
+    await t.execute(call('run_tests', {}));
+    await t.execute(call('run_build', {}));
+    expect((await t.execute(call('finish', { summary: 'Wrote web/x.txt.' }))).content).toMatch(/paths/);
+    expect(await t.execute(call('finish', { summary: 'The tool is ready.' }))).toEqual({
+      content: 'Finished.',
+      isError: false,
+      finished: { summary: 'The tool is ready.' },
+    });
+  });
+
+  it('bounds a command by the remaining budget and kills it', async () => {
+    const t = tools({
+      testCommands: [[process.execPath, '-e', 'setInterval(() => {}, 1000)']],
+      remainingMs: () => 1500,
+    });
+    const started = Date.now();
+    const out = await t.execute(call('run_tests', {}));
+    expect(out.isError).toBe(true);
+    expect(out.content).toMatch(/timed out/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});

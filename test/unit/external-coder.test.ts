@@ -1,0 +1,236 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BuildSpec } from '../../lib/domain/build-spec.ts';
+import {
+  ExternalCommandCoder,
+  type ExternalCommandCoderOptions,
+  parseCoderCommand,
+  parsePassEnv,
+} from '../../worker-image/src/coder/external-command-coder.ts';
+import { loadCoderSettings } from '../../worker-image/src/coder/settings.ts';
+
+const spec: BuildSpec = {
+  title: 'Reverse text',
+  summary: 'Reverses text.',
+  requestText: 'reverse my text please',
+  artifactType: 'web',
+  platforms: [],
+  features: [],
+  outOfScope: [],
+  complexity: 'small',
+};
+
+let root: string;
+let worktree: string;
+let logs: string[];
+
+function agent(name: string, source: string): string {
+  const file = path.join(root, name);
+  writeFileSync(file, source);
+  return file;
+}
+
+function coder(script: string, extra: Partial<ExternalCommandCoderOptions> = {}): ExternalCommandCoder {
+  return new ExternalCommandCoder({
+    argv: [process.execPath, script],
+    profile: {
+      testCommands: [['go', 'test', './...']],
+      buildCommands: [['go', 'run', './tools/build']],
+      rules: ['R1'],
+    },
+    commandEnv: () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', ARTIFACT_TYPE: 'web' }),
+    maxSeconds: 20,
+    killGraceMs: 500,
+    ...extra,
+  });
+}
+
+const input = (extra = {}) => ({ worktree, spec, attempt: 1, log: (l: string) => logs.push(l), ...extra });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'ext-coder-'));
+  worktree = path.join(root, 'repo');
+  mkdirSync(path.join(worktree, 'web'), { recursive: true });
+  mkdirSync(path.join(worktree, 'tool'), { recursive: true });
+  writeFileSync(path.join(worktree, 'main.go'), 'package main\n');
+  writeFileSync(path.join(worktree, 'app.json'), '{}\n');
+  writeFileSync(path.join(worktree, 'web/index.html'), '<p>old</p>\n');
+  writeFileSync(path.join(worktree, '.gitignore'), 'dist/\n');
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: worktree, stdio: 'ignore' });
+  git('init', '-q');
+  git('add', '-A');
+  git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'base');
+  logs = [];
+});
+
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('CODER_COMMAND parsing', () => {
+  it.each([
+    ['codex exec --full-auto', ['codex', 'exec', '--full-auto']],
+    [`agent --prompt "fix the \\"build\\"" 'a b'`, ['agent', '--prompt', 'fix the "build"', 'a b']],
+    ['["/usr/bin/agent","--x","a;b"]', ['/usr/bin/agent', '--x', 'a;b']],
+    ['agent ""', ['agent', '']],
+  ])('%s', (raw, argv) => {
+    expect(parseCoderCommand(raw)).toEqual(argv);
+  });
+
+  it.each([
+    ['agent; rm -rf /', /shell syntax/],
+    ['agent | tee x', /shell syntax/],
+    ['agent $(id)', /shell syntax/],
+    ['agent `id`', /shell syntax/],
+    ['agent *.go', /shell syntax/],
+    ['agent "unterminated', /unterminated/],
+    ['   ', /empty/],
+    ['[1,2]', /array of strings/],
+    ['[nope', /JSON array/],
+    ['--flag', /program/],
+  ])('refuses %j', (raw, message) => {
+    expect(() => parseCoderCommand(raw)).toThrow(message);
+  });
+
+  it('reads CODER_COMMAND_ENV names and the settings for CODER=command', () => {
+    expect(parsePassEnv('OPENAI_API_KEY, OTHER')).toEqual(['OPENAI_API_KEY', 'OTHER']);
+    expect(() => parsePassEnv('BAD-NAME')).toThrow(/variable name/);
+    const settings = loadCoderSettings(
+      {
+        CODER_COMMAND: 'agent run',
+        CODER_COMMAND_ENV: 'AGENT_KEY',
+        AGENT_KEY: 'k-123456',
+        CODER_MAX_SECONDS: '60',
+      },
+      'command',
+    );
+    expect(settings).toMatchObject({
+      budget: { maxSeconds: 60 },
+      command: { argv: ['agent', 'run'], passEnv: ['AGENT_KEY'], passEnvValues: { AGENT_KEY: 'k-123456' } },
+    });
+    expect(() => loadCoderSettings({}, 'command')).toThrow(/CODER_COMMAND is required/);
+    expect(() => loadCoderSettings({}, 'openai')).toThrow(/OPENAI_BASE_URL/);
+    expect(
+      loadCoderSettings({ BEDROCK_MODEL_ID: 'anthropic.claude', AWS_REGION: 'eu-west-1' }, 'bedrock').model,
+    ).toEqual(
+      expect.objectContaining({ provider: 'bedrock', modelId: 'anthropic.claude', region: 'eu-west-1' }),
+    );
+  });
+});
+
+describe('ExternalCommandCoder', () => {
+  it('gives the agent its assignment on stdin, in the worktree, with the allow-listed environment', async () => {
+    const script = agent(
+      'agent.mjs',
+      `import { readFileSync, writeFileSync } from 'node:fs';
+const a = JSON.parse(readFileSync(0, 'utf8'));
+writeFileSync('web/index.html', '<h1>' + a.spec.title + '</h1>');
+writeFileSync('tool/reverse.go', 'package tool\\n');
+writeFileSync('web/assignment.json', JSON.stringify({
+  attempt: a.attempt, previous: a.previous_failure ?? null, rules: a.rules, writable: a.writable,
+  commands: a.commands, budget: a.budget, cwd: process.cwd(),
+  secret: process.env.AWS_SECRET_ACCESS_KEY ?? null, key: process.env.AGENT_KEY ?? null,
+  artifactType: process.env.ARTIFACT_TYPE,
+}));
+console.log('working…');
+console.log(JSON.stringify({ summary: 'The reverse text web app is ready.' }));
+`,
+    );
+    const result = await coder(script, {
+      passEnv: ['AGENT_KEY'],
+      baseEnv: { AGENT_KEY: 'agent-key-1' },
+    }).code(input({ attempt: 2, previousFailure: 'go test failed: want x' }));
+    expect(result).toEqual({ ok: true, summary: 'The reverse text web app is ready.' });
+    expect(readFileSync(path.join(worktree, 'web/index.html'), 'utf8')).toBe('<h1>Reverse text</h1>');
+    const seen = JSON.parse(readFileSync(path.join(worktree, 'web/assignment.json'), 'utf8'));
+    expect(seen).toEqual({
+      attempt: 2,
+      previous: 'go test failed: want x',
+      rules: ['R1'],
+      writable: ['tool/', 'web/', 'app.json'],
+      commands: { test: [['go', 'test', './...']], build: [['go', 'run', './tools/build']] },
+      budget: { seconds: 20 },
+      cwd: worktree,
+      secret: null,
+      key: 'agent-key-1',
+      artifactType: 'web',
+    });
+    expect(logs.some((l) => l.includes('working…'))).toBe(true);
+  });
+
+  it('uses a fixed summary when the agent prints none (or an unsafe one)', async () => {
+    const script = agent('agent.mjs', `console.log(JSON.stringify({ summary: 'Edited web/index.html' }));`);
+    expect(await coder(script).code(input())).toEqual({
+      ok: true,
+      summary: 'The tool is implemented and ready to be built.',
+    });
+  });
+
+  it('fails on a non-zero exit, with the output in the internal reason', async () => {
+    const script = agent('agent.mjs', `console.error('model quota exceeded'); process.exit(3);`);
+    const result = await coder(script).code(input());
+    expect(result).toMatchObject({ ok: false, code: 'coder_failed' });
+    expect(result.ok === false && result.reason).toMatch(/exited with code 3[\s\S]*model quota exceeded/);
+  });
+
+  it('fails when the agent changes the frame or adds a symlink', async () => {
+    const frame = agent(
+      'frame.mjs',
+      `import { writeFileSync } from 'node:fs'; writeFileSync('main.go', 'package main // changed\\n');`,
+    );
+    const r1 = await coder(frame).code(input());
+    expect(r1.ok === false && r1.reason).toMatch(/may not change: main\.go/);
+    execFileSync('git', ['checkout', '--', 'main.go'], { cwd: worktree });
+    const link = agent(
+      'link.mjs',
+      `import { symlinkSync } from 'node:fs'; symlinkSync('/etc/passwd', 'web/passwd.txt');`,
+    );
+    const r2 = await coder(link).code(input());
+    expect(r2.ok === false && r2.reason).toMatch(/web\/passwd\.txt \(not a regular file\)/);
+  });
+
+  it('kills a hanging agent and its children at the wall-time budget', async () => {
+    const pids = path.join(root, 'pids.json');
+    const script = agent(
+      'hang.mjs',
+      `import { spawn } from 'node:child_process'; import { writeFileSync } from 'node:fs';
+process.on('SIGTERM', () => {}); // ignores the polite signal
+const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+writeFileSync(${JSON.stringify(pids)}, JSON.stringify([process.pid, child.pid]));
+setInterval(() => {}, 1000);
+`,
+    );
+    const started = Date.now();
+    const result = await coder(script, { maxSeconds: 1 }).code(input());
+    expect(result).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: wall time (1 s)' });
+    expect(Date.now() - started).toBeLessThan(8000);
+    const [agentPid, childPid] = JSON.parse(readFileSync(pids, 'utf8')) as number[];
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(agentPid!)).toBe(false);
+    expect(alive(childPid!)).toBe(false);
+  });
+
+  it('reports a program that cannot start', async () => {
+    const c = new ExternalCommandCoder({
+      argv: [path.join(root, 'no-such-agent')],
+      profile: { testCommands: [], buildCommands: [], rules: [] },
+      commandEnv: () => ({ PATH: '/usr/bin:/bin' }),
+      maxSeconds: 5,
+    });
+    const result = await c.code(input());
+    expect(result.ok === false && result.reason).toMatch(/could not start \(ENOENT\)/);
+    expect(existsSync(path.join(worktree, 'web/index.html'))).toBe(true);
+  });
+});
