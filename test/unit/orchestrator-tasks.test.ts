@@ -634,7 +634,11 @@ describe('verifier platform', () => {
     putCandidate(run.runId, 1);
     const verified = await verifyArtifacts(deps, state);
     const current = await get(run.runId);
-    const darwinOnly = update(current, { spec: { ...current.spec!, platforms: ['darwin-arm64'] } }, current.updatedAt);
+    const darwinOnly = update(
+      current,
+      { spec: { ...current.spec!, platforms: ['darwin-arm64'] } },
+      current.updatedAt,
+    );
     await store.saveRun(darwinOnly, { phase: current.phase, version: current.version });
     await publish(deps, verified);
     const stored = await get(run.runId);

@@ -101,7 +101,11 @@ export class OfflineIntake implements IntakeEngine {
       );
     }
     const onlyExtras =
-      !change.artifactType && !change.platforms && !change.title && !change.recipe && change.extras.length > 0;
+      !change.artifactType &&
+      !change.platforms &&
+      !change.title &&
+      !change.recipe &&
+      change.extras.length > 0;
     if (onlyExtras && !this.catalog.buildsExtras) {
       return keep(
         `I can’t add ${change.extras.slice(0, 3).join(', ')} to this tool yet, so your current quote stays as it is.`,
