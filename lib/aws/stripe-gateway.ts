@@ -128,9 +128,14 @@ export function envSecret(name: string, env: NodeJS.ProcessEnv = process.env): P
   return p;
 }
 
-/** Whether card payment is configured (`STRIPE_SECRET_KEY` or `STRIPE_SECRET_KEY_ARN`). */
+/**
+ * Whether card payment is offered: a key in the environment (local test mode), or on AWS the
+ * key's secret ARN together with `STRIPE_ENABLED=true` (the stack's `cardPayments` switch, turned
+ * on once operators have stored the Stripe secrets).
+ */
 export function stripeConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env.STRIPE_SECRET_KEY?.trim() || env.STRIPE_SECRET_KEY_ARN?.trim());
+  if (env.STRIPE_SECRET_KEY?.trim()) return true;
+  return Boolean(env.STRIPE_SECRET_KEY_ARN?.trim()) && env.STRIPE_ENABLED === 'true';
 }
 
 /** The gateway from the environment, or undefined when Stripe is not configured. */

@@ -1,11 +1,17 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
+import { API_ROUTES } from '../../functions/api/routes.ts';
 import { BuildBuckets } from './buckets.ts';
 import { BuildApi } from './build-api.ts';
 import type { StackConfig } from './config.ts';
 import { DataTable } from './data-table.ts';
+import { Messaging } from './messaging.ts';
+import { ModelProviders } from './models.ts';
 import { BuildNetwork } from './network.ts';
+import { Payments } from './payments.ts';
+import { PortalHosting } from './portal-hosting.ts';
+import { PreviewDistribution } from './preview-distribution.ts';
 import { RepoFileSystem } from './repo-filesystem.ts';
 import { SessionSecret } from './session-secret.ts';
 import { BuildStateMachine } from './state-machine.ts';
@@ -30,6 +36,11 @@ export class BuildStack extends Stack {
   readonly worker: BuildWorker;
   readonly pipeline: BuildStateMachine;
   readonly api: BuildApi;
+  readonly preview: PreviewDistribution;
+  readonly payments: Payments;
+  readonly messaging: Messaging;
+  readonly models: ModelProviders;
+  readonly portal: PortalHosting;
 
   constructor(scope: Construct, id: string, props: BuildStackProps) {
     super(scope, id, props);
@@ -47,6 +58,7 @@ export class BuildStack extends Stack {
       logRetention: config.logRetention,
       table: this.table,
       buckets: [this.buckets.staging, this.buckets.evidence],
+      bedrockRuntime: config.worker.coder === 'bedrock',
     });
     this.repos = new RepoFileSystem(this, 'Repos', { network: this.network });
     this.worker = new BuildWorker(this, 'Worker', {
@@ -71,6 +83,27 @@ export class BuildStack extends Stack {
       sessionSecret: this.sessionSecret,
       pipeline: { stateMachine: this.pipeline.stateMachine, buckets: this.buckets, eventBus: this.eventBus },
     });
+
+    // Web previews: their own CloudFront origin over the published artifacts; ListArtifacts signs
+    // the links with the dedicated preview key that the edge function verifies.
+    this.preview = new PreviewDistribution(this, 'Preview', {
+      stage: config.stage,
+      artifacts: this.buckets.artifacts,
+      accessLogs: this.buckets.accessLogs,
+    });
+    const listArtifacts = this.api.functions.ListArtifacts;
+    if (listArtifacts) this.preview.grantSigning(listArtifacts.function);
+    new CfnOutput(this, 'PreviewUrl', {
+      value: this.preview.url,
+      description: 'Preview origin (web artifacts; separate from the portal and the API)',
+    });
+
+    ({
+      payments: this.payments,
+      messaging: this.messaging,
+      models: this.models,
+      portal: this.portal,
+    } = this.wireProductFeatures(config));
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the public API' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'DynamoDB run table' });
@@ -106,5 +139,76 @@ export class BuildStack extends Stack {
       value: this.worker.cluster.clusterArn,
       description: 'Worker cluster',
     });
+  }
+  /**
+   * Payments, email, model providers and the portal, granted per function (see each construct):
+   * Stripe key to Checkout, StripeWebhook, Publish and FailRun (capture/cancel; those two run
+   * outside the VPC, so they reach api.stripe.com directly), the webhook secret to StripeWebhook,
+   * the operator topic to Checkout, SES sending to `sendsEmail` routes, model access to PostMessage
+   * and the worker only when configured.
+   */
+
+  private wireProductFeatures(config: StackConfig): {
+    payments: Payments;
+    messaging: Messaging;
+    models: ModelProviders;
+    portal: PortalHosting;
+  } {
+    const apiFn = (id: string) => {
+      const fn = this.api.functions[id];
+      if (!fn) throw new Error(`no API function ${id}`);
+      return fn.function;
+    };
+    const taskFn = (state: string) => {
+      const fn = this.pipeline.functions[state];
+      if (!fn) throw new Error(`no orchestrator function ${state}`);
+      return fn.function;
+    };
+
+    const payments = new Payments(this, 'Payments', { stage: config.stage, config: config.payments });
+    for (const fn of [apiFn('Checkout'), apiFn('StripeWebhook'), taskFn('Publish'), taskFn('FailRun')]) {
+      payments.grantStripeKey(fn);
+    }
+    payments.advertiseCard(apiFn('GetRun'));
+    payments.grantWebhookSecret(apiFn('StripeWebhook'));
+    payments.grantNotify(apiFn('Checkout'));
+
+    const messaging = new Messaging(this, 'Email', { config: config.email });
+    for (const route of API_ROUTES.filter((r) => r.sendsEmail)) messaging.grantSend(apiFn(route.id));
+
+    const models = new ModelProviders(this, 'Models', {
+      stage: config.stage,
+      models: config.models,
+      coder: config.worker.coder,
+    });
+    models.configureIntake(apiFn('PostMessage'));
+    models.configureWorker(this.worker.container, this.worker.taskRole);
+
+    const portal = new PortalHosting(this, 'Portal', {
+      stage: config.stage,
+      api: this.api.api,
+      previewOrigin: this.preview.url,
+      accessLogs: this.buckets.accessLogs,
+      logRetention: config.logRetention,
+    });
+    apiFn('Checkout').addEnvironment('PORTAL_URL', portal.url);
+    new CfnOutput(this, 'PortalUrl', {
+      value: portal.url,
+      description: 'The portal (chat app) with the API under /api/*',
+    });
+    new CfnOutput(this, 'StripeSecretKeyArn', {
+      value: payments.stripeSecretKey.secretArn,
+      description: 'Put the Stripe secret API key here after deploy',
+    });
+    new CfnOutput(this, 'StripeWebhookSecretArn', {
+      value: payments.stripeWebhookSecret.secretArn,
+      description:
+        'Put the Stripe webhook signing secret here (endpoint: <PortalUrl>/api/v1/webhooks/stripe)',
+    });
+    new CfnOutput(this, 'OperatorTopicArn', {
+      value: payments.operatorTopic.topicArn,
+      description: 'Operator notifications (manual approval requests)',
+    });
+    return { payments, messaging, models, portal };
   }
 }

@@ -2,6 +2,9 @@ import { Duration } from 'aws-cdk-lib';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { MAX_BODY_BYTES_DEFAULT } from '../aws/config.ts';
+import type { EmailConfig } from './messaging.ts';
+import { type ModelsConfig, validateModelsConfig } from './models.ts';
+import type { PaymentsConfig } from './payments.ts';
 
 /** Typed configuration for one deployment of the stack, passed down to every construct as props. */
 export interface StackConfig {
@@ -15,6 +18,12 @@ export interface StackConfig {
   readonly network: NetworkConfig;
   readonly worker: WorkerConfig;
   readonly orchestrator: OrchestratorConfig;
+  /** Stripe secrets and operator notifications (lib/infra/payments.ts). */
+  readonly payments: PaymentsConfig;
+  /** The SES sender of one-time codes (lib/infra/messaging.ts). */
+  readonly email: EmailConfig;
+  /** Model providers of the intake assistant and the worker's coder (lib/infra/models.ts). */
+  readonly models: ModelsConfig;
 }
 
 export interface LambdaConfig {
@@ -67,14 +76,19 @@ export interface WorkerConfig {
   readonly ephemeralStorageGiB: number;
   /** WORKER_TIMEOUT_SECONDS: the worker stops itself before the RunWorker state times out. */
   readonly timeoutSeconds: number;
-  /** CODER: the worker's coder (`offline` recipe coder; model coders need a Bedrock endpoint). */
-  readonly coder: 'offline';
+  /**
+   * CODER: the worker's coder: `offline` recipe coder, `bedrock` / `openai` model-driven coder
+   * (settings in `models`), or an external agent `command` (`models.coderCommand`).
+   */
+  readonly coder: Coder;
   /**
    * Read-only root file system with task-local volumes for the writable paths. Needs matching
    * `VOLUME` declarations in worker-image/Dockerfile (see WORKER_WRITABLE_PATHS in worker.ts).
    */
   readonly readonlyRootFilesystem: boolean;
 }
+
+export type Coder = 'offline' | 'bedrock' | 'openai' | 'command';
 
 export interface OrchestratorConfig {
   /** MAX_ATTEMPTS: worker attempts per execution (repair loop bound). */
@@ -111,6 +125,9 @@ export function stackConfig(overrides: { stage?: string } = {}): StackConfig {
       readonlyRootFilesystem: false,
     },
     orchestrator: { maxAttempts: 3 },
+    payments: {},
+    email: { from: 'no-reply@example.com', identity: 'address' },
+    models: { intakeProvider: 'offline', bedrockModelId: 'anthropic.claude-3-5-sonnet-20240620-v1:0' },
   };
   validateStackConfig(config);
   return config;
@@ -140,6 +157,16 @@ export function validateStackConfig(config: StackConfig): void {
   for (const id of network.gatewayPrefixListIds ?? []) {
     if (!/^pl-[0-9a-f]{8,17}$/.test(id)) throw new Error(`not a prefix list id: ${id}`);
   }
+  if (!/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(config.email.from)) {
+    throw new Error(`email.from must be a plain email address: ${config.email.from}`);
+  }
+  if (
+    config.payments.operatorEmail !== undefined &&
+    !/^[^@\s]+@[^@\s]+$/.test(config.payments.operatorEmail)
+  ) {
+    throw new Error(`payments.operatorEmail must be an email address: ${config.payments.operatorEmail}`);
+  }
+  validateModelsConfig(config.models, worker.coder);
   if (!Number.isInteger(worker.timeoutSeconds) || worker.timeoutSeconds < 60) {
     throw new Error('worker.timeoutSeconds must be an integer of at least 60');
   }

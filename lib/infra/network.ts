@@ -13,6 +13,8 @@ export interface BuildNetworkProps {
   readonly table: DataTable;
   /** Buckets that something inside the VPC reads or writes (the S3 endpoint allows only these). */
   readonly buckets: readonly s3.IBucket[];
+  /** Add the `bedrock-runtime` interface endpoint (the worker's coder calls Bedrock). */
+  readonly bedrockRuntime?: boolean;
 }
 
 /** NFS, for EFS mount targets. */
@@ -140,6 +142,7 @@ export class BuildNetwork extends Construct {
       EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
       Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       Events: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+      ...(props.bedrockRuntime && { BedrockRuntime: ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME }),
     };
     for (const [name, service] of Object.entries(interfaces)) {
       const endpoint = this.vpc.addInterfaceEndpoint(name, {

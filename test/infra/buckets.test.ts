@@ -25,7 +25,18 @@ describe('BuildBuckets', () => {
   const all = ['staging', 'evidence', 'artifacts', 'accessLogs'] as const;
 
   it('has the three pipeline buckets and one access log bucket', () => {
-    template.resourceCountIs('AWS::S3::Bucket', 4);
+    // The preview distribution adds its own two (key import documents, CloudFront logs): test/infra/preview.test.ts.
+    // The portal adds two more (its files, CloudFront logs): test/infra/portal.test.ts.
+    const previewBuckets = [
+      stack.preview.key.importBucket,
+      stack.preview.logs,
+      stack.portal.bucket,
+      stack.portal.logs,
+    ].map(logicalIdOf);
+    const own = Object.keys(template.findResources('AWS::S3::Bucket')).filter(
+      (id) => !previewBuckets.includes(id),
+    );
+    expect(own).toHaveLength(4);
   });
 
   it.each(all)('%s: blocks all public access, SSE-S3, no ACLs, retained', (name) => {
@@ -78,6 +89,15 @@ describe('BuildBuckets', () => {
   it('grants no principal any Allow in a bucket policy except S3 log delivery', () => {
     for (const name of all) {
       for (const s of policyOf(name).filter((st) => st.Effect === 'Allow')) {
+        // The preview distribution's Origin Access Control: GetObject for that distribution only.
+        if (
+          name === 'artifacts' &&
+          JSON.stringify(s.Principal) === '{"Service":"cloudfront.amazonaws.com"}'
+        ) {
+          expect(s.Action).toBe('s3:GetObject');
+          expect(JSON.stringify(s.Condition)).toContain(logicalIdOf(stack.preview.distribution));
+          continue;
+        }
         expect(s.Principal, name).toEqual({ Service: 'logging.s3.amazonaws.com' });
         expect(name).toBe('accessLogs');
       }

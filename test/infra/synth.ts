@@ -38,10 +38,12 @@ export function synthBuildStack(options: TestAppOptions = { cfnValidation: false
 }
 
 /**
- * The one role CDK adds by itself: the provider of `Custom::VpcRestrictDefaultSG`, which empties
- * the VPC's default security group (cdk.json `@aws-cdk/aws-ec2:restrictDefaultSecurityGroup`).
+ * The roles of CDK custom resource providers (AWSLambdaBasicExecutionRole attached by CDK): the
+ * provider of `Custom::VpcRestrictDefaultSG`, which empties the VPC's default security group
+ * (cdk.json `@aws-cdk/aws-ec2:restrictDefaultSecurityGroup`), and `Custom::PreviewKeyImport`
+ * (lib/infra/preview-key.ts; its own statements are asserted in test/infra/preview.test.ts).
  */
-export const CDK_PROVIDER_ROLE = /^CustomVpcRestrictDefaultSGCustomResourceProviderRole/;
+export const CDK_PROVIDER_ROLE = /^Custom(VpcRestrictDefaultSG|PreviewKeyImport)CustomResourceProviderRole/;
 
 export interface PolicyStatement {
   Effect: string;
