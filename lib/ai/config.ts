@@ -1,3 +1,4 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { BedrockModelClient } from './bedrock.ts';
 import type { ModelClient } from './model.ts';
 import { OpenAIModelClient } from './openai.ts';
@@ -17,6 +18,8 @@ export type ModelConfig =
       baseUrl: string;
       model: string;
       apiKey: string | undefined;
+      /** AWS: Secrets Manager secret holding the key (read once per process). */
+      apiKeyArn?: string | undefined;
       timeoutMs: number;
     };
 
@@ -59,7 +62,14 @@ export function loadModelConfig(
       throw new ModelConfigError('OPENAI_BASE_URL and OPENAI_MODEL are required for the openai provider');
     }
     if (!/^https?:\/\//.test(baseUrl)) throw new ModelConfigError('OPENAI_BASE_URL must be an http(s) URL');
-    return { provider: 'openai', baseUrl, model, apiKey: env.OPENAI_API_KEY || undefined, timeoutMs };
+    return {
+      provider: 'openai',
+      baseUrl,
+      model,
+      apiKey: env.OPENAI_API_KEY || undefined,
+      apiKeyArn: env.OPENAI_API_KEY_ARN?.trim() || undefined,
+      timeoutMs,
+    };
   }
   return undefined;
 }
@@ -75,9 +85,31 @@ export function createModelClient(config: ModelConfig): ModelClient {
   return new OpenAIModelClient({
     baseUrl: config.baseUrl,
     model: config.model,
-    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    ...(config.apiKey
+      ? { apiKey: config.apiKey }
+      : config.apiKeyArn
+        ? { apiKey: secretReader(config.apiKeyArn) }
+        : {}),
     timeoutMs: config.timeoutMs,
   });
+}
+
+/** Reads a Secrets Manager secret once (trimmed; blank = none); a failed read is retried next time. */
+export function secretReader(
+  arn: string,
+  client: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
+): () => Promise<string | undefined> {
+  let cached: Promise<string | undefined> | undefined;
+  return () => {
+    cached ??= client
+      .send(new GetSecretValueCommand({ SecretId: arn }))
+      .then((out) => out.SecretString?.trim() || undefined)
+      .catch((err: unknown) => {
+        cached = undefined;
+        throw err;
+      });
+    return cached;
+  };
 }
 
 /** One line for status output; never contains a key. */
@@ -86,7 +118,7 @@ export function describeModelConfig(config: ModelConfig | undefined): string {
   if (config.provider === 'bedrock') {
     return `bedrock ${config.modelId} in ${config.region ?? '(default region)'}`;
   }
-  return `openai-compatible ${config.model} at ${safeUrl(config.baseUrl)} (API key ${config.apiKey ? 'set' : 'not set'})`;
+  return `openai-compatible ${config.model} at ${safeUrl(config.baseUrl)} (API key ${config.apiKey ? 'set' : config.apiKeyArn ? 'in Secrets Manager' : 'not set'})`;
 }
 
 /** The base URL without credentials or query (someone may put a key in it). */

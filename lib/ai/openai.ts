@@ -11,8 +11,11 @@ export interface OpenAIModelOptions {
   /** e.g. `https://api.openai.com/v1`; `/chat/completions` is appended. */
   baseUrl: string;
   model: string;
-  /** Sent as `Authorization: Bearer …` when set (local servers often need none). */
-  apiKey?: string;
+  /**
+   * Sent as `Authorization: Bearer …` when set (local servers often need none). A function is
+   * called per request (e.g. a cached Secrets Manager read on AWS).
+   */
+  apiKey?: string | (() => Promise<string | undefined>);
   /** Per-attempt timeout in milliseconds. Default 60 000. */
   timeoutMs?: number;
   /** Retries after the first attempt on 429, 5xx, timeouts and network errors. Default 2. */
@@ -77,7 +80,9 @@ export class OpenAIModelClient implements ModelClient {
       'content-type': 'application/json',
       accept: 'application/json',
     };
-    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const apiKey =
+      typeof this.options.apiKey === 'function' ? await this.options.apiKey() : this.options.apiKey;
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
     let res: Response;
     let text: string;
     try {

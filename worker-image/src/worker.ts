@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { keys } from '../../lib/aws/keys.ts';
 import type { WorkerAssignment } from '../../lib/domain/assignment.ts';
+import { renderCheck } from '../../lib/verify/render-check.ts';
 import { AssignmentError, fetchAssignment, manifestRelativePath } from './assignment.ts';
 import type { Coder } from './coder/coder.ts';
 import type { WorkerConfig } from './config.ts';
@@ -10,6 +11,7 @@ import { cloneBranch, commitAndPush, GitCommandError } from './git.ts';
 import { commandEnv, holdGoCacheTrim } from './go-env.ts';
 import type { WorkerLog } from './log.ts';
 import { implementingStage, type ProgressReporter } from './progress.ts';
+import { renderWebArtifacts } from './render.ts';
 import type { WorkerFailureCode, WorkerResult } from './result.ts';
 import { describeFailure, outputTail, runCommand } from './run-commands.ts';
 import {
@@ -37,6 +39,8 @@ export interface WorkerDeps {
   isStopping: () => boolean;
   /** Base environment for build/test commands (default: process.env, filtered). */
   env?: NodeJS.ProcessEnv;
+  /** The render check (tests replace it); default `lib/verify/render-check.ts`. */
+  renderCheck?: typeof renderCheck;
 }
 
 /** A step failed in a known way; becomes the attempt's result. */
@@ -153,6 +157,18 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       throw new StepFailure('build_failed', `${assignment.manifestPath} lists no artifacts`);
     }
     log.line(`worker: manifest lists ${artifacts.length} artifact(s)`);
+    checkpoint();
+
+    // Render check in headless Chromium where the worker image carries it (on AWS the
+    // VerifyArtifacts Lambda has no browser): a web app that renders blank or throws fails the
+    // attempt with the reason, which the repair loop hands to the next attempt.
+    const render = await renderWebArtifacts(
+      path.dirname(manifestAbs),
+      artifacts,
+      deps.renderCheck ?? renderCheck,
+    );
+    for (const line of render.log) log.line(`render: ${line}`);
+    if (render.failure) throw new StepFailure('build_failed', render.failure);
     checkpoint();
 
     let uploaded: Awaited<ReturnType<typeof uploadCandidate>>;
