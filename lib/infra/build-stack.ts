@@ -86,10 +86,21 @@ export class BuildStack extends Stack {
 
     // Web previews: their own CloudFront origin over the published artifacts; ListArtifacts signs
     // the links with the dedicated preview key that the edge function verifies.
+    // The portal (chat app) first: previews name it as the one origin allowed to frame them. The
+    // portal's own CSP frames preview origins by pattern (default CloudFront domains), so the two
+    // distributions do not depend on each other both ways.
+    this.portal = new PortalHosting(this, 'Portal', {
+      stage: config.stage,
+      api: this.api.api,
+      previewOrigin: 'https://*.cloudfront.net',
+      accessLogs: this.buckets.accessLogs,
+      logRetention: config.logRetention,
+    });
     this.preview = new PreviewDistribution(this, 'Preview', {
       stage: config.stage,
       artifacts: this.buckets.artifacts,
       accessLogs: this.buckets.accessLogs,
+      frameAncestors: [this.portal.url],
     });
     const listArtifacts = this.api.functions.ListArtifacts;
     if (listArtifacts) this.preview.grantSigning(listArtifacts.function);
@@ -184,13 +195,7 @@ export class BuildStack extends Stack {
     models.configureIntake(apiFn('PostMessage'));
     models.configureWorker(this.worker.container, this.worker.taskRole);
 
-    const portal = new PortalHosting(this, 'Portal', {
-      stage: config.stage,
-      api: this.api.api,
-      previewOrigin: this.preview.url,
-      accessLogs: this.buckets.accessLogs,
-      logRetention: config.logRetention,
-    });
+    const portal = this.portal;
     apiFn('Checkout').addEnvironment('PORTAL_URL', portal.url);
     new CfnOutput(this, 'PortalUrl', {
       value: portal.url,
