@@ -1,15 +1,16 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { BuildStack } from '../lib/infra/build-stack.ts';
-import { stackConfig } from '../lib/infra/config.ts';
+import { stackConfigFromContext } from '../lib/infra/config.ts';
 
 /**
  * CDK app. Environment-agnostic (no account/region lookups), so `cdk synth` works offline.
- * Choose the deployment stage with `-c stage=prod` (default `dev`).
+ * Settings come from context: `-c stage=prod`, `-c intakeProvider=bedrock -c coder=bedrock
+ * -c bedrockModelId=… -c bedrockRegion=…`, `-c emailFrom=…`, `-c cardPayments=true` (see
+ * `stackConfigFromContext` in lib/infra/config.ts).
  */
 const app = new App();
-const stage: unknown = app.node.tryGetContext('stage');
-const config = stackConfig({ stage: typeof stage === 'string' ? stage : undefined });
+const config = stackConfigFromContext((key) => app.node.tryGetContext(key));
 
 new BuildStack(app, `BusBuild-${config.stage}`, {
   config,

@@ -181,3 +181,37 @@ export function validateStackConfig(config: StackConfig): void {
     throw new Error('orchestrator.maxAttempts must be an integer from 1 to 10');
   }
 }
+
+/**
+ * The stack config with `cdk -c key=value` overrides, so deployments choose providers and
+ * settings without code changes: `stage`, `intakeProvider`, `coder`, `bedrockModelId`,
+ * `bedrockRegion`, `emailFrom`, `operatorEmail`, `cardPayments` (true/false).
+ */
+export function stackConfigFromContext(get: (key: string) => unknown): StackConfig {
+  const str = (key: string): string | undefined => {
+    const v = get(key);
+    return typeof v === 'string' && v.trim() ? v.trim() : undefined;
+  };
+  const base = stackConfig({ stage: str('stage') });
+  const coder = str('coder') as StackConfig['worker']['coder'] | undefined;
+  const intakeProvider = str('intakeProvider') as StackConfig['models']['intakeProvider'] | undefined;
+  const cardPayments = get('cardPayments');
+  const config: StackConfig = {
+    ...base,
+    worker: { ...base.worker, ...(coder ? { coder } : {}) },
+    models: {
+      ...base.models,
+      ...(intakeProvider ? { intakeProvider } : {}),
+      ...(str('bedrockModelId') ? { bedrockModelId: str('bedrockModelId')! } : {}),
+      ...(str('bedrockRegion') ? { bedrockRegion: str('bedrockRegion')! } : {}),
+    },
+    email: { ...base.email, ...(str('emailFrom') ? { from: str('emailFrom')! } : {}) },
+    payments: {
+      ...base.payments,
+      ...(str('operatorEmail') ? { operatorEmail: str('operatorEmail')! } : {}),
+      ...(cardPayments === true || cardPayments === 'true' ? { cardPayments: true } : {}),
+    },
+  };
+  validateStackConfig(config);
+  return config;
+}

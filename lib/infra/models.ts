@@ -18,6 +18,11 @@ export interface ModelsConfig {
    * cross-region inference profile id (`eu.anthropic.…`), invoked in the stack's region.
    */
   readonly bedrockModelId: string;
+  /**
+   * BEDROCK_REGION: where the model is invoked (default: the stack's region). The worker reaches
+   * Bedrock through a VPC endpoint in the stack's region, so a worker coder needs the same region.
+   */
+  readonly bedrockRegion?: string;
   /** OpenAI-compatible endpoint (OPENAI_BASE_URL / OPENAI_MODEL) when a component uses `openai`. */
   readonly openai?: { readonly baseUrl: string; readonly model: string };
   /** CODER_COMMAND (JSON argv) when the worker's coder is `command`. */
@@ -97,12 +102,13 @@ export class ModelProviders extends Construct {
   bedrockModelArns(scope: Construct): string[] {
     const stack = Stack.of(scope);
     const id = this.models.bedrockModelId;
+    const region = this.models.bedrockRegion ?? stack.region;
     if (!INFERENCE_PROFILE.test(id)) {
-      return [`arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${id}`];
+      return [`arn:${stack.partition}:bedrock:${region}::foundation-model/${id}`];
     }
     // An inference profile routes to the foundation model in any region of its geography.
     return [
-      `arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:inference-profile/${id}`,
+      `arn:${stack.partition}:bedrock:${region}:${stack.account}:inference-profile/${id}`,
       `arn:${stack.partition}:bedrock:*::foundation-model/${id.replace(INFERENCE_PROFILE, '')}`,
     ];
   }
@@ -132,6 +138,7 @@ export class ModelProviders extends Construct {
     fn.addEnvironment('INTAKE_PROVIDER', intakeProvider);
     if (intakeProvider === 'bedrock') {
       fn.addEnvironment('BEDROCK_MODEL_ID', bedrockModelId);
+      if (this.models.bedrockRegion) fn.addEnvironment('BEDROCK_REGION', this.models.bedrockRegion);
       fn.addToRolePolicy(this.bedrockStatement(fn));
       if (fn.role) this.acknowledgeProfile(fn.role);
     }
@@ -157,6 +164,7 @@ export class ModelProviders extends Construct {
     const { bedrockModelId, openai, coderCommand } = this.models;
     if (this.coder === 'bedrock') {
       container.addEnvironment('BEDROCK_MODEL_ID', bedrockModelId);
+      if (this.models.bedrockRegion) container.addEnvironment('BEDROCK_REGION', this.models.bedrockRegion);
       taskRole.addToPrincipalPolicy(this.bedrockStatement(container));
       this.acknowledgeProfile(taskRole);
     }

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { stackConfig, validateStackConfig } from '../../lib/infra/config.ts';
+import { stackConfig, stackConfigFromContext, validateStackConfig } from '../../lib/infra/config.ts';
 
 describe('stackConfig', () => {
   it('defaults to the dev stage with a 29 s API timeout and stage throttling', () => {
@@ -61,5 +61,44 @@ describe('stackConfig', () => {
       validateStackConfig({ ...config, worker: { ...config.worker, ephemeralStorageGiB: 10 } }),
     ).toThrow(/ephemeralStorageGiB/);
     expect(() => validateStackConfig({ ...config, orchestrator: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
+  });
+});
+
+describe('stackConfigFromContext (cdk -c key=value)', () => {
+  const ctx = (values: Record<string, unknown>) => (key: string) => values[key];
+
+  it('keeps the offline defaults without context', () => {
+    const c = stackConfigFromContext(ctx({}));
+    expect(c.models.intakeProvider).toBe('offline');
+    expect(c.worker.coder).toBe('offline');
+    expect(c.payments.cardPayments).toBeUndefined();
+  });
+
+  it('takes providers, model id and region, sender, operator email and the card switch', () => {
+    const c = stackConfigFromContext(
+      ctx({
+        stage: 'prod',
+        intakeProvider: 'bedrock',
+        coder: 'bedrock',
+        bedrockModelId: 'eu.anthropic.claude-3-5-sonnet-20240620-v1:0',
+        bedrockRegion: 'eu-central-1',
+        emailFrom: 'builder@busdk.example',
+        operatorEmail: 'ops@busdk.example',
+        cardPayments: 'true',
+      }),
+    );
+    expect(c.stage).toBe('prod');
+    expect(c.models).toMatchObject({
+      intakeProvider: 'bedrock',
+      bedrockModelId: 'eu.anthropic.claude-3-5-sonnet-20240620-v1:0',
+      bedrockRegion: 'eu-central-1',
+    });
+    expect(c.worker.coder).toBe('bedrock');
+    expect(c.email.from).toBe('builder@busdk.example');
+    expect(c.payments).toMatchObject({ operatorEmail: 'ops@busdk.example', cardPayments: true });
+  });
+
+  it('rejects an unknown provider', () => {
+    expect(() => stackConfigFromContext(ctx({ intakeProvider: 'magic' }))).toThrow(/intakeProvider/);
   });
 });

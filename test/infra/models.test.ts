@@ -105,6 +105,28 @@ describe('model providers', () => {
       expect(vars).toMatchObject({ CODER: 'bedrock', BEDROCK_MODEL_ID: modelId });
     });
 
+    it('invokes the model in a configured region (BEDROCK_REGION and the model ARN)', () => {
+      const base = stackConfig({ stage: 'test' });
+      const other = synth({
+        ...base,
+        models: {
+          ...base.models,
+          intakeProvider: 'bedrock',
+          bedrockModelId: modelId,
+          bedrockRegion: 'eu-central-1',
+        },
+      });
+      const fn = other.stack.api.functions.PostMessage!;
+      const env =
+        other.template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables;
+      expect(env.BEDROCK_REGION).toBe('eu-central-1');
+      const resources = allRoleStatements(other.template)
+        .filter(({ statement }) => allowsAction(statement, 'bedrock:InvokeModel'))
+        .map(({ statement }) => JSON.stringify(other.stack.resolve(statement.Resource)));
+      expect(resources.length).toBeGreaterThan(0);
+      for (const r of resources) expect(r).toContain(':bedrock:eu-central-1::foundation-model/');
+    });
+
     it('adds the bedrock-runtime interface endpoint (the VPC has no route out)', () => {
       const endpoints = bedrockEndpoints(template);
       expect(endpoints).toHaveLength(1);
