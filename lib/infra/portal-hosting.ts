@@ -7,6 +7,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { cloudFrontLogsBucket } from './cloudfront-logs.ts';
 import { repoPath } from './paths.ts';
 
 /** Where the portal's static files live in the repository. */
@@ -107,22 +108,7 @@ export class PortalHosting extends Construct {
       lifecycleRules: [{ id: 'expire-old-portal-versions', noncurrentVersionExpiration: Duration.days(30) }],
     });
 
-    // CloudFront standard logs need an ACL-enabled bucket (the log delivery writes with ACLs).
-    this.logs = new s3.Bucket(this, 'Logs', {
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [{ id: 'expire-portal-logs', expiration: Duration.days(90) }],
-    });
-    Validations.of(this.logs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        'This bucket receives the standard access logs of the portal distribution. Logging it into ' +
-        'another bucket would only log the log deliveries; its objects expire after 90 days.',
-    });
+    this.logs = cloudFrontLogsBucket(this, 'portal');
 
     this.responseHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
       comment: `bus-build ${props.stage} portal security headers`,

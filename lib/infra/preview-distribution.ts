@@ -1,30 +1,15 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { previewContentSecurityPolicy } from '../domain/preview-policy.ts';
+import { cloudFrontLogsBucket } from './cloudfront-logs.ts';
 import { PREVIEW_FUNCTION_FILE } from './preview-function/load.ts';
 import { PreviewKey } from './preview-key.ts';
 
-/**
- * The preview origin's Content-Security-Policy (the same policy as lib/local/preview-server.ts):
- * the artifact may load only its own files, and only the portal may frame it.
- */
-export function previewContentSecurityPolicy(frameAncestors: readonly string[]): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    `frame-ancestors 'self' ${frameAncestors.join(' ')}`.trim(),
-  ].join('; ');
-}
+export { previewContentSecurityPolicy };
 
 export interface PreviewDistributionProps {
   readonly stage: string;
@@ -94,22 +79,7 @@ export class PreviewDistribution extends Construct {
       removeHeaders: ['x-amz-meta-sha256', 'x-amz-version-id', 'x-amz-server-side-encryption'],
     });
 
-    // CloudFront standard logs need an ACL-enabled bucket (the log delivery writes with ACLs).
-    this.logs = new s3.Bucket(this, 'Logs', {
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [{ id: 'expire-preview-logs', expiration: Duration.days(90) }],
-    });
-    Validations.of(this.logs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        'This bucket receives the standard access logs of the preview distribution. Logging it into ' +
-        'another bucket would only log the log deliveries; its objects expire after 90 days.',
-    });
+    this.logs = cloudFrontLogsBucket(this, 'preview');
 
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `bus-build ${props.stage} web previews (separate origin)`,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { s3Client } from '../aws/clients.ts';
 import { verifyPreviewToken } from '../aws/preview-links.ts';
+import { previewContentSecurityPolicy } from '../domain/preview-policy.ts';
 
 /**
  * The local preview origin (AWS: a separate CloudFront distribution). Serves one verified web
@@ -35,18 +36,7 @@ export function parsePreviewPath(rawUrl: string): { token: string; rel: string }
 
 function securityHeaders(frameAncestors: string[]): Record<string, string> {
   return {
-    'content-security-policy': [
-      "default-src 'self'",
-      "script-src 'self'",
-      "style-src 'self'",
-      "img-src 'self' data:",
-      "font-src 'self'",
-      "connect-src 'self'",
-      "object-src 'none'",
-      "base-uri 'none'",
-      "form-action 'self'",
-      `frame-ancestors 'self' ${frameAncestors.join(' ')}`.trim(),
-    ].join('; '),
+    'content-security-policy': previewContentSecurityPolicy(frameAncestors),
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'cross-origin-resource-policy': 'same-origin',
