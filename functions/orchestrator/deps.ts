@@ -3,11 +3,11 @@ import { bucketNamesFromEnv, S3ArtifactStore } from '../../lib/aws/artifact-stor
 import { documentClient, eventBridgeClient, s3Client } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
-import { RepoStore } from '../../lib/aws/repo-store.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { stripeSettlementFromEnv } from '../../lib/aws/stripe-gateway.ts';
 import { detectHostPlatform } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
+import { branchStoreFromEnv } from './branch-store.ts';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
@@ -41,7 +41,6 @@ export function orchestratorDeps(): OrchestratorDeps {
   if (deps) return deps;
   const env = process.env;
   const config = loadConfig(env);
-  let repos: RepoStore | undefined;
   const store = new DynamoRunStore(documentClient(), config.tableName);
   const now = () => new Date().toISOString();
   deps = {
@@ -52,16 +51,7 @@ export function orchestratorDeps(): OrchestratorDeps {
       : new NoopPublisher(),
     artifacts: new S3ArtifactStore(s3Client(), bucketNamesFromEnv(env)),
     // Only PrepareBranch needs the repository (REPO_DIR: the bare repo, EFS on AWS).
-    repos: {
-      ensureBranch: (run) => {
-        if (!repos) {
-          const bareDir = env.REPO_DIR?.trim();
-          if (!bareDir) throw new Error('REPO_DIR is not set');
-          repos = new RepoStore({ bareDir });
-        }
-        return repos.ensureBranch(run);
-      },
-    },
+    repos: branchStoreFromEnv(env),
     maxAttempts: maxAttemptsFrom(env),
     verifierPlatform: env.VERIFY_HOST_PLATFORM?.trim() || detectHostPlatform(),
     profile: ARTIFACT_BUILDER_PROFILE,

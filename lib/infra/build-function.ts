@@ -24,6 +24,11 @@ export interface BuildFunctionProps {
   readonly timeout: Duration;
   readonly logRetention: RetentionDays;
   readonly environment?: Record<string, string>;
+  /**
+   * Repository directories copied into the bundle next to the handler (e.g. `template-repo`,
+   * found at `/var/task/<dir>` at run time); their `dist/` is left out.
+   */
+  readonly bundleDirs?: readonly string[];
   /** /tmp size (default 512 MiB). */
   readonly ephemeralStorageSize?: Size;
   /**
@@ -130,6 +135,17 @@ export class BuildFunction extends Construct {
         sourcesContent: false,
         // Ship the SDK version the tests ran against instead of whatever the runtime carries.
         bundleAwsSDK: true,
+        ...(props.bundleDirs?.length && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (inputDir: string, outputDir: string) =>
+              (props.bundleDirs ?? []).flatMap((dir) => [
+                `cp -R "${inputDir}/${dir}" "${outputDir}/${dir}"`,
+                `rm -rf "${outputDir}/${dir}/dist"`,
+              ]),
+          },
+        }),
       },
     });
 

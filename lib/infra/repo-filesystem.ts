@@ -41,13 +41,10 @@ export interface RepoFileSystemProps {
  * file system policy has no Allow at all: it denies unencrypted transport and any mount that does
  * not go through an access point, and (having a policy) it refuses anonymous NFS clients.
  *
- * Seeding (operator step, once per environment and whenever `template-repo/` changes): the bare
- * repository must exist before the first build; PrepareBranch fails with RepoNotInitializedError
- * otherwise. Nothing outside the VPC can reach the file system, so seeding runs inside it: run
- * `initTemplateRepository` (lib/aws/repo-store.ts) against `REPO_DIR` from a task that mounts this
- * access point, e.g. a one-off worker task with a command override that runs the seed script
- * (`bus-build seed-template`), or a deploy-time custom resource that bundles `template-repo/`.
- * It is idempotent: the base tag moves only when the template's tree changed.
+ * Seeding: automatic. PrepareBranch carries `template-repo/` in its bundle (`TEMPLATE_DIR`) and,
+ * once per container, runs the idempotent `initTemplate` against `REPO_DIR` before creating a
+ * branch (functions/orchestrator/branch-store.ts): the first build seeds the repository, and a
+ * deploy with a changed template commits it and moves the base tag.
  */
 export class RepoFileSystem extends Construct {
   readonly fileSystem: efs.FileSystem;

@@ -121,8 +121,15 @@ export class BuildStateMachine extends Construct {
         timeout: Duration.seconds(task.timeout),
         logRetention: config.logRetention,
         environment: inVpc
-          ? { ...environment, REPO_DIR, MAX_ATTEMPTS: String(config.orchestrator.maxAttempts) }
+          ? {
+              ...environment,
+              REPO_DIR,
+              // The template ships in the bundle; PrepareBranch seeds/updates the EFS repository.
+              TEMPLATE_DIR: '/var/task/template-repo',
+              MAX_ATTEMPTS: String(config.orchestrator.maxAttempts),
+            }
           : environment,
+        ...(inVpc && { bundleDirs: ['template-repo'] }),
         ...(inVpc && {
           vpc: network.vpc,
           vpcSubnets: network.subnets,

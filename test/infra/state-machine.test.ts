@@ -277,7 +277,11 @@ describe('orchestrator functions', () => {
           SecurityGroupIds: [{ 'Fn::GetAtt': [logicalIdOf(stack.network.functionSecurityGroup), 'GroupId'] }],
         });
         expect(p.FileSystemConfigs).toEqual([{ Arn: expect.anything(), LocalMountPath: REPO_MOUNT_PATH }]);
-        expect(p.Environment.Variables).toMatchObject({ REPO_DIR, MAX_ATTEMPTS: '3' });
+        expect(p.Environment.Variables).toMatchObject({
+          REPO_DIR,
+          MAX_ATTEMPTS: '3',
+          TEMPLATE_DIR: '/var/task/template-repo',
+        });
         expect(actions).toEqual(
           expect.arrayContaining([...VPC_ENI_ACTIONS, 'elasticfilesystem:ClientMount']),
         );
