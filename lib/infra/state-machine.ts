@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
-import type * as events from 'aws-cdk-lib/aws-events';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -87,6 +88,9 @@ export interface BuildStateMachineProps {
 export class BuildStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Record<string, BuildFunction> = {};
+  /** Fails the runs of executions that ended ABORTED or TIMED_OUT (no FailRun ran for them). */
+  readonly reconciler: BuildFunction;
+  readonly reconcileRule: events.Rule;
   readonly logGroup: LogGroup;
   /** The definition with every substitution applied (tokens until synthesis). */
   readonly definition: string;
@@ -251,6 +255,33 @@ export class BuildStateMachine extends Construct {
         resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: ECS_SYNC_RULE })],
       }),
     );
+
+    // An execution that is stopped or hits its overall timeout never reaches FailRun: the default
+    // bus's status-change event for this state machine triggers the reconciler, which fails the
+    // run with a customer-safe code (lib/app/orchestrator/reconcile-execution.ts).
+    this.reconciler = new BuildFunction(this, 'ReconcileExecution', {
+      entry: 'functions/orchestrator/reconcile-execution.ts',
+      description: `bus-build ${config.stage} reconciles executions that ended ABORTED or TIMED_OUT`,
+      runtime: config.lambda.runtime,
+      memorySize: config.lambda.memorySize,
+      timeout: Duration.seconds(30),
+      logRetention: config.logRetention,
+      environment,
+    });
+    table.grantReadWriteData(this.reconciler.function);
+    eventBus.grantPutEventsTo(this.reconciler.function);
+    this.reconcileRule = new events.Rule(this, 'ReconcileRule', {
+      description: 'Build-run executions that ended without FailRun (ABORTED, TIMED_OUT)',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['ABORTED', 'TIMED_OUT'],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
+      },
+      targets: [new targets.LambdaFunction(this.reconciler.function, { retryAttempts: 8 })],
+    });
 
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -374,3 +374,24 @@ describe('published artifacts (stack-wide least privilege)', () => {
     expect(JSON.stringify(endpoints)).not.toContain(artifactsRef());
   });
 });
+
+describe('reconciling executions that end without FailRun', () => {
+  it('routes ABORTED and TIMED_OUT status changes of this state machine to the reconciler', () => {
+    const rule = template.toJSON().Resources[logicalIdOf(stack.pipeline.reconcileRule)].Properties;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: {
+        status: ['ABORTED', 'TIMED_OUT'],
+        stateMachineArn: [{ Ref: logicalIdOf(stack.pipeline.stateMachine) }],
+      },
+    });
+    expect(rule.Targets).toHaveLength(1);
+    expect(rule.Targets[0].Arn).toEqual({
+      'Fn::GetAtt': [logicalIdOf(stack.pipeline.reconciler.function), 'Arn'],
+    });
+    const fn = template.toJSON().Resources[logicalIdOf(stack.pipeline.reconciler.function)].Properties;
+    expect(fn.Environment.Variables.TABLE_NAME).toBeDefined();
+    expect(fn.VpcConfig).toBeUndefined();
+  });
+});
