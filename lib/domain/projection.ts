@@ -114,13 +114,12 @@ export function toPublicEvent(e: BuildEvent): PublicEvent | null {
       );
     case 'bus.build.progress.updated':
       return pub(PROGRESS_SENTENCES[e.data.stage]);
+    // The progress events that follow carry "being verified" / "preview is ready"; these two name
+    // the milestones themselves, so a transcript never shows the same sentence twice in a row.
     case 'bus.build.artifact.submitted':
-      return pub(PROGRESS_SENTENCES.verifying, 'artifact_pending');
+      return pub('The build worker handed in the result for verification.', 'artifact_pending');
     case 'bus.build.artifact.verified':
-      return pub(
-        e.data.kinds.includes('web') ? PROGRESS_SENTENCES.preview_ready : PROGRESS_SENTENCES.downloads_ready,
-        'artifact_ready',
-      );
+      return pub('The artifact passed verification.', 'artifact_ready');
     case 'bus.build.run.failed':
       return pub(FAILURE_SENTENCES[e.data.code], 'failed');
     case 'bus.build.run.delivered':
