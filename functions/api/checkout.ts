@@ -1,11 +1,16 @@
 import { startCheckout } from '../../lib/app/checkout.ts';
 import { operatorNotifierFromEnv } from '../../lib/aws/operator-notifier.ts';
+import type { OperatorNotifier } from '../../lib/domain/payment.ts';
 import { toPublicRun } from '../../lib/domain/projection.ts';
 import { CheckoutBodySchema } from '../../lib/domain/public-schemas.ts';
 import { requireCaller } from '../shared/caller.ts';
 import { appDeps } from '../shared/deps.ts';
 import { type ApiEvent, apiHandler, json, parse } from '../shared/http.ts';
 import { paymentGateway, paymentMethods } from '../shared/payments.ts';
+
+let notifier: OperatorNotifier | undefined;
+/** Built once per container, like the other adapters (an SNS client on AWS). */
+const operatorNotifier = (): OperatorNotifier => (notifier ??= operatorNotifierFromEnv());
 
 /** `PORTAL_URL`, else the calling page's origin, else this API's own origin. */
 function portalBase(event: ApiEvent): string {
@@ -30,7 +35,7 @@ export const handler = apiHandler(
     const base = appDeps();
     const gateway = method === 'stripe' ? await paymentGateway() : undefined;
     const result = await startCheckout(
-      { ...base, gateway, notifier: operatorNotifierFromEnv() },
+      { ...base, gateway, notifier: operatorNotifier() },
       caller,
       event.pathParameters?.run_id ?? '',
       { method, portalBase: portalBase(event) },

@@ -56,7 +56,7 @@ export function orchestratorDeps(): OrchestratorDeps {
     verifierPlatform: env.VERIFY_HOST_PLATFORM?.trim() || detectHostPlatform(),
     profile: ARTIFACT_BUILDER_PROFILE,
     verifySettings: verifySettingsFrom(env),
-    now: () => new Date().toISOString(),
+    now,
   };
   return deps;
 }

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { jwtVerify, SignJWT } from 'jose';
+import { signToken, verifyToken } from '../../lib/aws/signed-token.ts';
 import { newSessionId, SESSION_ID_PATTERN } from '../../lib/domain/ids.ts';
 import { sessionSecret } from './secrets.ts';
 
@@ -14,8 +14,6 @@ export interface VisitorSession {
   email?: string;
 }
 
-const key = async () => new TextEncoder().encode(await sessionSecret());
-
 /**
  * Signs a session token. `email` (only after a verified one-time code) adds the verified address
  * as the `email` claim; `sessionId` keeps an existing session's id (its runs stay accessible).
@@ -24,30 +22,21 @@ export async function issueSession(
   opts: { email?: string; sessionId?: string } = {},
 ): Promise<{ session: VisitorSession; token: string }> {
   const sessionId = opts.sessionId ?? newSessionId();
-  const token = await new SignJWT(opts.email ? { email: opts.email } : {})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sessionId)
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(`${SESSION_TTL_SECONDS}s`)
-    .sign(await key());
+  const token = await signToken(
+    opts.email ? { email: opts.email } : {},
+    sessionId,
+    AUDIENCE,
+    await sessionSecret(),
+    SESSION_TTL_SECONDS,
+    ISSUER,
+  );
   return { session: { sessionId, ...(opts.email ? { email: opts.email } : {}) }, token };
 }
 
 export async function verifySessionToken(token: string): Promise<VisitorSession | undefined> {
-  try {
-    const { payload } = await jwtVerify(token, await key(), {
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      algorithms: ['HS256'],
-    });
-    if (typeof payload.sub !== 'string' || !SESSION_ID_PATTERN.test(payload.sub)) return undefined;
-    const email = typeof payload.email === 'string' ? payload.email : undefined;
-    return { sessionId: payload.sub, ...(email ? { email } : {}) };
-  } catch {
-    return undefined;
-  }
+  const claims = await verifyToken(token, AUDIENCE, await sessionSecret(), ISSUER);
+  if (!claims?.sub || !SESSION_ID_PATTERN.test(claims.sub)) return undefined;
+  return { sessionId: claims.sub, ...(claims.email ? { email: claims.email } : {}) };
 }
 
 /** Reads the visitor session from `Authorization: Bearer …` or the session cookie. */

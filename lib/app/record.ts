@@ -8,8 +8,7 @@ export async function recordEvents(
   runId: string,
   events: NewBuildEvent[],
 ): Promise<BuildEvent[]> {
-  const appended: BuildEvent[] = [];
-  for (const e of events) appended.push(await deps.store.appendEvent(runId, e));
+  const appended = await deps.store.appendEvents(runId, events);
   try {
     await deps.publisher.publish(appended);
   } catch (err) {

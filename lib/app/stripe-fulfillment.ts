@@ -80,11 +80,10 @@ export async function fulfillStripeEvent(
 
 async function applySessionEvent(deps: FulfillmentDeps, event: StripeEventLike): Promise<FulfillmentOutcome> {
   const facts = sessionFacts(event.data.object);
-  const run = facts.runId && isRunId(facts.runId) ? await deps.store.getRun(facts.runId) : undefined;
-
   if (event.type === 'checkout.session.expired' || event.type === 'checkout.session.async_payment_failed') {
     return reopen(deps, facts);
   }
+  const run = facts.runId && isRunId(facts.runId) ? await deps.store.getRun(facts.runId) : undefined;
 
   const paid = (event.data.object as { payment_status?: string }).payment_status;
   // Completed with a payment intent and manual capture = authorized (payment_status stays

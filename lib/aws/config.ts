@@ -4,7 +4,6 @@
  */
 export interface AppConfig {
   tableName: string;
-  sessionSecret: string;
   cookieSecure: boolean;
   priceTableJson: string | undefined;
   eventBusName: string | undefined;
@@ -24,7 +23,6 @@ export const MAX_BODY_BYTES_DEFAULT = 16 * 1024;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     tableName: env.TABLE_NAME ?? 'bus-build-runs',
-    sessionSecret: env.SESSION_SECRET ?? '',
     cookieSecure: (env.COOKIE_SECURE ?? 'true') !== 'false',
     priceTableJson: env.PRICE_TABLE || undefined,
     eventBusName: env.EVENT_BUS_NAME || undefined,

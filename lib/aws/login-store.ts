@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { rateWindow } from '../domain/otp.ts';
 import type { LoginStore, RunIndex, RunIndexOwner, StoredOtp } from '../domain/ports.ts';
+import { isConditionFailure } from './run-store.ts';
 import { TABLE_KEYS } from './table-schema.ts';
 
 /**
@@ -22,8 +23,6 @@ import { TABLE_KEYS } from './table-schema.ts';
  *
  * Index items carry `createdAt` so listings come out newest first.
  */
-const isConditionFailure = (err: unknown) =>
-  (err as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 const indexPk = (owner: RunIndexOwner) =>
   owner.kind === 'session' ? `SESSION#${owner.sessionId}` : `EMAIL#${owner.emailKey}`;

@@ -9,7 +9,8 @@ import { TABLE_KEYS } from './table-schema.ts';
 
 const runPk = (runId: string) => `RUN#${runId}`;
 const seqKey = (seq: number) => `EVT#${String(seq).padStart(10, '0')}`;
-const isConditionFailure = (err: unknown) =>
+/** A conditional write (or transaction) lost: the item changed or already exists. */
+export const isConditionFailure = (err: unknown) =>
   err instanceof ConditionalCheckFailedException ||
   (err as { name?: string })?.name === 'ConditionalCheckFailedException' ||
   (err as { name?: string })?.name === 'TransactionCanceledException';
@@ -103,24 +104,42 @@ export class DynamoRunStore implements RunStore {
    * duplicate-free sequence numbers per run.
    */
   async appendEvent(runId: string, event: NewBuildEvent, at = new Date().toISOString()): Promise<BuildEvent> {
-    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-      const seq = (await this.lastSeq(runId)) + 1;
-      const full = BuildEventSchema.parse({ ...event, runId, seq, at });
-      try {
-        await this.db.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { pk: runPk(runId), sk: seqKey(seq), type: full.type, event: JSON.stringify(full) },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-        return full;
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+    return (await this.append(runId, [event], () => at))[0]!;
+  }
+
+  /** Appends several events in order; the last sequence number is read once, not per event. */
+  appendEvents(runId: string, events: NewBuildEvent[]): Promise<BuildEvent[]> {
+    return this.append(runId, events, () => new Date().toISOString());
+  }
+
+  private async append(runId: string, events: NewBuildEvent[], at: () => string): Promise<BuildEvent[]> {
+    const appended: BuildEvent[] = [];
+    let next: number | undefined;
+    for (const event of events) {
+      const stamp = at();
+      for (let attempt = 0; ; attempt++) {
+        if (attempt >= MAX_APPEND_ATTEMPTS) throw new ConflictError('The event log is busy; please retry.');
+        const seq = next ?? (await this.lastSeq(runId)) + 1;
+        const full = BuildEventSchema.parse({ ...event, runId, seq, at: stamp });
+        try {
+          await this.db.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { pk: runPk(runId), sk: seqKey(seq), type: full.type, event: JSON.stringify(full) },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          );
+          appended.push(full);
+          next = seq + 1;
+          break;
+        } catch (err) {
+          if (!isConditionFailure(err)) throw err;
+          next = undefined; // someone else took it: re-read the log's end
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+        }
       }
     }
-    throw new ConflictError('The event log is busy; please retry.');
+    return appended;
   }
 
   private async lastSeq(runId: string): Promise<number> {

@@ -1,16 +1,17 @@
 import { jwtVerify, SignJWT } from 'jose';
 
-/** Short-lived HS256 capability tokens (download and preview links). */
+/** HS256 tokens: visitor sessions and short-lived capabilities (download and preview links). */
 export async function signToken(
   claims: Record<string, string>,
   subject: string,
   audience: string,
   secret: string,
   ttlSeconds: number,
+  issuer?: string,
 ): Promise<string> {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(subject)
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(subject);
+  if (issuer) jwt.setIssuer(issuer);
+  return jwt
     .setAudience(audience)
     .setIssuedAt()
     .setExpirationTime(`${ttlSeconds}s`)
@@ -22,11 +23,13 @@ export async function verifyToken(
   token: string,
   audience: string,
   secret: string,
+  issuer?: string,
 ): Promise<Record<string, string> | undefined> {
   try {
     const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
       audience,
       algorithms: ['HS256'],
+      ...(issuer ? { issuer } : {}),
     });
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(payload)) if (typeof v === 'string') out[k] = v;

@@ -15,6 +15,8 @@ export interface RunStore {
   listMessages(runId: string, limit?: number): Promise<Message[]>;
   /** Appends with the next per-run sequence number (no gaps, no duplicates) and returns it. */
   appendEvent(runId: string, event: NewBuildEvent, at?: string): Promise<BuildEvent>;
+  /** Appends several events in order, each with the next sequence number. */
+  appendEvents(runId: string, events: NewBuildEvent[]): Promise<BuildEvent[]>;
   listEvents(runId: string, after: number, limit: number): Promise<{ events: BuildEvent[]; lastSeq: number }>;
   listRunsByPhase(
     phase: Phase,

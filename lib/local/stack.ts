@@ -15,7 +15,9 @@ import { startPreviewServer } from './preview-server.ts';
 import { reconcileAbortedExecutions } from './reconcile.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
-import { removeStackInfo, writeStackInfo } from './stack-info.ts';
+import { isProcessAlive, LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
+
+export { LOCAL_CREDENTIALS };
 
 /** The repository root (handler entries and portal/ are resolved against it). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,8 +25,6 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEFAULT_PORTS = { gateway: 3000, preview: 3001, dynamo: 4567, s3: 4568, sfn: 4569 } as const;
 export const DEFAULT_DATA_DIR = '.data';
 export const DEFAULT_REGION = 'us-east-1';
-/** s3rver only accepts this key pair; dynalite accepts anything. Never real credentials. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -368,21 +368,12 @@ function lockDataDir(dataDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid))
+      if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid))
         throw new DataDirInUseError(dataDir, pid === process.pid ? 'this process' : `pid ${pid}`);
       rmSync(file, { force: true }); // stale lock from a crashed run
     }
   }
   throw new DataDirInUseError(dataDir, 'another process');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class DataDirInUseError extends Error {

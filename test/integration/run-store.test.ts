@@ -68,6 +68,23 @@ describe('DynamoRunStore against dynalite', () => {
     expect(lastSeq).toBe(40);
   });
 
+  it('appends batches concurrently: gap-free overall, each batch in its own order', async () => {
+    const run = newBuildRun(owner, at(7));
+    await store.createRun(run);
+    const batch = () =>
+      store.appendEvents(
+        run.runId,
+        Array.from({ length: 10 }, () => newEvent('bus.build.run.requested', {})),
+      );
+    const [a, b] = await Promise.all([batch(), batch()]);
+    const seqs = [...a!, ...b!].map((e) => e.seq).sort((x, y) => x - y);
+    expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (const list of [a!, b!]) {
+      const own = list.map((e) => e.seq);
+      expect(own).toEqual([...own].sort((x, y) => x - y));
+    }
+  });
+
   it('reads events after a cursor with pagination', async () => {
     const run = newBuildRun(owner, at(8));
     await store.createRun(run);

@@ -52,6 +52,11 @@ export class MemoryRunStore implements RunStore {
     this.events.set(runId, list);
     return full;
   }
+  async appendEvents(runId: string, events: NewBuildEvent[]): Promise<BuildEvent[]> {
+    const out: BuildEvent[] = [];
+    for (const e of events) out.push(await this.appendEvent(runId, e));
+    return out;
+  }
   async listEvents(runId: string, after: number, limit: number) {
     const events = (this.events.get(runId) ?? []).filter((e) => e.seq > after).slice(0, limit);
     return { events, lastSeq: events.at(-1)?.seq ?? after };

@@ -30,9 +30,6 @@ export const WorkerResultSchema = z
   .strict();
 export type WorkerResult = z.infer<typeof WorkerResultSchema>;
 
-/** Not repairable: another attempt would fail the same way. */
-export const NOT_REPAIRABLE: readonly WorkerFailureCode[] = ['no_matching_recipe'];
-
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_NO_MATCHING_RECIPE = 2;

@@ -5,7 +5,7 @@ import { keys } from '../../aws/keys.ts';
 import { type NewBuildEvent, newEvent } from '../../domain/events.ts';
 import { transition } from '../../domain/lifecycle.ts';
 import { isCustomerDeliverable, type ManifestEntry, type VerifiedArtifact } from '../../domain/manifest.ts';
-import { contentTypeFor, hashDirectory, sha256File, walkCandidate } from '../../verify/index.ts';
+import { contentTypeFor, directoryDigest, sha256File, walkCandidate } from '../../verify/index.ts';
 import type { PublishDeps } from './deps.ts';
 import type { ArtifactStore } from './ports.ts';
 import { commit, loadRun, TaskStateError } from './run-ops.ts';
@@ -56,18 +56,21 @@ async function publishEntry(
 ): Promise<VerifiedArtifact> {
   const abs = path.join(root, entry.path);
   if (entry.kind === 'web') {
-    const digest = await hashDirectory(abs).catch(() => undefined);
-    if (!digest) throw new PublishIntegrityError(entry.artifact_id, 'the directory');
-    if (digest.sha256 !== entry.sha256 || digest.sizeBytes !== entry.size_bytes) {
+    // One walk, one hash per file: the digest is checked against the verified manifest and the
+    // same hashes go with the uploads.
+    const tree = await walkCandidate(abs, { maxEntries: 10_000 }).catch(() => undefined);
+    if (!tree || tree.problems.length > 0)
+      throw new PublishIntegrityError(entry.artifact_id, 'the directory');
+    if (tree.truncated) throw new PublishIntegrityError(entry.artifact_id, 'the tree');
+    const files = await Promise.all(tree.files.map(async (f) => ({ ...f, sha256: await sha256File(f.abs) })));
+    const sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
+    if (directoryDigest(files) !== entry.sha256 || sizeBytes !== entry.size_bytes) {
       throw new PublishIntegrityError(entry.artifact_id, 'the content');
     }
-    const tree = await walkCandidate(abs, { maxEntries: 10_000 });
-    if (tree.problems.length > 0 || tree.truncated)
-      throw new PublishIntegrityError(entry.artifact_id, 'the tree');
-    for (const f of tree.files) {
+    for (const f of files) {
       await putImmutable(deps.artifacts, keys.published(runId, entry.artifact_id, f.rel), f.abs, {
         contentType: contentTypeFor(f.rel),
-        sha256: await sha256File(f.abs),
+        sha256: f.sha256,
         size: f.size,
       });
     }

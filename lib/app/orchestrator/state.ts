@@ -43,11 +43,3 @@ export const MAX_INTERNAL_REASON = 4_000;
 export function clip(text: string, max = MAX_INTERNAL_REASON): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
-
-/** A copy of the state without the per-attempt outcome fields (and without undefined values). */
-export function baseState(state: BuildState): BuildState {
-  const { runId, attempt, maxAttempts, lastFailure } = state;
-  return lastFailure === undefined
-    ? { runId, attempt, maxAttempts }
-    : { runId, attempt, maxAttempts, lastFailure };
-}
