@@ -7,13 +7,13 @@ import { SfnExecutionStarter } from '../aws/execution-starter.ts';
 import { DynamoRunStore } from '../aws/run-store.ts';
 import type { EventPublisher } from '../domain/ports.ts';
 import {
-  isProcessAlive,
   LOCAL_CREDENTIALS,
   type LocalStackInfo,
   readStackInfo,
   StackInfoError,
   stackInfoPath,
 } from '../local/stack-info.ts';
+import { isProcessAlive } from '../process.ts';
 import { CliError } from './errors.ts';
 
 export const NOT_RUNNING_MESSAGE = 'The local stack is not running. Start it with: npm start';

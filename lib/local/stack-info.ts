@@ -103,13 +103,3 @@ export async function removeStackInfo(dataDir: string, pid?: number): Promise<vo
   }
   await rm(stackInfoPath(dataDir), { force: true });
 }
-
-/** Whether a process with this id exists (EPERM: it exists but belongs to another user). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -7,6 +7,7 @@ import { loadConfig } from '../aws/config.ts';
 import { RepoStore, templateBareDir } from '../aws/repo-store.ts';
 import { DEFAULT_TABLE_NAME } from '../aws/table-schema.ts';
 import { log } from '../log.ts';
+import { isProcessAlive } from '../process.ts';
 import { bootstrapResources } from './bootstrap.ts';
 import { type LocalDynamo, startDynamo } from './dynamo.ts';
 import { createGateway, type GatewayRoute, type ModuleLoader } from './gateway.ts';
@@ -15,7 +16,7 @@ import { startPreviewServer } from './preview-server.ts';
 import { reconcileAbortedExecutions } from './reconcile.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
-import { isProcessAlive, LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
+import { LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
 
 export { LOCAL_CREDENTIALS };
 

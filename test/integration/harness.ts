@@ -21,6 +21,8 @@ export interface TestStack {
   /** The preview origin (a separate origin from `url`). */
   previewUrl: string;
   dataDir: string;
+  /** The stack process's id. */
+  pid: number;
   /** Everything the stack wrote to stdout/stderr so far (for failure messages). */
   output(): string;
   /** SIGTERM and wait for exit; resolves with the exit code (0 = clean shutdown). */
@@ -128,6 +130,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     sfnUrl: ready.sfnUrl!,
     previewUrl: ready.previewUrl!,
     dataDir,
+    pid: child.pid!,
     output: () => out,
     stop,
     async dispose() {

@@ -1,5 +1,9 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_LOCK_NAME, REPO_LOCK_OWNER_FILE } from '../../lib/aws/repo-lock.ts';
+import { templateBareDir } from '../../lib/aws/repo-store.ts';
+import { machineId } from '../../lib/process.ts';
 import { ApiClient, makeTempDataDir, startTestStack, type TestStack } from './harness.ts';
 import { busBuild, chatToQuote, type PublicRun, sharedGoCache } from './pipeline-helpers.ts';
 
@@ -21,6 +25,16 @@ describe('a build cut off by stopping the local stack', () => {
     ]);
     expect((await busBuild(dataDir, 'approve', runId)).code).toBe(0);
     await stack.stop(); // mid-build: the execution is aborted with the stack
+
+    // A stack stopped while PrepareBranch held the repository's ref lock leaves the lock behind
+    // (it may or may not have, depending on timing): make sure it did, so that the restart
+    // proves it takes over its dead predecessor's lock instead of waiting it out.
+    const lockDir = join(templateBareDir(dataDir), REPO_LOCK_NAME);
+    mkdirSync(lockDir, { recursive: true });
+    writeFileSync(
+      join(lockDir, REPO_LOCK_OWNER_FILE),
+      JSON.stringify({ machine: machineId(), pid: stack.pid }),
+    );
 
     stack = await startTestStack({ dataDir, env });
     const after = new ApiClient(stack.url);
