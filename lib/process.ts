@@ -31,3 +31,21 @@ export function machineId(): string {
   }
   return cachedMachineId;
 }
+
+/**
+ * Signals a child's whole process group (the child was spawned `detached`, so it leads one):
+ * whatever it started goes with it and releases its pipes. Falls back to the child alone where
+ * there are no process groups (Windows) or the group is already gone; never throws.
+ */
+export function killProcessGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(process.platform === 'win32' ? pid : -pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // ESRCH: already gone
+    }
+  }
+}

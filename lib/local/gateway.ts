@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { log } from '../log.ts';
+import { contentTypeFor } from '../verify/mime.ts';
 
 /**
  * The local stand-in for API Gateway (HTTP API) + Lambda: matches a request against the route
@@ -285,26 +286,6 @@ class HttpProblem extends Error {
   }
 }
 
-const STATIC_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-  '.woff2': 'font/woff2',
-  '.woff': 'font/woff',
-  '.webmanifest': 'application/manifest+json',
-  '.map': 'application/json; charset=utf-8',
-};
-
 const FALLBACK_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>BusDK Artifact Builder (local)</title></head>
 <body><h1>BusDK Artifact Builder</h1>
@@ -462,7 +443,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       res,
       200,
       {
-        'content-type': STATIC_TYPES[extname(real).toLowerCase()] ?? 'application/octet-stream',
+        'content-type': contentTypeFor(real),
         'cache-control': 'no-cache',
         'x-content-type-options': 'nosniff',
       },

@@ -1,8 +1,9 @@
 import path from 'node:path';
 
 /**
- * Content types by lower-case file extension. Text types carry `charset=utf-8`. Used by the
- * verification static server, the preview server and Publish (S3 object metadata).
+ * Content types by lower-case file extension. Text types carry `charset=utf-8`. The one map for
+ * every server and upload: the verification static server, the preview server, the local
+ * gateway's portal files, the worker's staging upload and Publish (S3 object metadata).
  */
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -36,7 +37,10 @@ const TYPES: Readonly<Record<string, string>> = {
   '.webm': 'video/webm',
 };
 
-/** The content type for a file name (or path); `application/octet-stream` when unknown (binaries). */
+/**
+ * The content type for a file name (or path); `application/octet-stream` when unknown. Binaries,
+ * `.exe` included, are all octet-stream: downloads carry a Content-Disposition of their own.
+ */
 export function contentTypeFor(fileName: string): string {
   const ext = path.posix.extname(fileName.replaceAll('\\', '/')).toLowerCase();
   return TYPES[ext] ?? 'application/octet-stream';

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { killProcessGroup } from '../process.ts';
 
 /** `linux-amd64`, `darwin-arm64`, `windows-amd64`… for this process, or undefined. */
 export function detectHostPlatform(): string | undefined {
@@ -107,14 +108,7 @@ function runOnce(
     child.stdout.on('data', collect('stdout'));
     child.stderr.on('data', collect('stderr'));
     let timedOut = false;
-    const kill = () => {
-      try {
-        if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
+    const kill = () => killProcessGroup(child.pid, 'SIGKILL');
     const timer = setTimeout(() => {
       timedOut = true;
       kill();

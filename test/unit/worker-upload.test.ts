@@ -122,10 +122,8 @@ describe('candidate upload', () => {
   it('picks content types by extension', () => {
     expect(contentTypeFor('web/style.css')).toBe('text/css; charset=utf-8');
     expect(contentTypeFor('web/app.JS')).toBe('text/javascript; charset=utf-8');
-    expect(contentTypeFor('artifact-manifest.json')).toBe('application/json');
-    expect(contentTypeFor('bin/tool-windows-amd64.exe')).toBe(
-      'application/vnd.microsoft.portable-executable',
-    );
+    expect(contentTypeFor('artifact-manifest.json')).toBe('application/json; charset=utf-8');
+    expect(contentTypeFor('bin/tool-windows-amd64.exe')).toBe('application/octet-stream');
     expect(contentTypeFor('bin/tool')).toBe('application/octet-stream');
   });
 });

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { killProcessGroup } from '../../lib/process.ts';
 import type { WorkerLog } from './log.ts';
 
 /**
@@ -36,16 +37,8 @@ const running = new Set<ChildProcess>();
 let stopping = false;
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  killProcessGroup(child.pid, signal);
 }
 
 /** Kills every running command's process group and refuses new ones (worker timeout / SIGTERM). */
@@ -158,13 +151,7 @@ export async function runCommand(argv: readonly string[], opts: RunCommandOption
     });
     child.on('exit', () => {
       // Anything the command left running in its group goes with it (and releases the pipes).
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // the group is empty
-        }
-      }
+      killProcessGroup(child.pid, 'SIGKILL');
     });
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);

@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { keys } from '../../lib/aws/keys.ts';
+import { contentTypeFor } from '../../lib/verify/mime.ts';
 import { DIST_DIR } from './profile.ts';
 
 /**
@@ -36,30 +37,8 @@ export interface CandidateFile {
   size: number;
 }
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json',
-  '.webmanifest': 'application/manifest+json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.woff2': 'font/woff2',
-  '.exe': 'application/vnd.microsoft.portable-executable',
-};
-
-export function contentTypeFor(rel: string): string {
-  return CONTENT_TYPES[path.posix.extname(rel).toLowerCase()] ?? 'application/octet-stream';
-}
+/** Content types come from the one shared map (lib/verify/mime.ts). */
+export { contentTypeFor };
 
 /** Every regular file under `<worktree>/dist`, refusing links and special files. */
 export async function listCandidateFiles(worktree: string): Promise<CandidateFile[]> {

@@ -4,6 +4,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { killProcessGroup } from '../../process.ts';
 import { AslTaskError } from './errors.ts';
 
 /**
@@ -55,16 +56,8 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+    for (const pid of liveGroups) killProcessGroup(pid, 'SIGKILL');
   });
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(process.platform === 'win32' ? pid : -pid, signal);
-  } catch {
-    // ESRCH: already gone.
-  }
 }
 
 interface ContainerOverride {
@@ -213,8 +206,8 @@ export class WorkerSlot {
       const stop = (why: 'timeout' | 'stopped') => {
         if (settled || stopReason || pid === undefined) return;
         stopReason = why;
-        killGroup(pid, 'SIGTERM');
-        killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs);
+        killProcessGroup(pid, 'SIGTERM');
+        killTimer = setTimeout(() => killProcessGroup(pid, 'SIGKILL'), graceMs);
       };
       const timeoutTimer = setTimeout(() => stop('timeout'), timeoutMs);
       this.stopCurrent = () => stop('stopped');
@@ -227,7 +220,7 @@ export class WorkerSlot {
         clearTimeout(killTimer);
         if (pid !== undefined) {
           // The essential container exited: the task stops, and so does everything it started.
-          killGroup(pid, 'SIGKILL');
+          killProcessGroup(pid, 'SIGKILL');
           liveGroups.delete(pid);
         }
         const summary =

@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildSpecSchema } from '../../../lib/domain/build-spec.ts';
+import { killProcessGroup } from '../../../lib/process.ts';
 import type { WorkerProfile } from '../profile.ts';
 import type { Coder, CoderInput, CoderResult } from './coder.ts';
 import { MAX_PREVIOUS_FAILURE_CHARS } from './prompt.ts';
@@ -230,14 +231,7 @@ export class ExternalCommandCoder implements Coder {
         });
         return;
       }
-      const killGroup = (signal: NodeJS.Signals) => {
-        if (child.pid === undefined) return;
-        try {
-          process.kill(-child.pid, signal);
-        } catch {
-          // the group is gone
-        }
-      };
+      const killGroup = (signal: NodeJS.Signals) => killProcessGroup(child.pid, signal);
       // A worker stop (process exit) takes the agent's whole group with it.
       const onExit = () => killGroup('SIGKILL');
       process.once('exit', onExit);
