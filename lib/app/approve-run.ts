@@ -1,7 +1,7 @@
 import { ContactRequiredError } from '../domain/email.ts';
 import { ConflictError, DomainError } from '../domain/errors.ts';
 import { newEvent } from '../domain/events.ts';
-import { transition } from '../domain/lifecycle.ts';
+import { type RunPatch, transition } from '../domain/lifecycle.ts';
 import type { Phase } from '../domain/phases.ts';
 import type { EventPublisher, RunStore } from '../domain/ports.ts';
 import type { BuildRun } from '../domain/run.ts';
@@ -36,6 +36,30 @@ const STARTED_PHASES: readonly Phase[] = [
 /** Whether the run's payment was ever authorized (manually, by Stripe, or free). */
 export function wasAuthorized(run: BuildRun): boolean {
   return ['manual_approved', 'authorized', 'captured'].includes(run.payment.status);
+}
+
+/**
+ * `run.phase → authorized` with the patch, then `bus.build.run.authorized`. Of concurrent callers
+ * exactly one transitions (conditional write); a loser gets the reloaded run, or the conflict when
+ * the run is somehow still in its old phase. Shared by approval, the Stripe webhook and retry.
+ */
+export async function moveToAuthorized(
+  deps: Pick<ApproveDeps, 'store' | 'publisher' | 'now'>,
+  run: BuildRun,
+  patch: RunPatch,
+  authorized: { method: 'manual' | 'stripe' | 'free'; actor: string },
+): Promise<BuildRun> {
+  const next = transition(run, 'authorized', patch, deps.now());
+  try {
+    await deps.store.saveRun(next, { phase: run.phase, version: run.version });
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const current = await loadRun(deps.store, run.runId);
+    if (current.phase === run.phase) throw err;
+    return current;
+  }
+  await recordEvents(deps, run.runId, [newEvent('bus.build.run.authorized', authorized)]);
+  return next;
 }
 
 /**
@@ -83,23 +107,12 @@ export async function authorizeRun(
   let run = await loadRun(deps.store, runId);
   if (run.phase === 'quoted') {
     opts.guard?.(run);
-    const next = transition(
+    run = await moveToAuthorized(
+      deps,
       run,
-      'authorized',
       { payment: { ...run.payment, ...opts.paymentPatch } },
-      deps.now(),
+      { method: opts.method, actor: opts.actor },
     );
-    try {
-      await deps.store.saveRun(next, { phase: run.phase, version: run.version });
-      await recordEvents(deps, run.runId, [
-        newEvent('bus.build.run.authorized', { method: opts.method, actor: opts.actor }),
-      ]);
-      run = next;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      run = await loadRun(deps.store, runId);
-      if (run.phase === 'quoted') throw err;
-    }
   }
   if (run.phase === 'authorized') {
     const { started, alreadyStarted } = await startRunExecution(deps.starter, run);

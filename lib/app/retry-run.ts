@@ -1,10 +1,7 @@
-import { ConflictError, DomainError } from '../domain/errors.ts';
-import { newEvent } from '../domain/events.ts';
-import { transition } from '../domain/lifecycle.ts';
+import { DomainError } from '../domain/errors.ts';
 import type { BuildRun } from '../domain/run.ts';
-import { type ApproveDeps, wasAuthorized } from './approve-run.ts';
+import { type ApproveDeps, moveToAuthorized, wasAuthorized } from './approve-run.ts';
 import { loadRun } from './orchestrator/run-ops.ts';
-import { recordEvents } from './record.ts';
 import { startRunExecution } from './start-execution.ts';
 
 export type RetryDeps = ApproveDeps;
@@ -30,23 +27,12 @@ export async function retryRun(deps: RetryDeps, runId: string, actor: string): P
     if (!wasAuthorized(run) || !run.spec) {
       throw new DomainError('not_retryable', 'This build run was never approved; approve it instead.', 409);
     }
-    const next = transition(
+    run = await moveToAuthorized(
+      deps,
       run,
-      'authorized',
       { failure: undefined, retries: (run.retries ?? 0) + 1, workerId: undefined },
-      deps.now(),
+      { method: run.payment.method ?? 'manual', actor },
     );
-    try {
-      await deps.store.saveRun(next, { phase: run.phase, version: run.version });
-      await recordEvents(deps, run.runId, [
-        newEvent('bus.build.run.authorized', { method: run.payment.method ?? 'manual', actor }),
-      ]);
-      run = next;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      run = await loadRun(deps.store, runId);
-      if (run.phase === 'failed') throw err;
-    }
   }
   if (run.phase === 'authorized' && (run.retries ?? 0) > 0) {
     const result = await startRunExecution(deps.starter, run);
