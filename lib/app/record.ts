@@ -7,8 +7,9 @@ export async function recordEvents(
   deps: { store: RunStore; publisher: EventPublisher },
   runId: string,
   events: NewBuildEvent[],
+  opts: { commit?: string } = {},
 ): Promise<BuildEvent[]> {
-  const appended = await deps.store.appendEvents(runId, events);
+  const appended = await deps.store.appendEvents(runId, events, opts);
   try {
     await deps.publisher.publish(appended);
   } catch (err) {

@@ -108,11 +108,47 @@ export class DynamoRunStore implements RunStore {
   }
 
   /** Appends several events in order; the last sequence number is read once, not per event. */
-  appendEvents(runId: string, events: NewBuildEvent[]): Promise<BuildEvent[]> {
-    return this.append(runId, events, () => new Date().toISOString());
+  appendEvents(
+    runId: string,
+    events: NewBuildEvent[],
+    opts: { commit?: string } = {},
+  ): Promise<BuildEvent[]> {
+    return this.append(runId, events, () => new Date().toISOString(), opts.commit);
   }
 
-  private async append(runId: string, events: NewBuildEvent[], at: () => string): Promise<BuildEvent[]> {
+  /** Reads the log backwards, newest first, until the events are older than `since`. */
+  async countCommitEvents(runId: string, commit: string, since: string): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': 'EVT#' },
+          ProjectionExpression: '#at, #commit',
+          ExpressionAttributeNames: { '#at': 'at', '#commit': 'commit' },
+          ScanIndexForward: false,
+          Limit: 100,
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        if (typeof item.at === 'string' && item.at < since) return count;
+        if (item.commit === commit) count++;
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  private async append(
+    runId: string,
+    events: NewBuildEvent[],
+    at: () => string,
+    commit?: string,
+  ): Promise<BuildEvent[]> {
     const appended: BuildEvent[] = [];
     let next: number | undefined;
     for (const event of events) {
@@ -125,7 +161,14 @@ export class DynamoRunStore implements RunStore {
           await this.db.send(
             new PutCommand({
               TableName: this.tableName,
-              Item: { pk: runPk(runId), sk: seqKey(seq), type: full.type, event: JSON.stringify(full) },
+              Item: {
+                pk: runPk(runId),
+                sk: seqKey(seq),
+                type: full.type,
+                at: full.at,
+                ...(commit ? { commit } : {}),
+                event: JSON.stringify(full),
+              },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           );

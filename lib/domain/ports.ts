@@ -15,8 +15,13 @@ export interface RunStore {
   listMessages(runId: string, limit?: number): Promise<Message[]>;
   /** Appends with the next per-run sequence number (no gaps, no duplicates) and returns it. */
   appendEvent(runId: string, event: NewBuildEvent, at?: string): Promise<BuildEvent>;
-  /** Appends several events in order, each with the next sequence number. */
-  appendEvents(runId: string, events: NewBuildEvent[]): Promise<BuildEvent[]>;
+  /**
+   * Appends several events in order, each with the next sequence number. With `commit`, each
+   * stored event is tagged with it (see `countCommitEvents`).
+   */
+  appendEvents(runId: string, events: NewBuildEvent[], opts?: { commit?: string }): Promise<BuildEvent[]>;
+  /** How many events tagged `commit` the log holds among those stamped at or after `since`. */
+  countCommitEvents(runId: string, commit: string, since: string): Promise<number>;
   listEvents(runId: string, after: number, limit: number): Promise<{ events: BuildEvent[]; lastSeq: number }>;
   listRunsByPhase(
     phase: Phase,

@@ -86,6 +86,19 @@ export const BuildRunSchema = z
     verification: z.array(VerificationResultSchema).default([]),
     evidence: z.array(z.object({ kind: z.string(), key: z.string(), at: z.string() }).strict()).default([]),
     executionArn: z.string().optional(),
+    /**
+     * The events of the orchestrator's last state change, saved with it in one write: if the task
+     * dies before they reach the event log, the next task appends the missing ones (events in the
+     * log carry the commit id). Internal only.
+     */
+    pendingEvents: z
+      .object({
+        commit: z.string().min(1).max(100),
+        at: z.string(),
+        events: z.array(z.object({ type: z.string(), data: z.record(z.string(), z.unknown()) }).strict()),
+      })
+      .strict()
+      .optional(),
     /** Operator retries so far (`failed → authorized`); names the retry execution `{run_id}-retry-{n}`. */
     retries: z.number().int().nonnegative().optional(),
     createdAt: z.string(),

@@ -85,6 +85,25 @@ describe('DynamoRunStore against dynalite', () => {
     }
   });
 
+  it('tags a commit\'s events and counts them back across pages, stopping at older events', async () => {
+    const run = newBuildRun(owner, at(20));
+    await store.createRun(run);
+    const progress = newEvent('bus.build.progress.updated', { stage: 'building' });
+    await store.appendEvents(run.runId, [progress, progress], { commit: 'c-old' });
+    const since = new Date().toISOString();
+    await store.appendEvents(run.runId, [progress], { commit: 'c-new' });
+    await store.appendEvents(run.runId, Array(130).fill(progress)); // untagged, newer: two pages
+    await store.appendEvents(run.runId, [progress, progress], { commit: 'c-new' });
+    expect(await store.countCommitEvents(run.runId, 'c-new', since)).toBe(3);
+    // Events stamped before `since` are not read, tagged or not.
+    expect(await store.countCommitEvents(run.runId, 'c-old', since)).toBe(0);
+    expect(await store.countCommitEvents(run.runId, 'c-old', '2000-01-01T00:00:00.000Z')).toBe(2);
+    expect(await store.countCommitEvents(run.runId, 'none', '2000-01-01T00:00:00.000Z')).toBe(0);
+    // The tag stays internal: the listed events are the plain domain events.
+    const { events } = await store.listEvents(run.runId, 0, 5);
+    expect(JSON.stringify(events)).not.toContain('c-old');
+  });
+
   it('reads events after a cursor with pagination', async () => {
     const run = newBuildRun(owner, at(8));
     await store.createRun(run);

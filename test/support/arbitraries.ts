@@ -101,6 +101,20 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
     maxLength: 2,
   }),
   executionArn: fc.option(secretValue, { nil: undefined }),
+  pendingEvents: fc.option(
+    fc.record({
+      commit: secretValue,
+      at: iso,
+      events: fc.array(
+        fc.record({
+          type: fc.constant('bus.build.run.failed'),
+          data: fc.record({ code: fc.constant('internal_error'), internalReason: reasonValue }),
+        }),
+        { maxLength: 2 },
+      ),
+    }),
+    { nil: undefined },
+  ),
   createdAt: iso,
   updatedAt: iso,
   endedAt: fc.option(iso, { nil: undefined }),

@@ -22,6 +22,8 @@ import { type BuildRun, BuildRunSchema, type Message } from '../../lib/domain/ru
 export class MemoryRunStore implements RunStore {
   runs = new Map<string, BuildRun>();
   events = new Map<string, BuildEvent[]>();
+  /** The commit tag of each stored event, by run id and sequence number. */
+  commits = new Map<string, string>();
   saves = 0;
   /** Called before each conditional save (to simulate a concurrent writer). */
   beforeSave?: (next: BuildRun) => Promise<void> | void;
@@ -52,10 +54,19 @@ export class MemoryRunStore implements RunStore {
     this.events.set(runId, list);
     return full;
   }
-  async appendEvents(runId: string, events: NewBuildEvent[]): Promise<BuildEvent[]> {
+  async appendEvents(runId: string, events: NewBuildEvent[], opts: { commit?: string } = {}) {
     const out: BuildEvent[] = [];
-    for (const e of events) out.push(await this.appendEvent(runId, e));
+    for (const e of events) {
+      const full = await this.appendEvent(runId, e);
+      if (opts.commit) this.commits.set(`${runId}#${full.seq}`, opts.commit);
+      out.push(full);
+    }
     return out;
+  }
+  async countCommitEvents(runId: string, commit: string, since: string): Promise<number> {
+    return (this.events.get(runId) ?? []).filter(
+      (e) => e.at >= since && this.commits.get(`${runId}#${e.seq}`) === commit,
+    ).length;
   }
   async listEvents(runId: string, after: number, limit: number) {
     const events = (this.events.get(runId) ?? []).filter((e) => e.seq > after).slice(0, limit);

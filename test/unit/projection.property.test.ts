@@ -26,6 +26,8 @@ const FORBIDDEN_KEYS = [
   'executionArn',
   'checkoutSessionId',
   'manifestKey',
+  'pendingEvents',
+  'commit',
 ];
 
 /** Every string leaf of an internal object that the public JSON must never contain. */
@@ -40,6 +42,8 @@ function internalValues(run: BuildRun): string[] {
     run.executionArn,
     run.payment.checkoutSessionId,
     run.failure?.internalReason,
+    run.pendingEvents?.commit,
+    ...(run.pendingEvents?.events.map((e) => String(e.data.internalReason)) ?? []),
     ...run.artifacts.flatMap((a) => [a.path, a.published_key]),
     ...(run.manifest?.artifacts.map((a) => a.path) ?? []),
     ...run.evidence.map((e) => e.key),

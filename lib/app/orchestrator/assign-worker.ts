@@ -5,7 +5,7 @@ import { type NewBuildEvent, newEvent } from '../../domain/events.ts';
 import { transition, update } from '../../domain/lifecycle.ts';
 import type { BuildRun } from '../../domain/run.ts';
 import type { AssignWorkerDeps } from './deps.ts';
-import { commit, loadRun, TaskStateError } from './run-ops.ts';
+import { commit, loadTaskRun, TaskStateError } from './run-ops.ts';
 import type { BuildState } from './state.ts';
 
 export const newWorkerId = (): string => `wkr_${randomBytes(10).toString('hex')}`;
@@ -59,7 +59,7 @@ export function buildAssignment(
  * reads it. Idempotent: a retry for an attempt already assigned rewrites the same assignment.
  */
 export async function assignWorker(deps: AssignWorkerDeps, state: BuildState): Promise<BuildState> {
-  const run = await loadRun(deps.store, state.runId);
+  const run = await loadTaskRun(deps, state.runId);
   const attempt = state.attempt + 1;
   if (attempt > 99) throw new TaskStateError('too many attempts');
   const previousFailure = attempt > 1 ? state.lastFailure : undefined;

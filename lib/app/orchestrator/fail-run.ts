@@ -5,7 +5,7 @@ import type { Phase } from '../../domain/phases.ts';
 import type { FailureCode } from '../../domain/status.ts';
 import { log } from '../../log.ts';
 import type { FailRunDeps } from './deps.ts';
-import { commit, loadRun } from './run-ops.ts';
+import { commit, loadTaskRun } from './run-ops.ts';
 import { type BuildState, clip, type TaskError } from './state.ts';
 
 /** Phases FailRun leaves alone: already failed, or a verified artifact exists. */
@@ -46,9 +46,9 @@ export function failureOf(state: BuildState): { code: FailureCode; internalReaso
  * Idempotent: a run that is already failed, verified or delivered is left as is.
  */
 export async function failRun(deps: FailRunDeps, state: BuildState): Promise<BuildState> {
-  let run: Awaited<ReturnType<typeof loadRun>>;
+  let run: Awaited<ReturnType<typeof loadTaskRun>>;
   try {
-    run = await loadRun(deps.store, state.runId);
+    run = await loadTaskRun(deps, state.runId);
   } catch (err) {
     if (err instanceof NotFoundError) {
       log.error('FailRun: run not found', { runId: state.runId });

@@ -1,7 +1,7 @@
 import { newEvent } from '../../domain/events.ts';
 import { transition } from '../../domain/lifecycle.ts';
 import type { PrepareBranchDeps } from './deps.ts';
-import { commit, loadRun, TaskStateError } from './run-ops.ts';
+import { commit, loadTaskRun, TaskStateError } from './run-ops.ts';
 import type { BuildState } from './state.ts';
 
 /**
@@ -13,7 +13,7 @@ import type { BuildState } from './state.ts';
  * gets `maxAttempts` more tries.
  */
 export async function prepareBranch(deps: PrepareBranchDeps, state: BuildState): Promise<BuildState> {
-  let run = await loadRun(deps.store, state.runId);
+  let run = await loadTaskRun(deps, state.runId);
   if (run.phase !== 'authorized' && run.phase !== 'repo_ready') {
     throw new TaskStateError(`PrepareBranch cannot run in phase ${run.phase}`);
   }

@@ -8,7 +8,7 @@ import { isCustomerDeliverable, type ManifestEntry, type VerifiedArtifact } from
 import { contentTypeFor, directoryDigest, sha256File, walkCandidate } from '../../verify/index.ts';
 import type { PublishDeps } from './deps.ts';
 import type { ArtifactStore } from './ports.ts';
-import { commit, loadRun, TaskStateError } from './run-ops.ts';
+import { commit, loadTaskRun, TaskStateError } from './run-ops.ts';
 import type { BuildState } from './state.ts';
 import { DEFAULT_DOWNLOAD_LIMITS } from './verify-artifacts.ts';
 
@@ -103,7 +103,7 @@ async function publishEntry(
  * a previous try already wrote are kept.
  */
 export async function publish(deps: PublishDeps, state: BuildState): Promise<BuildState> {
-  const run = await loadRun(deps.store, state.runId);
+  const run = await loadTaskRun(deps, state.runId);
   const out: BuildState = {
     runId: run.runId,
     attempt: state.attempt,

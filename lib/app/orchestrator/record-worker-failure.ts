@@ -2,7 +2,7 @@ import { update } from '../../domain/lifecycle.ts';
 import type { BuildRun, VerificationResult } from '../../domain/run.ts';
 import type { FailureCode } from '../../domain/status.ts';
 import type { RecordWorkerFailureDeps } from './deps.ts';
-import { commit, loadRun, TaskStateError } from './run-ops.ts';
+import { commit, loadTaskRun, TaskStateError } from './run-ops.ts';
 import type { BuildState } from './state.ts';
 import {
   classifyWorkerFailure,
@@ -78,7 +78,7 @@ export async function recordWorkerFailure(
   state: BuildState,
 ): Promise<BuildState> {
   if (state.attempt < 1) throw new TaskStateError('RecordWorkerFailure needs an attempt');
-  const run = await loadRun(deps.store, state.runId);
+  const run = await loadTaskRun(deps, state.runId);
   const result = await readWorkerResult(deps.artifacts, run.runId, state.attempt);
   const failure = classifyWorkerFailure(result, state.workerError ?? { Error: 'WorkerFailed' });
   await saveWorkerFailure(deps, run, state.attempt, failure, result);
