@@ -5,7 +5,7 @@ import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { stripeSettlementFromEnv } from '../../lib/aws/stripe-gateway.ts';
-import { detectHostPlatform } from '../../lib/verify/index.ts';
+import { detectHostPlatform, renderEvidenceModeFrom } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
 import { branchStoreFromEnv } from './branch-store.ts';
 
@@ -24,13 +24,17 @@ export function maxAttemptsFrom(env: NodeJS.ProcessEnv): number {
 /**
  * Verification settings from the environment: `VERIFY_HOST_PLATFORM` (default: detected),
  * `VERIFY_REQUIRE_HOST_BINARY=false` (accept binaries none of which runs here; default true),
- * `VERIFY_SANDBOX=none` (never use a network namespace for the binary smoke).
+ * `VERIFY_SANDBOX=none` (never use a network namespace for the binary smoke),
+ * `RENDER_EVIDENCE=worker` (where this runner cannot render a web app, the worker's render
+ * evidence for the same bytes is required; default `none`: a skipped render passes).
  */
 export function verifySettingsFrom(env: NodeJS.ProcessEnv): VerifySettings {
   const settings: VerifySettings = {};
   if (env.VERIFY_HOST_PLATFORM?.trim()) settings.hostPlatform = env.VERIFY_HOST_PLATFORM.trim();
   if (env.VERIFY_REQUIRE_HOST_BINARY === 'false') settings.requireHostBinary = false;
   if (env.VERIFY_SANDBOX === 'none') settings.smoke = { sandbox: 'none' };
+  const renderEvidence = renderEvidenceModeFrom(env);
+  if (renderEvidence !== 'none') settings.smoke = { ...settings.smoke, renderEvidence };
   return settings;
 }
 

@@ -54,6 +54,14 @@ const TASK_SIZING: Record<string, { memorySize?: number; ephemeralStorageMiB?: n
   Publish: { memorySize: 1024, ephemeralStorageMiB: 2048 },
 };
 
+/**
+ * Per-task environment beyond the shared one. VerifyArtifacts has no browser on Lambda, so a
+ * skipped render check there needs the worker's render evidence for the same bytes.
+ */
+const TASK_ENVIRONMENT: Record<string, Record<string, string>> = {
+  VerifyArtifacts: { RENDER_EVIDENCE: 'worker' },
+};
+
 export interface BuildStateMachineProps {
   readonly config: StackConfig;
   readonly table: DataTable;
@@ -132,7 +140,7 @@ export class BuildStateMachine extends Construct {
               TEMPLATE_DIR: '/var/task/template-repo',
               MAX_ATTEMPTS: String(config.orchestrator.maxAttempts),
             }
-          : environment,
+          : { ...environment, ...TASK_ENVIRONMENT[task.state] },
         ...(inVpc && { bundleDirs: ['template-repo'] }),
         ...(inVpc && {
           vpc: network.vpc,

@@ -141,6 +141,9 @@ export class BuildWorker extends Construct {
         REPO_DIR,
         CODER: config.worker.coder,
         WORKER_TIMEOUT_SECONDS: String(config.worker.timeoutSeconds),
+        // The image carries Chromium and on AWS the worker's render is the only one (the
+        // VerifyArtifacts Lambda checks its evidence): an image without a browser fails the attempt.
+        RENDER_CHECK: 'required',
       },
     });
     this.container.addMountPoints({ sourceVolume: 'repos', containerPath: REPO_MOUNT_PATH, readOnly: false });

@@ -33,6 +33,15 @@ export {
   renderCheck,
 } from './render-check.ts';
 export {
+  MAX_RENDER_RECORDS,
+  RENDER_EVIDENCE_MODES,
+  type RenderEvidenceMode,
+  type RenderRecord,
+  RenderRecordSchema,
+  renderEvidenceModeFrom,
+  renderEvidenceProblems,
+} from './render-evidence.ts';
+export {
   type BinarySmokeOptions,
   type BinarySmokeResult,
   detectHostPlatform,

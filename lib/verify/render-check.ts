@@ -72,7 +72,9 @@ const encodePath = (p: string): string => p.split('/').map(encodeURIComponent).j
  * uncaught script error occurs (`pageerror`), a same-origin request fails or answers ≥ 400
  * (e.g. a missing script), or the page is blank (no visible text and only white / transparent
  * pixels). Requests to other origins are blocked (the artifact is judged offline) and noted.
- * Without a browser the check is `skipped` with the reason in `notes`, never failed.
+ * Without a browser the check is `skipped` with the reason in `notes`, never failed; callers
+ * decide what a skip means (the worker's `RENDER_CHECK=required` fails the attempt, the gate's
+ * `RENDER_EVIDENCE=worker` requires the worker's render evidence: lib/verify/render-evidence.ts).
  */
 export async function renderCheck(opts: RenderCheckOptions): Promise<RenderCheckResult> {
   const notes: string[] = [];

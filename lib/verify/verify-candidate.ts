@@ -14,6 +14,7 @@ import {
 } from './manifest-check.ts';
 import { manifestPathProblem, relIsWithin, type TreeWalk, walkCandidate } from './paths.ts';
 import { renderCheck } from './render-check.ts';
+import { type RenderEvidenceMode, type RenderRecord, renderEvidenceProblems } from './render-evidence.ts';
 import { detectHostPlatform, smokeBinary } from './smoke-binary.ts';
 import { smokeWeb } from './smoke-web.ts';
 import {
@@ -79,6 +80,15 @@ export interface VerifyCandidateOptions {
      */
     browser?: string | false;
     renderTimeoutMs?: number;
+    /**
+     * What a skipped `smoke.render` (no browser here) means. `none` (default): a logged skip.
+     * `worker`: each such web artifact needs a worker render record (`workerRenders`) with status
+     * `passed` and the digest of the candidate's web files, else `smoke.render_evidence` fails
+     * (lib/verify/render-evidence.ts). A render this runner did itself is unaffected.
+     */
+    renderEvidence?: RenderEvidenceMode;
+    /** The worker's render records (its `result.json` `render`); used with `renderEvidence: 'worker'`. */
+    workerRenders?: readonly RenderRecord[];
   };
 }
 
@@ -128,6 +138,7 @@ export const CHECK_NAMES = [
   'smoke.network_sandbox',
   'smoke.web',
   'smoke.render',
+  'smoke.render_evidence',
   'verifier.error',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
@@ -149,6 +160,7 @@ const SUMMARY_FOR: Record<CheckName, keyof typeof PUBLIC_SUMMARIES> = {
   'smoke.network_sandbox': 'runtime',
   'smoke.web': 'runtime',
   'smoke.render': 'runtime',
+  'smoke.render_evidence': 'error',
   'verifier.error': 'error',
 };
 
@@ -269,6 +281,8 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
 
   // --- one pass over every file: hash and content policy -----------------------------------
   const facts = new Map<string, FileFacts>();
+  /** Directory digest of each web entry's files (by manifest path), as the gate computed it. */
+  const webDigests = new Map<string, string>();
   const policy: string[] = [];
   const buildPaths: string[] = [];
   const format: string[] = [];
@@ -344,6 +358,7 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
           else digests.push({ rel: f.rel.slice(e.path.length + 1), sha256: fact.sha256 });
         }
         actual = complete ? { size, sha256: directoryDigest(digests) } : { size };
+        if (e.kind === 'web' && actual.sha256 !== undefined) webDigests.set(e.path, actual.sha256);
         if (e.kind === 'web' && e.entrypoint !== undefined && !files.has(`${e.path}/${e.entrypoint}`)) {
           integrity.push(`${e.artifact_id}: entrypoint ${e.entrypoint} not found in ${e.path}`);
         }
@@ -454,6 +469,16 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
           ? summarise(rendered.notes)
           : `rendered ${e.artifact_id} in headless Chromium`,
     );
+    // No browser here: with `renderEvidence: 'worker'` the worker's render of these exact bytes
+    // must stand in for it; a skip alone never passes.
+    if (rendered.status === 'skipped' && smoke.renderEvidence === 'worker') {
+      const digest = webDigests.get(e.path);
+      checks.add(
+        'smoke.render_evidence',
+        renderEvidenceProblems(e.artifact_id, digest, smoke.workerRenders ?? []),
+        `the worker rendered ${e.artifact_id} in headless Chromium (digest ${digest?.slice(0, 12)}… matches the candidate)`,
+      );
+    }
   }
   return entries;
 }

@@ -267,6 +267,13 @@ describe('orchestrator functions', () => {
     }
   });
 
+  it('requires the worker render evidence in VerifyArtifacts only (the Lambda has no browser)', () => {
+    for (const task of LAMBDA_TASKS) {
+      const vars = fnProps(task.state).Environment.Variables as Record<string, unknown>;
+      expect(vars.RENDER_EVIDENCE, task.state).toBe(task.state === 'VerifyArtifacts' ? 'worker' : undefined);
+    }
+  });
+
   it('runs only PrepareBranch in the VPC, with the repository access point at /mnt/repos', () => {
     for (const task of LAMBDA_TASKS) {
       const p = fnProps(task.state);

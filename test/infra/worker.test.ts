@@ -79,6 +79,8 @@ describe('BuildWorker task definition', () => {
       REPO_DIR,
       CODER: 'offline',
       WORKER_TIMEOUT_SECONDS: '1500',
+      // The image carries Chromium: on AWS a worker that cannot render fails the attempt.
+      RENDER_CHECK: 'required',
     });
     expect(JSON.stringify(container)).not.toContain('ARTIFACTS_BUCKET');
     expect(container.Secrets).toBeUndefined();

@@ -85,7 +85,7 @@ describe('DynamoRunStore against dynalite', () => {
     }
   });
 
-  it('tags a commit\'s events and counts them back across pages, stopping at older events', async () => {
+  it("tags a commit's events and counts them back across pages, stopping at older events", async () => {
     const run = newBuildRun(owner, at(20));
     await store.createRun(run);
     const progress = newEvent('bus.build.progress.updated', { stage: 'building' });

@@ -247,6 +247,11 @@ describe('worker program (child process, local emulators)', () => {
     const result = await readResult(runId);
     expect(result).toMatchObject({ ok: true });
     expect(result.commit).toMatch(/^[0-9a-f]{40}$/);
+    // Render evidence: the worker's digest of the web files it rendered is the manifest's (the gate's).
+    const webEntry = manifest.artifacts.find((a: { kind: string }) => a.kind === 'web');
+    expect(result.render).toEqual([
+      { artifact_id: 'web', status: expect.stringMatching(/^(passed|skipped)$/), digest: webEntry.sha256 },
+    ]);
     const workerLog = await readText(EVIDENCE, keys.workerLog(runId, 1));
     expect(workerLog).toContain('go test ./...');
     expect(workerLog).toContain('worker: pushed');

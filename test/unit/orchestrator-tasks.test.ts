@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifySettingsFrom } from '../../functions/orchestrator/deps.ts';
 import { approveRun } from '../../lib/app/approve-run.ts';
 import { assignWorker, buildPlatforms } from '../../lib/app/orchestrator/assign-worker.ts';
 import type { OrchestratorDeps } from '../../lib/app/orchestrator/deps.ts';
@@ -25,6 +26,7 @@ import {
   directoryDigest,
   type VerificationReport,
   type VerifyCandidateOptions,
+  verifyCandidate,
 } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
 import {
@@ -116,7 +118,11 @@ const WEB = {
 const BIN = Buffer.from('\x7fELF fake tool binary');
 
 /** Puts a candidate (web dir + one binary + manifest) for an attempt into staging. */
-function putCandidate(runId: string, attempt: number, opts: { tamper?: boolean } = {}): ArtifactManifest {
+function putCandidate(
+  runId: string,
+  attempt: number,
+  opts: { tamper?: boolean; webOnly?: boolean } = {},
+): ArtifactManifest {
   const files = Object.entries(WEB).map(([rel, body]) => ({ rel: rel.slice(4), sha256: sha(body) }));
   const webSize = Object.values(WEB).reduce((n, b) => n + Buffer.byteLength(b), 0);
   const manifest: ArtifactManifest = {
@@ -145,13 +151,15 @@ function putCandidate(runId: string, attempt: number, opts: { tamper?: boolean }
       },
     ],
   };
+  if (opts.webOnly) manifest.artifacts = manifest.artifacts.filter((a) => a.kind === 'web');
   for (const [rel, body] of Object.entries(WEB))
     artifacts.put('staging', keys.candidate(runId, attempt, rel), body);
-  artifacts.put(
-    'staging',
-    keys.candidate(runId, attempt, 'bin/tip-linux-amd64'),
-    opts.tamper ? Buffer.from('other bytes!') : BIN,
-  );
+  if (!opts.webOnly)
+    artifacts.put(
+      'staging',
+      keys.candidate(runId, attempt, 'bin/tip-linux-amd64'),
+      opts.tamper ? Buffer.from('other bytes!') : BIN,
+    );
   artifacts.put(
     'staging',
     keys.candidate(runId, attempt, 'artifact-manifest.json'),
@@ -328,6 +336,34 @@ describe('RecordWorkerFailure', () => {
     ]);
   });
 
+  it('a worker failure marked not repairable (image without Chromium) fails the run as internal_error', async () => {
+    const { run, state } = await runningRun();
+    artifacts.put(
+      'evidence',
+      workerResultKey(run.runId, 1),
+      JSON.stringify({
+        ok: false,
+        code: 'internal',
+        reason:
+          'render check required (RENDER_CHECK=required) but not run: the worker image lacks a usable Chromium',
+        repairable: false,
+      }),
+    );
+    const out = await recordWorkerFailure(deps, { ...state, workerError: { Error: 'States.TaskFailed' } });
+    expect(out).toMatchObject({ passed: false, repairable: false, failureCode: 'internal_error' });
+    expect(out.lastFailure).toContain('lacks a usable Chromium');
+    // VerifyArtifacts (the worker exited 0 locally, or a re-run) reaches the same decision.
+    expect(await verifyArtifacts(deps, state)).toMatchObject({
+      repairable: false,
+      failureCode: 'internal_error',
+    });
+    await failRun(deps, out);
+    const stored = await get(run.runId);
+    expect(stored.failure).toMatchObject({ code: 'internal_error' });
+    expect(toPublicRun(stored).status_message).toBe(FAILURE_SENTENCES.internal_error);
+    expect(JSON.stringify(toPublicRun(stored))).not.toContain('Chromium');
+  });
+
   it('classifies a timeout and a crash, and is idempotent', async () => {
     const { run, state } = await runningRun();
     const timeout = await recordWorkerFailure(deps, { ...state, workerError: { Error: 'States.Timeout' } });
@@ -437,6 +473,84 @@ describe('VerifyArtifacts', () => {
     );
     const out = await verifyArtifacts(deps, state);
     expect(out).toMatchObject({ passed: false, lastFailure: expect.stringContaining('another build run') });
+  });
+
+  describe('render evidence (RENDER_EVIDENCE=worker, no browser at the gate)', () => {
+    const webDigest = (m: ArtifactManifest) => m.artifacts.find((a) => a.kind === 'web')!.sha256;
+    const putResult = (runId: string, result: object) =>
+      artifacts.put('evidence', workerResultKey(runId, 1), JSON.stringify(result));
+    /** The real gate without a browser; `mode` is the deployment's RENDER_EVIDENCE. */
+    const useGate = (mode?: 'worker') => {
+      deps.verify = async (opts) => {
+        verifyCalls.push(opts);
+        return verifyCandidate(opts);
+      };
+      deps.verifySettings = verifySettingsFrom(mode ? { RENDER_EVIDENCE: mode } : {});
+      deps.verifySettings.smoke = { ...deps.verifySettings.smoke, browser: false };
+    };
+    const evidenceReport = (runId: string) =>
+      artifacts.json('evidence', keys.verification(runId, 1)) as VerificationReport;
+
+    it('passes with a passed worker render of the staged bytes and shows it in the evidence report', async () => {
+      useGate('worker');
+      const { run, state } = await runningRun('web');
+      const manifest = putCandidate(run.runId, 1, { webOnly: true });
+      const record = { artifact_id: 'web', status: 'passed', digest: webDigest(manifest) };
+      putResult(run.runId, { ok: true, commit: 'a'.repeat(40), render: [record] });
+      const out = await verifyArtifacts(deps, state);
+      expect(out).toMatchObject({ passed: true });
+      expect(verifyCalls[0]?.smoke).toMatchObject({ renderEvidence: 'worker', workerRenders: [record] });
+      const checks = evidenceReport(run.runId).checks;
+      expect(checks.find((c) => c.name === 'smoke.render')?.detail).toMatch(/^skipped/);
+      expect(checks.find((c) => c.name === 'smoke.render_evidence')).toMatchObject({ passed: true });
+      expect((await get(run.runId)).verification.at(-1)?.checks.map((c) => c.name)).toContain(
+        'smoke.render_evidence',
+      );
+    });
+
+    it('fails into the repair loop when the worker sent no render evidence', async () => {
+      useGate('worker');
+      const { run, state } = await runningRun('web');
+      putCandidate(run.runId, 1, { webOnly: true });
+      putResult(run.runId, { ok: true, commit: 'a'.repeat(40) });
+      const out = await verifyArtifacts(deps, state);
+      expect(out).toMatchObject({ passed: false, repairable: true, failureCode: 'verification_failed' });
+      expect(out.lastFailure).toContain('smoke.render_evidence: no render evidence for web');
+      expect((await get(run.runId)).manifest).toBeUndefined();
+    });
+
+    it('fails when the evidence digest is not the digest of the staged candidate', async () => {
+      useGate('worker');
+      const { run, state } = await runningRun('web');
+      putCandidate(run.runId, 1, { webOnly: true });
+      putResult(run.runId, {
+        ok: true,
+        render: [{ artifact_id: 'web', status: 'passed', digest: 'f'.repeat(64) }],
+      });
+      const out = await verifyArtifacts(deps, state);
+      expect(out).toMatchObject({ passed: false, repairable: true, failureCode: 'verification_failed' });
+      expect(out.lastFailure).toContain('render evidence digest does not match the candidate');
+    });
+
+    it('mode off: a skipped gate render passes as before, without reading evidence', async () => {
+      useGate();
+      const { run, state } = await runningRun('web');
+      putCandidate(run.runId, 1, { webOnly: true });
+      const out = await verifyArtifacts(deps, state);
+      expect(out).toMatchObject({ passed: true });
+      expect(verifyCalls[0]?.smoke?.renderEvidence).toBeUndefined();
+      expect(evidenceReport(run.runId).checks.map((c) => c.name)).not.toContain('smoke.render_evidence');
+    });
+
+    it('reads RENDER_EVIDENCE from the environment (merged with the other smoke settings)', () => {
+      expect(verifySettingsFrom({})).toEqual({});
+      expect(verifySettingsFrom({ RENDER_EVIDENCE: 'none' })).toEqual({});
+      expect(verifySettingsFrom({ RENDER_EVIDENCE: 'worker', VERIFY_SANDBOX: 'none' }).smoke).toEqual({
+        sandbox: 'none',
+        renderEvidence: 'worker',
+      });
+      expect(() => verifySettingsFrom({ RENDER_EVIDENCE: 'yes' })).toThrow(/RENDER_EVIDENCE/);
+    });
   });
 
   it('refuses illegal phases', async () => {

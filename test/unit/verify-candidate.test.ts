@@ -11,7 +11,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManifestEntry } from '../../lib/domain/manifest.ts';
 import {
+  findBrowser,
   PUBLIC_SUMMARIES,
+  type RenderRecord,
   type VerificationReport,
   type VerifyCandidateOptions,
   verifyCandidate,
@@ -511,5 +513,96 @@ describe('verifyCandidate: runtime smoke', () => {
   it('an unreadable root fails without throwing', async () => {
     const r = await verify(path.join(tempDir('gone'), 'nope'));
     expectFailure(r, 'paths.tree', /candidate root unreadable: ENOENT/);
+  });
+});
+
+describe('verifyCandidate: worker render evidence (no browser at the gate)', () => {
+  /** This runner cannot render (browser: false); the worker's evidence must stand in. */
+  const gate = (root: string, workerRenders?: RenderRecord[], renderEvidence?: 'worker' | 'none') =>
+    verify(root, {
+      expectedArtifactType: 'web',
+      smoke: {
+        browser: false,
+        ...(renderEvidence && { renderEvidence }),
+        ...(workerRenders && { workerRenders }),
+      },
+    });
+  const digestOf = (root: string) => manifestOf(root).find((e) => e.kind === 'web')!.sha256;
+  const check = (r: VerificationReport, name: string) => r.checks.find((c) => c.name === name);
+
+  it('passes with a passed worker render whose digest is the candidate’s web digest', async () => {
+    const c = await makeCandidate({});
+    const r = await gate(
+      c.root,
+      [{ artifact_id: 'web', status: 'passed', digest: digestOf(c.root) }],
+      'worker',
+    );
+    expect(r.internalReason).toBeUndefined();
+    expect(r.passed).toBe(true);
+    expect(check(r, 'smoke.render')).toMatchObject({
+      passed: true,
+      detail: expect.stringMatching(/^skipped/),
+    });
+    expect(check(r, 'smoke.render_evidence')).toMatchObject({
+      passed: true,
+      detail: expect.stringContaining('the worker rendered web'),
+    });
+  });
+
+  it('fails without evidence for the web artifact (also when the worker sent none at all)', async () => {
+    const c = await makeCandidate({});
+    expectFailure(await gate(c.root, [], 'worker'), 'smoke.render_evidence', /no render evidence for web/);
+    expectFailure(
+      await gate(c.root, undefined, 'worker'),
+      'smoke.render_evidence',
+      /no render evidence for web/,
+    );
+    const other = [{ artifact_id: 'web-2', status: 'passed' as const, digest: digestOf(c.root) }];
+    const r = await gate(c.root, other, 'worker');
+    expectFailure(r, 'smoke.render_evidence', /no render evidence for web/);
+    expect(r.publicSummary).toBe(PUBLIC_SUMMARIES.error);
+  });
+
+  it('fails when the evidence digest does not match the staged candidate', async () => {
+    const c = await makeCandidate({});
+    const stale = digestOf(c.root);
+    // The worker rendered other bytes than those that would be published.
+    writeFileSync(path.join(c.root, 'web/assets/app.js'), 'document.body.textContent = "changed";\n');
+    await writeManifest(c.root, manifestOf(c.root));
+    expect(digestOf(c.root)).not.toBe(stale);
+    expectFailure(
+      await gate(c.root, [{ artifact_id: 'web', status: 'passed', digest: stale }], 'worker'),
+      'smoke.render_evidence',
+      /render evidence digest does not match the candidate \(web\)/,
+    );
+  });
+
+  it('fails when the worker itself skipped the render', async () => {
+    const c = await makeCandidate({});
+    expectFailure(
+      await gate(c.root, [{ artifact_id: 'web', status: 'skipped', digest: digestOf(c.root) }], 'worker'),
+      'smoke.render_evidence',
+      /the worker did not render it/,
+    );
+  });
+
+  it('mode off (default or none): a skipped render passes as before, no evidence check', async () => {
+    const c = await makeCandidate({});
+    for (const r of [await gate(c.root), await gate(c.root, [], 'none')]) {
+      expect(r.passed).toBe(true);
+      expect(check(r, 'smoke.render')?.detail).toMatch(/^skipped: render check disabled/);
+      expect(check(r, 'smoke.render_evidence')).toBeUndefined();
+    }
+  });
+
+  it.skipIf(!findBrowser().path)('a gate that renders itself needs no worker evidence', async () => {
+    const c = await makeCandidate({});
+    const r = await verify(c.root, {
+      expectedArtifactType: 'web',
+      smoke: { renderEvidence: 'worker', workerRenders: [] },
+    });
+    expect(r.internalReason).toBeUndefined();
+    expect(check(r, 'smoke.render')?.detail).toMatch(/rendered web in headless Chromium/);
+    expect(check(r, 'smoke.render_evidence')).toBeUndefined();
   });
 });

@@ -70,6 +70,7 @@ describe('worker config (environment contract)', () => {
       coder: 'offline',
       timeoutSeconds: 1500,
       goCache: undefined,
+      renderCheck: 'auto',
     });
     expect(config.workDir).toBe(tmpdir());
   });
@@ -82,8 +83,10 @@ describe('worker config (environment contract)', () => {
       GOCACHE: '/home/worker/.cache/go-build',
       WORKER_TIMEOUT_SECONDS: '60',
       CODER: 'offline',
+      RENDER_CHECK: 'required',
     });
     expect(config).toMatchObject({
+      renderCheck: 'required',
       repoUrl: 'https://git.example.com/template.git',
       workDir: '/scratch',
       goCache: '/home/worker/.cache/go-build',
@@ -106,6 +109,7 @@ describe('worker config (environment contract)', () => {
     [{ WORK_DIR: 'tmp' }, 'WORK_DIR'],
     [{ WORKER_TIMEOUT_SECONDS: 'soon' }, 'WORKER_TIMEOUT_SECONDS'],
     [{ CODER: 'shell' }, 'CODER'],
+    [{ RENDER_CHECK: 'off' }, 'RENDER_CHECK'],
   ])('rejects %o', (override, message) => {
     expect(() => loadWorkerConfig({ ...baseEnv, ...override })).toThrow(ConfigError);
     expect(() => loadWorkerConfig({ ...baseEnv, ...override })).toThrow(message);

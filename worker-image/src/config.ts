@@ -25,7 +25,17 @@ export interface WorkerConfig {
   goCache: string | undefined;
   goModCache: string | undefined;
   timeoutSeconds: number;
+  /**
+   * `RENDER_CHECK`: `auto` (default) renders web apps when a browser is found and logs a skip
+   * otherwise; `required` fails the attempt (internal, not repairable) when it cannot render.
+   * The CDK worker container sets `required`: the image carries Chromium, and on AWS the worker's
+   * render is the only one (the gate checks its evidence).
+   */
+  renderCheck: RenderCheckMode;
 }
+
+export const RENDER_CHECK_MODES = ['auto', 'required'] as const;
+export type RenderCheckMode = (typeof RENDER_CHECK_MODES)[number];
 
 export const CODER_NAMES = ['offline', 'bedrock', 'openai', 'command'] as const;
 export type CoderName = (typeof CODER_NAMES)[number];
@@ -115,6 +125,14 @@ function timeoutOf(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+function renderCheckOf(env: NodeJS.ProcessEnv): RenderCheckMode {
+  const value = env.RENDER_CHECK?.trim() || 'auto';
+  if (!(RENDER_CHECK_MODES as readonly string[]).includes(value)) {
+    throw new ConfigError(`RENDER_CHECK must be one of ${RENDER_CHECK_MODES.join(', ')}`);
+  }
+  return value as RenderCheckMode;
+}
+
 function coderOf(env: NodeJS.ProcessEnv): CoderName {
   const value = env.CODER?.trim() || 'offline';
   if (!(CODER_NAMES as readonly string[]).includes(value)) {
@@ -148,5 +166,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     goCache: optionalPath(env, 'GOCACHE'),
     goModCache: optionalPath(env, 'GOMODCACHE'),
     timeoutSeconds: timeoutOf(env),
+    renderCheck: renderCheckOf(env),
   };
 }

@@ -3,7 +3,8 @@
  * local stack). Environment contract and exit codes: worker-image/README.md.
  *
  *   0  the candidate is uploaded and the work pushed; the verification gate decides the rest
- *   1  the attempt failed (repairable: build, tests, coder, internal, timeout, stop)
+ *   1  the attempt failed (repairable: build, tests, coder, internal, timeout, stop; unless the
+ *      result says `repairable: false`, e.g. RENDER_CHECK=required without a browser)
  *   2  no recipe/coder can make this request (not repairable)
  *
  * Whatever happens, the internal log and `result.json` are written to the evidence bucket before

@@ -1,11 +1,17 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { keys } from '../../lib/aws/keys.ts';
+import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../lib/verify/render-evidence.ts';
 
 /**
  * `runs/{run_id}/{attempt}/result.json` in the evidence bucket: how the attempt ended, read by the
  * orchestrator (RecordWorkerFailure) to decide between repair and failure. Internal only —
  * `reason` may quote compiler output; `summary` is the coder's short description.
+ * `repairable: false` (on a failure): no repair attempt can fix it (e.g. `RENDER_CHECK=required`
+ * and the image lacks Chromium); the orchestrator fails the run with `internal_error`.
+ * `render` (on success): the render evidence, per web artifact `{ artifact_id, status, digest }`
+ * with the directory digest of the rendered files (lib/verify/render-evidence.ts); the gate
+ * (`RENDER_EVIDENCE=worker`) accepts it in place of its own render for exactly those bytes.
  */
 export const WORKER_FAILURE_CODES = [
   'no_matching_recipe',
@@ -26,6 +32,8 @@ export const WorkerResultSchema = z
       .string()
       .regex(/^[0-9a-f]{40}$/)
       .optional(),
+    repairable: z.literal(false).optional(),
+    render: z.array(RenderRecordSchema).max(MAX_RENDER_RECORDS).optional(),
   })
   .strict();
 export type WorkerResult = z.infer<typeof WorkerResultSchema>;

@@ -48,6 +48,8 @@ class StepFailure extends Error {
   constructor(
     readonly code: WorkerFailureCode,
     readonly reason: string,
+    /** False: no repair attempt can fix it (the worker's environment is at fault). */
+    readonly repairable = true,
   ) {
     super(reason);
   }
@@ -161,14 +163,21 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
 
     // Render check in headless Chromium where the worker image carries it (on AWS the
     // VerifyArtifacts Lambda has no browser): a web app that renders blank or throws fails the
-    // attempt with the reason, which the repair loop hands to the next attempt.
+    // attempt with the reason, which the repair loop hands to the next attempt. With
+    // RENDER_CHECK=required a missing browser fails the attempt (not repairable). The records
+    // (status + digest of the rendered files) go into result.json as the gate's render evidence.
     const render = await renderWebArtifacts(
       path.dirname(manifestAbs),
       artifacts,
       deps.renderCheck ?? renderCheck,
+      {
+        mode: config.renderCheck,
+      },
     );
     for (const line of render.log) log.line(`render: ${line}`);
-    if (render.failure) throw new StepFailure('build_failed', render.failure);
+    if (render.failure) {
+      throw new StepFailure(render.failure.code, render.failure.reason, render.failure.repairable);
+    }
     checkpoint();
 
     let uploaded: Awaited<ReturnType<typeof uploadCandidate>>;
@@ -207,12 +216,22 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       if (err instanceof GitCommandError) log.block(err.stderr);
       throw new StepFailure('internal', 'the work could not be pushed to the build branch');
     }
-    return { ok: true, summary: clamp(coded.summary, 1000), commit };
+    return {
+      ok: true,
+      summary: clamp(coded.summary, 1000),
+      commit,
+      ...(render.records.length > 0 && { render: render.records }),
+    };
   } catch (err) {
     if (err instanceof Stopped) return { ok: false, code: 'internal', reason: 'the worker was stopped' };
     if (err instanceof StepFailure) {
       log.line(`worker: failed (${err.code})`);
-      return { ok: false, code: err.code, reason: clamp(log.redact(err.reason)) };
+      return {
+        ok: false,
+        code: err.code,
+        reason: clamp(log.redact(err.reason)),
+        ...(!err.repairable && { repairable: false }),
+      };
     }
     log.line(
       `worker: unexpected error (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)})`,

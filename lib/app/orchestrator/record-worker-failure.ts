@@ -43,7 +43,8 @@ export function recordedWorkerFailure(v: VerificationResult): WorkerFailure | un
   const check = v.checks.find((c) => c.name === WORKER_CHECK);
   if (!check) return undefined;
   const code = (check.detail ?? 'worker_failed') as WorkerFailure['code'] & FailureCode;
-  return { code, repairable: code !== 'no_matching_recipe', reason: v.internalReason ?? 'worker failed' };
+  const repairable = code !== 'no_matching_recipe' && code !== 'internal_error';
+  return { code, repairable, reason: v.internalReason ?? 'worker failed' };
 }
 
 /**

@@ -16,9 +16,9 @@ import {
 import type { VerifyArtifactsDeps } from './deps.ts';
 import type { DownloadLimits, DownloadResult } from './ports.ts';
 import { recordedWorkerFailure, saveWorkerFailure, workerFailureState } from './record-worker-failure.ts';
-import { commit, loadRun, TaskStateError } from './run-ops.ts';
+import { commit, loadTaskRun, TaskStateError } from './run-ops.ts';
 import { type BuildState, clip } from './state.ts';
-import { classifyWorkerFailure, readWorkerResult } from './worker-result.ts';
+import { classifyWorkerFailure, readWorkerResult, type WorkerResult } from './worker-result.ts';
 
 /** The manifest's path inside a candidate (the worker uploads `dist/`'s content). */
 export const CANDIDATE_MANIFEST = 'artifact-manifest.json';
@@ -88,7 +88,7 @@ async function runIdProblem(file: string, runId: string): Promise<string | undef
 export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildState): Promise<BuildState> {
   const attempt = state.attempt;
   if (attempt < 1) throw new TaskStateError('VerifyArtifacts needs an attempt');
-  let run = await loadRun(deps.store, state.runId);
+  let run = await loadTaskRun(deps, state.runId);
   if (run.attempts !== attempt) {
     throw new TaskStateError(`the run is at attempt ${run.attempts}, the execution at ${attempt}`);
   }
@@ -106,8 +106,14 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
   const artifactType = run.spec?.artifactType ?? run.artifactType;
   if (!artifactType) throw new TaskStateError('the run has no artifact type');
 
+  // The worker's result: a reported failure ends here; its render evidence may stand in for a
+  // render check this runner cannot do (`smoke.renderEvidence: 'worker'`).
+  const evidenceMode = deps.verifySettings?.smoke?.renderEvidence ?? 'none';
+  let result: WorkerResult | undefined;
+  if (run.phase === 'worker_running' || evidenceMode === 'worker') {
+    result = await readWorkerResult(deps.artifacts, run.runId, attempt);
+  }
   if (run.phase === 'worker_running') {
-    const result = await readWorkerResult(deps.artifacts, run.runId, attempt);
     if (result && !result.ok) {
       const failure = classifyWorkerFailure(result, undefined);
       await saveWorkerFailure(deps, run, attempt, failure, result);
@@ -151,8 +157,12 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
       report = failedReport('files.present', ['the worker uploaded no candidate files']);
     } else {
       const verify = deps.verify ?? verifyCandidate;
+      const smoke = deps.verifySettings?.smoke;
       report = await verify({
         ...deps.verifySettings,
+        ...(evidenceMode === 'worker' && {
+          smoke: { ...smoke, renderEvidence: 'worker' as const, workerRenders: result?.render ?? [] },
+        }),
         root,
         manifestPath: CANDIDATE_MANIFEST,
         expectedArtifactType: artifactType,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { keys } from '../../aws/keys.ts';
 import type { FailureCode } from '../../domain/status.ts';
+import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../verify/render-evidence.ts';
 import type { ArtifactStore } from './ports.ts';
 import { clip } from './state.ts';
 
@@ -9,11 +10,19 @@ export function workerResultKey(runId: string, attempt: number): string {
   return keys.workerResult(runId, attempt);
 }
 
-/** The worker's own report of an attempt. Extra fields are ignored. */
+/**
+ * The worker's own report of an attempt (worker-image/src/result.ts). Extra fields are ignored.
+ * `repairable: false` marks a failure no repair attempt can fix (e.g. the worker image lacks
+ * Chromium while `RENDER_CHECK=required`). `render`: the worker's render evidence, one record per
+ * web artifact (lib/verify/render-evidence.ts); optional (older workers wrote none), and a
+ * malformed list counts as no evidence rather than as an unreadable result.
+ */
 export const WorkerResultSchema = z.object({
   ok: z.boolean(),
   code: z.string().max(100).optional(),
   reason: z.string().optional(),
+  repairable: z.boolean().optional(),
+  render: z.array(RenderRecordSchema).max(MAX_RENDER_RECORDS).optional().catch(undefined),
 });
 export type WorkerResult = z.infer<typeof WorkerResultSchema>;
 
@@ -37,7 +46,7 @@ export async function readWorkerResult(
 }
 
 export interface WorkerFailure {
-  code: Extract<FailureCode, 'no_matching_recipe' | 'worker_failed' | 'timeout'>;
+  code: Extract<FailureCode, 'no_matching_recipe' | 'worker_failed' | 'timeout' | 'internal_error'>;
   repairable: boolean;
   /** Internal only. */
   reason: string;
@@ -80,6 +89,15 @@ export function classifyWorkerFailure(
       code: 'no_matching_recipe',
       repairable: false,
       reason: clip(`no_matching_recipe: ${result.reason ?? 'no recipe matched the build spec'}`),
+    };
+  }
+  if (result && !result.ok && result.repairable === false) {
+    // The worker's environment, not the build, is at fault: repairing cannot help. The customer
+    // sees only the fixed `internal_error` sentence; the reason stays internal.
+    return {
+      code: 'internal_error',
+      repairable: false,
+      reason: clip(`${result.code ?? 'internal'} (not repairable): ${result.reason ?? 'no reason given'}`),
     };
   }
   const timedOut = workerError?.Error === 'States.Timeout' || result?.code === 'timeout';
