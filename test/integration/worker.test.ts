@@ -97,7 +97,7 @@ async function prepare(
   await s3.send(
     new PutObjectCommand({
       Bucket: STAGING,
-      Key: keys.assignment(runId, 1),
+      Key: keys.assignment(runId, assignment.attempt),
       Body: JSON.stringify(assignment),
       ContentType: 'application/json',
     }),
@@ -163,8 +163,8 @@ async function readText(bucket: string, key: string): Promise<string> {
   return out.Body!.transformToString('utf8');
 }
 
-async function readResult(runId: string): Promise<WorkerResult> {
-  return WorkerResultSchema.parse(JSON.parse(await readText(EVIDENCE, workerResultKey(runId, 1))));
+async function readResult(runId: string, attempt = 1): Promise<WorkerResult> {
+  return WorkerResultSchema.parse(JSON.parse(await readText(EVIDENCE, workerResultKey(runId, attempt))));
 }
 
 async function progressStages(runId: string): Promise<string[]> {
@@ -301,7 +301,7 @@ describe('worker program (child process, local emulators)', () => {
     expect(await progressStages(runId)).toEqual(['implementing_web']);
   }, 120_000);
 
-  it('exits 1 with tests_failed when a test command fails, and uploads nothing', async () => {
+  it('exits 1 with tests_failed when a test command fails, uploads nothing and keeps the work for the repair', async () => {
     const runId = newTestRunId();
     const spec = tipSpec({ artifactType: 'binary' });
     const { branch, baseCommit } = await prepare(runId, spec, {
@@ -317,9 +317,33 @@ describe('worker program (child process, local emulators)', () => {
     expect(result.reason).toContain('exited with code 3');
     expect(result.reason).toContain('env:none:none');
     expect(await listKeys(STAGING, keys.candidatePrefix(runId, 1))).toEqual([]);
-    expect(git('--git-dir', bareDir, 'rev-parse', `refs/heads/${branch}`)).toBe(baseCommit);
     expect(await progressStages(runId)).toEqual(['implementing_binary', 'building']);
-  }, 120_000);
+
+    // The failed attempt's work is kept on the branch (not its build outputs) for the repair.
+    const kept = git('--git-dir', bareDir, 'rev-parse', `refs/heads/${branch}`);
+    expect(kept).not.toBe(baseCommit);
+    expect(result.commit).toBe(kept);
+    expect(git('--git-dir', bareDir, 'log', '-1', '--format=%s', kept)).toMatch(
+      /attempt 1 .*failed: tests_failed/,
+    );
+    expect(git('--git-dir', bareDir, 'rev-parse', `${kept}^`)).toBe(baseCommit);
+    const tree = git('--git-dir', bareDir, 'ls-tree', '-r', '--name-only', kept).split('\n');
+    expect(tree).toContain('tool/tool.go');
+    expect(tree.some((f) => f.startsWith('dist/'))).toBe(false);
+
+    // The repair attempt starts from that work, not from the template, and builds on top of it.
+    await prepare(runId, spec, {
+      attempt: 2,
+      previousFailure: 'tests_failed: exited with code 3',
+    });
+    const repair = await startWorker(runId, { ATTEMPT: '2' }).done;
+    expect(repair.code, repair.stderr).toBe(0);
+    const repaired = await readResult(runId, 2);
+    expect(repaired.ok).toBe(true);
+    const log2 = await readText(EVIDENCE, `runs/${runId}/2/worker.log`);
+    expect(log2).toContain(`cloned the build branch at ${kept}`);
+    git('--git-dir', bareDir, 'merge-base', '--is-ancestor', kept, repaired.commit!);
+  }, 240_000);
 
   it('on SIGTERM kills the running command, records the stop and exits 1', async () => {
     const runId = newTestRunId();

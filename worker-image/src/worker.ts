@@ -61,6 +61,45 @@ function clamp(text: string, max = MAX_REASON_CHARS): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** Failures of the work itself: the repair attempt starts from that work, not from scratch. */
+const KEPT_ON_FAILURE: ReadonlySet<WorkerFailureCode> = new Set([
+  'coder_failed',
+  'tests_failed',
+  'build_failed',
+]);
+
+/**
+ * Commits and pushes a failed attempt's worktree to the build branch: the next (repair) attempt
+ * clones it and fixes the code instead of starting over, and the branch keeps every attempt as
+ * internal evidence. Build outputs stay out (the template ignores `dist/`). Best effort: a push
+ * that fails is logged and the attempt's own failure is what counts.
+ */
+async function keepFailedWork(
+  deps: WorkerDeps,
+  work: { worktree: string; branch: string; attempt: number },
+  code: WorkerFailureCode,
+): Promise<string | undefined> {
+  try {
+    const pushed = await commitAndPush({
+      dir: work.worktree,
+      message: `Build attempt ${work.attempt} for ${deps.config.runId} (failed: ${code})\n\nCoder: ${deps.coder.name}\nKept for the repair attempt.\n`,
+      author: WORKER_AUTHOR,
+      branch: work.branch,
+      url: deps.config.repoUrl,
+    });
+    deps.log.line(
+      pushed.committed
+        ? `worker: kept the failed attempt's work at ${pushed.commit}`
+        : `worker: the failed attempt changed nothing (${pushed.commit})`,
+    );
+    return pushed.committed ? pushed.commit : undefined;
+  } catch (err) {
+    if (err instanceof GitCommandError) deps.log.block(err.stderr);
+    deps.log.line("worker: the failed attempt's work could not be pushed");
+    return undefined;
+  }
+}
+
 /**
  * One attempt: assignment → clone → code → test → build → manifest check → upload → push.
  * Returns the result instead of throwing; `main.ts` writes it and sets the exit code.
@@ -68,6 +107,8 @@ function clamp(text: string, max = MAX_REASON_CHARS): string {
 export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const { config, log } = deps;
   let scratch: string | undefined;
+  /** Set once the branch is cloned: where a failed attempt's work is kept for the repair. */
+  let attemptWork: { worktree: string; branch: string; attempt: number } | undefined;
   const checkpoint = () => {
     if (deps.isStopping()) throw new Stopped();
   };
@@ -96,7 +137,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       `attempt ${assignment.attempt}/${assignment.maxAttempts}, coder ${deps.coder.name}`,
     );
 
-    // A fresh directory per attempt; nothing from an earlier attempt is reused.
+    // A fresh directory per attempt; the branch carries the earlier attempts' work (kept on failure).
     scratch = await mkdtemp(path.join(config.workDir, 'busdk-worker-'));
     const worktree = path.join(scratch, 'repo');
     let baseCommit: string;
@@ -108,6 +149,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       throw new StepFailure('internal', 'the build branch could not be cloned');
     }
     log.line(`worker: cloned the build branch at ${baseCommit}`);
+    attemptWork = { worktree, branch: assignment.branch, attempt: assignment.attempt };
     checkpoint();
 
     const coderInput = {
@@ -226,11 +268,16 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     if (err instanceof Stopped) return { ok: false, code: 'internal', reason: 'the worker was stopped' };
     if (err instanceof StepFailure) {
       log.line(`worker: failed (${err.code})`);
+      const kept =
+        attemptWork && err.repairable && KEPT_ON_FAILURE.has(err.code) && !deps.isStopping()
+          ? await keepFailedWork(deps, attemptWork, err.code)
+          : undefined;
       return {
         ok: false,
         code: err.code,
         reason: clamp(log.redact(err.reason)),
         ...(!err.repairable && { repairable: false }),
+        ...(kept && { commit: kept }),
       };
     }
     log.line(
