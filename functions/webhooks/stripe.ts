@@ -1,6 +1,10 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ExecutionStarter } from '../../lib/app/start-execution.ts';
-import { type FulfillmentDeps, fulfillStripeEvent } from '../../lib/app/stripe-fulfillment.ts';
+import {
+  EventInProgressError,
+  type FulfillmentDeps,
+  fulfillStripeEvent,
+} from '../../lib/app/stripe-fulfillment.ts';
 import { executionStarterFromEnv } from '../../lib/aws/execution-starter.ts';
 import { isSignatureError, verifyStripeWebhook } from '../../lib/aws/stripe-gateway.ts';
 import { log } from '../../lib/log.ts';
@@ -52,8 +56,10 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
 /**
  * POST /api/v1/webhooks/stripe (public; Stripe calls it). No JSON middleware: the signature is
  * verified over the RAW body (base64-decoded when API Gateway encoded it) before anything parses
- * it. Bad or missing signature → 400 and nothing changes. Fulfilment is idempotent per event and
- * per run (see lib/app/stripe-fulfillment.ts); failures → 500 so Stripe retries.
+ * it. Bad or missing signature → 400 and nothing changes. Each event id is processed once (a
+ * lease claimed before the work; see lib/app/stripe-fulfillment.ts): an already processed event →
+ * 200 `duplicate`; one being processed by another delivery right now → 409 `event_in_progress`;
+ * failures → 500. Stripe retries both.
  */
 export async function handler(event: APIGatewayProxyEventV2): Promise<ApiResult> {
   try {
@@ -82,6 +88,12 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<ApiResult>
     const outcome = await fulfillStripeEvent(await fulfillmentDeps(), verified);
     return json(200, { received: true, outcome });
   } catch (err) {
+    if (err instanceof EventInProgressError) {
+      log.info('stripe event in progress elsewhere; asking for a retry', {
+        requestId: event.requestContext?.requestId,
+      });
+      return errorBody(err.status, err.code, err.message);
+    }
     log.error('stripe webhook failed', { err, requestId: event.requestContext?.requestId });
     return errorBody(500, 'internal_error', 'Something went wrong on our side. Please try again.');
   }

@@ -19,6 +19,26 @@ export interface FulfillmentDeps extends ApproveDeps {
   store: RunStore;
   /** Needed to release authorizations that must not be used; absent → logged for operators. */
   gateway?: PaymentGateway;
+  /** How long a delivery waits for another delivery's live lease on the same event (default 8 s). */
+  inProgressWaitMs?: number;
+}
+
+/**
+ * How long a processor holds an event. Far above the webhook function's timeout (< 30 s), so a
+ * live processor never loses its lease; a crashed one blocks the event for at most this long.
+ */
+export const STRIPE_EVENT_LEASE_SECONDS = 5 * 60;
+/**
+ * Processing normally takes well under a second; the wait covers near-simultaneous copies of one
+ * event and stays far below the function's 29 s timeout.
+ */
+const DEFAULT_IN_PROGRESS_WAIT_MS = 8000;
+
+/** Another delivery of the same event is being processed right now: 409, Stripe retries later. */
+export class EventInProgressError extends DomainError {
+  constructor() {
+    super('event_in_progress', 'This event is already being processed; please retry later.', 409);
+  }
 }
 
 /** The verified Stripe event, reduced to what fulfilment reads. */
@@ -28,7 +48,14 @@ export interface StripeEventLike {
   data: { object: unknown };
 }
 
-export type FulfillmentOutcome = 'authorized' | 'already_authorized' | 'released' | 'reopened' | 'ignored';
+export type FulfillmentOutcome =
+  | 'authorized'
+  | 'already_authorized'
+  | 'released'
+  | 'reopened'
+  | 'ignored'
+  /** The event id was already processed: acknowledged, nothing done. */
+  | 'duplicate';
 
 const SESSION_EVENTS = new Set([
   'checkout.session.completed',
@@ -59,23 +86,72 @@ export function sessionFacts(obj: unknown): CheckoutSessionFacts {
 }
 
 /**
- * Applies one verified Stripe event. Every branch is idempotent on its own (state-guarded
- * conditional writes, the execution name, Stripe idempotency keys), so duplicate, late and
- * out-of-order deliveries are harmless and a crash at any point is repaired by Stripe's retry.
- * Only after the work succeeded is the event id recorded as processed (7 days); a delivery that
- * finds it already recorded is logged as a duplicate.
+ * Applies one verified Stripe event, at most once per event id and without ever losing one:
+ *
+ * 1. The event id is claimed BEFORE any work as a `processing` lease (5 minutes).
+ * 2. The work runs; on success the record becomes `done` (kept 7 days; Stripe retries for up to 3).
+ * 3. If the work throws, the lease is released and the error propagates (500): Stripe's retry
+ *    claims it afresh and processes.
+ *
+ * A delivery that finds `done` is acknowledged as `duplicate` without processing. One that finds
+ * an expired lease (its holder crashed or timed out) takes it over and processes.
+ *
+ * One that finds a live lease waits briefly for it (near-simultaneous copies of one event are
+ * common) and otherwise answers 409 so that Stripe retries later — it does NOT process
+ * concurrently. Processing again would be safe (see below), but buys nothing and costs duplicate
+ * Stripe calls and execution starts; the 409 loses nothing, because the holder either finishes
+ * (the retry sees `done`), fails (it releases the lease; the retry processes) or crashes (the lease
+ * expires after 5 minutes, well inside Stripe's retry window, and the retry takes over).
+ *
+ * The lease and the run cannot be written atomically (no transactions), so every branch is still
+ * idempotent on its own (state-guarded conditional writes, the execution name, Stripe idempotency
+ * keys): a takeover after a crash mid-way, or a crash between the work and `done`, repeats only
+ * harmless steps. Late and out-of-order deliveries are harmless for the same reason.
  */
 export async function fulfillStripeEvent(
   deps: FulfillmentDeps,
   event: StripeEventLike,
 ): Promise<FulfillmentOutcome> {
-  const outcome = SESSION_EVENTS.has(event.type) ? await applySessionEvent(deps, event) : 'ignored';
-  const first = await deps.store.claimIdempotencyKey(stripeEventKey(event.id), STRIPE_EVENT_TTL_SECONDS, {
-    type: event.type,
-    outcome,
-  });
-  log.info('stripe event processed', { eventId: event.id, type: event.type, outcome, duplicate: !first });
+  const key = stripeEventKey(event.id);
+  const lease = await claimEvent(deps, key, event.type);
+  if (lease.state === 'done') {
+    log.info('stripe event duplicate', { eventId: event.id, type: event.type, first: lease.data.outcome });
+    return 'duplicate';
+  }
+  if (lease.takeover) log.warn('stripe event lease taken over', { eventId: event.id, type: event.type });
+  let outcome: FulfillmentOutcome;
+  try {
+    outcome = SESSION_EVENTS.has(event.type) ? await applySessionEvent(deps, event) : 'ignored';
+    await deps.store.completeIdempotencyLease(key, {
+      ttlSeconds: STRIPE_EVENT_TTL_SECONDS,
+      data: { type: event.type, outcome },
+    });
+  } catch (err) {
+    await deps.store.releaseIdempotencyLease(key, lease.token).catch((releaseErr: unknown) =>
+      // The lease then simply expires and a later retry takes it over.
+      log.error('could not release a stripe event lease', { eventId: event.id, err: releaseErr }),
+    );
+    throw err;
+  }
+  log.info('stripe event processed', { eventId: event.id, type: event.type, outcome });
   return outcome;
+}
+
+/** Claims the event's lease, waiting up to `inProgressWaitMs` for another holder's live lease. */
+async function claimEvent(deps: FulfillmentDeps, key: string, type: string) {
+  const deadline = Date.now() + (deps.inProgressWaitMs ?? DEFAULT_IN_PROGRESS_WAIT_MS);
+  for (let i = 0; ; i++) {
+    const lease = await deps.store.claimIdempotencyLease(key, {
+      leaseSeconds: STRIPE_EVENT_LEASE_SECONDS,
+      ttlSeconds: STRIPE_EVENT_TTL_SECONDS,
+      data: { type },
+    });
+    if (lease.state !== 'in_progress') return lease;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new EventInProgressError();
+    const backoff = Math.min(500, 50 * 2 ** i) * (0.5 + Math.random()); // 25 ms … 750 ms, jittered
+    await new Promise((r) => setTimeout(r, Math.min(left, backoff)));
+  }
 }
 
 async function applySessionEvent(deps: FulfillmentDeps, event: StripeEventLike): Promise<FulfillmentOutcome> {

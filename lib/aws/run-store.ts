@@ -1,9 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../domain/errors.ts';
 import { type BuildEvent, BuildEventSchema, type NewBuildEvent } from '../domain/events.ts';
 import type { Phase } from '../domain/phases.ts';
-import type { RunStore } from '../domain/ports.ts';
+import type { IdempotencyLease, RunStore } from '../domain/ports.ts';
 import { type BuildRun, BuildRunSchema, type Message, MessageSchema } from '../domain/run.ts';
 import { TABLE_KEYS } from './table-schema.ts';
 
@@ -263,6 +270,97 @@ export class DynamoRunStore implements RunStore {
           ConditionExpression: 'attribute_not_exists(pk) OR #exp < :now',
           ExpressionAttributeNames: { '#exp': TABLE_KEYS.ttlAttribute },
           ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * A consistent read tells `done` and a live lease apart (waiting deliveries poll with reads
+   * only); otherwise one conditional PutItem takes the lease: the record is absent, past its TTL
+   * (deletion is lazy), or a `processing` lease whose `leaseUntil` has passed. Of concurrent
+   * claimers exactly one wins; the others read again. Records written by `claimIdempotencyKey`
+   * (no status) count as `done`.
+   */
+  async claimIdempotencyLease(
+    key: string,
+    opts: { leaseSeconds: number; ttlSeconds: number; data?: Record<string, string> },
+  ): Promise<IdempotencyLease> {
+    const Key = { pk: `IDEM#${key}`, sk: 'IDEM' };
+    const ttl = TABLE_KEYS.ttlAttribute;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { Item: item } = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
+      );
+      const nowMs = Date.now();
+      const nowS = Math.floor(nowMs / 1000);
+      const live = item && !(typeof item[ttl] === 'number' && item[ttl] < nowS);
+      if (live && item.status !== 'processing') {
+        return { state: 'done', data: (item.data ?? {}) as Record<string, string> };
+      }
+      if (live && Number(item.leaseUntil) >= nowMs) {
+        return { state: 'in_progress', leaseUntilMs: Number(item.leaseUntil) };
+      }
+      const token = randomUUID();
+      try {
+        const out = await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...Key,
+              [ttl]: nowS + opts.ttlSeconds,
+              status: 'processing',
+              leaseUntil: nowMs + opts.leaseSeconds * 1000,
+              token,
+              data: opts.data ?? {},
+            },
+            ConditionExpression:
+              'attribute_not_exists(pk) OR #exp < :nowS OR (#status = :processing AND #lease < :nowMs)',
+            ExpressionAttributeNames: { '#exp': ttl, '#status': 'status', '#lease': 'leaseUntil' },
+            ExpressionAttributeValues: { ':nowS': nowS, ':processing': 'processing', ':nowMs': nowMs },
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
+        const old = out.Attributes;
+        return { state: 'claimed', token, takeover: old?.status === 'processing' && old[ttl] >= nowS };
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err; // someone else claimed or completed it: read again
+      }
+    }
+    throw new ConflictError('The idempotency record is busy; please retry.');
+  }
+
+  async completeIdempotencyLease(
+    key: string,
+    opts: { ttlSeconds: number; data?: Record<string, string> },
+  ): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: `IDEM#${key}`,
+          sk: 'IDEM',
+          [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + opts.ttlSeconds,
+          status: 'done',
+          data: opts.data ?? {},
+        },
+      }),
+    );
+  }
+
+  async releaseIdempotencyLease(key: string, token: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: `IDEM#${key}`, sk: 'IDEM' },
+          ConditionExpression: '#status = :processing AND #token = :token',
+          ExpressionAttributeNames: { '#status': 'status', '#token': 'token' },
+          ExpressionAttributeValues: { ':processing': 'processing', ':token': token },
         }),
       );
       return true;

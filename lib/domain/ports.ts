@@ -29,7 +29,35 @@ export interface RunStore {
   ): Promise<{ runs: BuildRun[]; cursor?: string }>;
   /** Records a key once; returns false when it already existed. Expires after `ttlSeconds`. */
   claimIdempotencyKey(key: string, ttlSeconds: number, data?: Record<string, string>): Promise<boolean>;
+  /**
+   * Claims `key` as an in-progress lease (`processing`, live for `leaseSeconds`) unless it is
+   * `done` or someone else holds a live lease. An expired lease (its holder crashed) or an expired
+   * record is taken over. The whole record expires after `ttlSeconds`.
+   */
+  claimIdempotencyLease(
+    key: string,
+    opts: { leaseSeconds: number; ttlSeconds: number; data?: Record<string, string> },
+  ): Promise<IdempotencyLease>;
+  /** Marks `key` done (kept for `ttlSeconds`): later claims answer `done`. */
+  completeIdempotencyLease(
+    key: string,
+    opts: { ttlSeconds: number; data?: Record<string, string> },
+  ): Promise<void>;
+  /**
+   * Deletes the lease if it is still `processing` under `token`, so the next claim processes again.
+   * Returns false when the lease was no longer this holder's (taken over, or done meanwhile).
+   */
+  releaseIdempotencyLease(key: string, token: string): Promise<boolean>;
 }
+
+/** Outcome of `RunStore.claimIdempotencyLease`. */
+export type IdempotencyLease =
+  /** This caller holds the lease (`takeover`: it replaced an expired lease of a crashed holder). */
+  | { state: 'claimed'; token: string; takeover: boolean }
+  /** Another holder's lease is live until `leaseUntilMs`. */
+  | { state: 'in_progress'; leaseUntilMs: number }
+  /** Already processed. */
+  | { state: 'done'; data: Record<string, string> };
 
 /** Publishes domain events to the event bus (EventBridge on AWS; a no-op or log locally). */
 export interface EventPublisher {

@@ -6,10 +6,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { approveRun } from '../../lib/app/approve-run.ts';
 import { failRun } from '../../lib/app/orchestrator/fail-run.ts';
 import { paymentSettlement, settlePayment } from '../../lib/app/settle-payment.ts';
+import { STRIPE_EVENT_LEASE_SECONDS } from '../../lib/app/stripe-fulfillment.ts';
 import { NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { StripeGateway } from '../../lib/aws/stripe-gateway.ts';
 import { newBuildRun, transition } from '../../lib/domain/lifecycle.ts';
+import { STRIPE_EVENT_TTL_SECONDS, stripeEventKey } from '../../lib/domain/payment.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
 import { apiEvent, bodyOf, context, type Result } from '../support/api-event.ts';
 import { startDynalite } from '../support/dynalite.ts';
@@ -251,10 +253,16 @@ describe('POST /api/v1/build-runs/{run_id}/checkout', () => {
 describe('POST /api/v1/webhooks/stripe', () => {
   it('100 concurrent deliveries of one completed session authorize once and start one execution', async () => {
     const { run, session } = await paidRun();
+    // Waiters wait for the lease holder as long as it takes here (a loaded CI machine can take
+    // seconds); the bounded wait and its 409 have their own test below.
+    setWebhookDeps({ store, publisher, starter, now, gateway, inProgressWaitMs: 120_000 });
     const event = stripeEvent('checkout.session.completed', session);
     const deliveries = Array.from({ length: 100 }, (_, i) => signedDelivery(event, { base64: i % 2 === 1 }));
     const results = await Promise.all(deliveries.map((d) => call(webhook, d)));
     expect(results.map((r) => r.statusCode)).toEqual(Array(100).fill(200));
+    // One delivery held the event's lease and processed it; the others waited and were duplicates.
+    const outcomes = results.map((r) => bodyOf(r).outcome as string).sort();
+    expect(outcomes).toEqual(['authorized', ...Array(99).fill('duplicate')]);
     const stored = await store.getRun(run.runId);
     expect(stored?.phase).toBe('authorized');
     expect(stored?.payment).toMatchObject({
@@ -338,6 +346,240 @@ describe('POST /api/v1/webhooks/stripe', () => {
     const cancels = stripeServer.calls('POST', `/v1/payment_intents/${session.payment_intent}/cancel`);
     expect(cancels.map((c) => c.idempotencyKey)).toEqual([`release-${session.payment_intent}`]);
     expect(stripeServer.paymentIntents.get(session.payment_intent as string)?.status).toBe('canceled');
+  });
+});
+
+/** Delivers a signed event; returns status and body. */
+async function deliver(event: Record<string, unknown>) {
+  const res = await call(webhook, signedDelivery(event));
+  return { status: res.statusCode, body: bodyOf(res) };
+}
+
+/** The session as Stripe sends it in events (the local server's private fields stripped). */
+function sessionObject(id: string, over: Record<string, unknown> = {}) {
+  const raw = stripeServer.sessions.get(id) as Record<string, unknown>;
+  const pub = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('_')));
+  return { ...structuredClone(pub), ...over };
+}
+
+/** A run with an open checkout session created through the API. */
+async function pendingRun() {
+  const { run, token } = await ownedQuotedRun();
+  expect((await checkoutCall(run.runId, token, 'stripe')).statusCode).toBe(200);
+  const sessionId = (await store.getRun(run.runId))?.payment.checkoutSessionId as string;
+  return { run, token, sessionId };
+}
+
+describe('POST /api/v1/webhooks/stripe: async payments and out-of-order deliveries', () => {
+  it('completed with payment_status unpaid and no payment intent changes nothing; async_payment_succeeded authorizes once', async () => {
+    const { run, sessionId } = await pendingRun();
+    const waiting = sessionObject(sessionId, {
+      status: 'complete',
+      payment_status: 'unpaid',
+      payment_intent: null,
+    });
+    const before = await store.getRun(run.runId);
+    const first = await deliver(stripeEvent('checkout.session.completed', waiting));
+    expect(first).toEqual({ status: 200, body: { received: true, outcome: 'ignored' } });
+    expect(await store.getRun(run.runId)).toEqual(before);
+    expect(before?.payment.status).toBe('checkout_pending');
+
+    const completedSession = stripeServer.completeSession(sessionId);
+    const paid = { ...completedSession, payment_status: 'paid' };
+    const succeeded = stripeEvent('checkout.session.async_payment_succeeded', paid);
+    expect((await deliver(succeeded)).body.outcome).toBe('authorized');
+    // Stripe redelivers the same event: acknowledged, not processed again.
+    expect(await deliver(succeeded)).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+    const stored = await store.getRun(run.runId);
+    expect(stored?.phase).toBe('authorized');
+    expect(stored?.payment).toMatchObject({
+      status: 'authorized',
+      method: 'stripe',
+      paymentIntentId: completedSession.payment_intent,
+      checkoutSessionId: sessionId,
+    });
+    expect(starter.names).toEqual([run.runId]);
+    expect(starter.calls).toBe(1);
+    const { events } = await store.listEvents(run.runId, 0, 100);
+    expect(events.filter((e) => e.type === 'bus.build.run.authorized')).toHaveLength(1);
+  });
+
+  it('async_payment_failed returns the run to a payable state, once', async () => {
+    const { run, token, sessionId } = await pendingRun();
+    const waiting = sessionObject(sessionId, { status: 'complete', payment_status: 'unpaid' });
+    expect((await deliver(stripeEvent('checkout.session.completed', waiting))).body.outcome).toBe('ignored');
+    const failed = stripeEvent('checkout.session.async_payment_failed', waiting);
+    expect((await deliver(failed)).body.outcome).toBe('reopened');
+    const stored = await store.getRun(run.runId);
+    expect(stored?.phase).toBe('quoted');
+    expect(stored?.payment).toMatchObject({ status: 'none', checkoutAttempt: 1 });
+    expect((await deliver(failed)).body.outcome).toBe('duplicate');
+    expect((await store.getRun(run.runId))?.version).toBe(stored?.version);
+    expect(starter.calls).toBe(0);
+    // The visitor can pay again with a fresh session.
+    expect((await checkoutCall(run.runId, token, 'stripe')).statusCode).toBe(200);
+    expect((await store.getRun(run.runId))?.payment.checkoutSessionId).not.toBe(sessionId);
+  });
+
+  it('a completed session arriving after its expiry (out of order) still authorizes the run once', async () => {
+    const { run, sessionId } = await pendingRun();
+    const completed = stripeServer.completeSession(sessionId);
+    const expiredEvt = stripeEvent(
+      'checkout.session.expired',
+      sessionObject(sessionId, { status: 'expired' }),
+    );
+    const completedEvt = stripeEvent('checkout.session.completed', completed);
+    expect((await deliver(expiredEvt)).body.outcome).toBe('reopened');
+    expect((await store.getRun(run.runId))?.payment.status).toBe('none');
+    // The authorization matches the current quote: the customer paid, so the run goes ahead.
+    expect((await deliver(completedEvt)).body.outcome).toBe('authorized');
+    expect((await deliver(completedEvt)).body.outcome).toBe('duplicate');
+    const stored = await store.getRun(run.runId);
+    expect(stored?.phase).toBe('authorized');
+    expect(stored?.payment).toMatchObject({
+      status: 'authorized',
+      paymentIntentId: completed.payment_intent,
+    });
+    expect(starter.names).toEqual([run.runId]);
+    expect(
+      stripeServer.calls('POST', new RegExp(`/v1/payment_intents/${completed.payment_intent}/`)),
+    ).toHaveLength(0);
+  });
+
+  it('an expired (or failed) event arriving after completed is ignored and leaves the authorized run alone', async () => {
+    const { run, session } = await paidRun();
+    expect((await deliver(stripeEvent('checkout.session.completed', session))).body.outcome).toBe(
+      'authorized',
+    );
+    const authorized = await store.getRun(run.runId);
+    const late = sessionObject(session.id as string, { status: 'expired' });
+    expect((await deliver(stripeEvent('checkout.session.expired', late))).body.outcome).toBe('ignored');
+    expect((await deliver(stripeEvent('checkout.session.async_payment_failed', late))).body.outcome).toBe(
+      'ignored',
+    );
+    expect(await store.getRun(run.runId)).toEqual(authorized);
+    expect(starter.names).toEqual([run.runId]);
+    expect(
+      stripeServer.calls('POST', new RegExp(`/v1/payment_intents/${session.payment_intent}/`)),
+    ).toHaveLength(0);
+  });
+});
+
+describe('POST /api/v1/webhooks/stripe: the event lease', () => {
+  const lease = (id: string, leaseSeconds: number) =>
+    store.claimIdempotencyLease(stripeEventKey(id), { leaseSeconds, ttlSeconds: STRIPE_EVENT_TTL_SECONDS });
+
+  it('a crashed first processor (lease left `processing`, expired) → the next delivery takes over and processes', async () => {
+    const { run, session } = await paidRun();
+    const event = stripeEvent('checkout.session.completed', session);
+    // The first processor claimed the lease and died; its lease ran out a second ago.
+    expect((await lease(event.id, -1)).state).toBe('claimed');
+    expect((await deliver(event)).body.outcome).toBe('authorized');
+    expect(starter.names).toEqual([run.runId]);
+    expect(await lease(event.id, 300)).toEqual({
+      state: 'done',
+      data: { type: 'checkout.session.completed', outcome: 'authorized' },
+    });
+  });
+
+  it('a `done` record → acknowledged as a duplicate with no processing', async () => {
+    const { run, session } = await paidRun();
+    const event = stripeEvent('checkout.session.completed', session);
+    await store.completeIdempotencyLease(stripeEventKey(event.id), { ttlSeconds: 3600 });
+    const before = await store.getRun(run.runId);
+    expect(await deliver(event)).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+    expect(await store.getRun(run.runId)).toEqual(before);
+    expect(starter.calls).toBe(0);
+  });
+
+  it('a live lease held by another delivery → 409 with the JSON error body; nothing changes until it is resolved', async () => {
+    const { run, session } = await paidRun();
+    const event = stripeEvent('checkout.session.completed', session);
+    const held = await lease(event.id, STRIPE_EVENT_LEASE_SECONDS);
+    expect(held.state).toBe('claimed');
+    setWebhookDeps({ store, publisher, starter, now, gateway, inProgressWaitMs: 50 });
+    const res = await deliver(event);
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({
+      error: {
+        code: 'event_in_progress',
+        message: 'This event is already being processed; please retry later.',
+      },
+    });
+    expect((await store.getRun(run.runId))?.phase).toBe('quoted');
+    expect(starter.calls).toBe(0);
+    // The holder gives up (it failed and released): Stripe's retry processes the event.
+    expect(await store.releaseIdempotencyLease(stripeEventKey(event.id), 'not-the-holder')).toBe(false);
+    expect(
+      await store.releaseIdempotencyLease(
+        stripeEventKey(event.id),
+        held.state === 'claimed' ? held.token : '',
+      ),
+    ).toBe(true);
+    expect((await deliver(event)).body.outcome).toBe('authorized');
+    expect(starter.names).toEqual([run.runId]);
+  });
+
+  it('processing that throws → 500, the lease is released and Stripe’s retry processes the event', async () => {
+    const { run, session } = await paidRun();
+    const event = stripeEvent('checkout.session.completed', session);
+    const failing = {
+      start: async () => {
+        throw new Error('states unavailable');
+      },
+    };
+    setWebhookDeps({ store, publisher, starter: failing, now, gateway });
+    const res = await deliver(event);
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('internal_error');
+    expect((await store.getRun(run.runId))?.phase).toBe('authorized'); // the run moved; the start did not
+    // No waiting allowed: a lease left behind would answer 409 here.
+    setWebhookDeps({ store, publisher, starter, now, gateway, inProgressWaitMs: 0 });
+    expect((await deliver(event)).body.outcome).toBe('authorized');
+    expect((await deliver(event)).body.outcome).toBe('duplicate');
+    expect(starter.names).toEqual([run.runId]);
+  });
+
+  it('the DynamoDB lease: one claim of many wins; done and live leases are reported; legacy records count as done', async () => {
+    const key = `stripe-event:evt_lease_${Date.now()}`;
+    const claims = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        store.claimIdempotencyLease(key, { leaseSeconds: 300, ttlSeconds: 3600 }),
+      ),
+    );
+    expect(claims.filter((c) => c.state === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => c.state === 'in_progress')).toHaveLength(19);
+    const mine = claims.find((c) => c.state === 'claimed');
+    expect(mine).toMatchObject({ takeover: false });
+    await store.completeIdempotencyLease(key, { ttlSeconds: 3600, data: { outcome: 'ignored' } });
+    expect(await store.releaseIdempotencyLease(key, mine?.state === 'claimed' ? mine.token : '')).toBe(false);
+    expect(await store.claimIdempotencyLease(key, { leaseSeconds: 300, ttlSeconds: 3600 })).toEqual({
+      state: 'done',
+      data: { outcome: 'ignored' },
+    });
+
+    const crashed = `${key}-crashed`;
+    await store.claimIdempotencyLease(crashed, { leaseSeconds: -1, ttlSeconds: 3600 });
+    expect(await store.claimIdempotencyLease(crashed, { leaseSeconds: 300, ttlSeconds: 3600 })).toMatchObject(
+      {
+        state: 'claimed',
+        takeover: true,
+      },
+    );
+
+    const legacy = `${key}-legacy`;
+    expect(await store.claimIdempotencyKey(legacy, 3600, { outcome: 'authorized' })).toBe(true);
+    expect(await store.claimIdempotencyLease(legacy, { leaseSeconds: 300, ttlSeconds: 3600 })).toEqual({
+      state: 'done',
+      data: { outcome: 'authorized' },
+    });
+    // An expired record (TTL deletion is lazy) is claimed afresh.
+    const old = `${key}-old`;
+    await store.completeIdempotencyLease(old, { ttlSeconds: -10 });
+    expect(await store.claimIdempotencyLease(old, { leaseSeconds: 300, ttlSeconds: 3600 })).toMatchObject({
+      state: 'claimed',
+      takeover: false,
+    });
   });
 });
 

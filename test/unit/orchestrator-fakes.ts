@@ -16,7 +16,7 @@ import { ConflictError } from '../../lib/domain/errors.ts';
 import { type BuildEvent, BuildEventSchema, type NewBuildEvent } from '../../lib/domain/events.ts';
 import { newBuildRun, transition } from '../../lib/domain/lifecycle.ts';
 import type { Phase } from '../../lib/domain/phases.ts';
-import type { EventPublisher, RunStore } from '../../lib/domain/ports.ts';
+import type { EventPublisher, IdempotencyLease, RunStore } from '../../lib/domain/ports.ts';
 import { type BuildRun, BuildRunSchema, type Message } from '../../lib/domain/run.ts';
 
 export class MemoryRunStore implements RunStore {
@@ -76,6 +76,51 @@ export class MemoryRunStore implements RunStore {
     return { runs: [...this.runs.values()].filter((r) => r.phase === phase) };
   }
   async claimIdempotencyKey(): Promise<boolean> {
+    return true;
+  }
+  /** Idempotency leases by key (same rules as the DynamoDB store; times in ms). */
+  leases = new Map<
+    string,
+    {
+      status: 'processing' | 'done';
+      expiresAtMs: number;
+      leaseUntilMs?: number;
+      token?: string;
+      data: Record<string, string>;
+    }
+  >();
+  async claimIdempotencyLease(
+    key: string,
+    opts: { leaseSeconds: number; ttlSeconds: number; data?: Record<string, string> },
+  ): Promise<IdempotencyLease> {
+    const now = Date.now();
+    const cur = this.leases.get(key);
+    if (cur && cur.expiresAtMs >= now) {
+      if (cur.status === 'done') return { state: 'done', data: cur.data };
+      if ((cur.leaseUntilMs ?? 0) >= now)
+        return { state: 'in_progress', leaseUntilMs: cur.leaseUntilMs ?? 0 };
+    }
+    const token = `lease_${Math.random().toString(36).slice(2)}`;
+    this.leases.set(key, {
+      status: 'processing',
+      expiresAtMs: now + opts.ttlSeconds * 1000,
+      leaseUntilMs: now + opts.leaseSeconds * 1000,
+      token,
+      data: opts.data ?? {},
+    });
+    return { state: 'claimed', token, takeover: cur?.status === 'processing' && cur.expiresAtMs >= now };
+  }
+  async completeIdempotencyLease(key: string, opts: { ttlSeconds: number; data?: Record<string, string> }) {
+    this.leases.set(key, {
+      status: 'done',
+      expiresAtMs: Date.now() + opts.ttlSeconds * 1000,
+      data: opts.data ?? {},
+    });
+  }
+  async releaseIdempotencyLease(key: string, token: string): Promise<boolean> {
+    const cur = this.leases.get(key);
+    if (cur?.status !== 'processing' || cur.token !== token) return false;
+    this.leases.delete(key);
     return true;
   }
   types(runId: string): string[] {

@@ -1,6 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type FulfillmentDeps, fulfillStripeEvent, sessionFacts } from '../../lib/app/stripe-fulfillment.ts';
-import type { PaymentGateway } from '../../lib/domain/payment.ts';
+import {
+  EventInProgressError,
+  type FulfillmentDeps,
+  fulfillStripeEvent,
+  STRIPE_EVENT_LEASE_SECONDS,
+  sessionFacts,
+} from '../../lib/app/stripe-fulfillment.ts';
+import { type PaymentGateway, stripeEventKey } from '../../lib/domain/payment.ts';
 import { clock, FakeStarter, MemoryPublisher, MemoryRunStore, quotedRun } from './orchestrator-fakes.ts';
 
 process.env.LOG_LEVEL = 'silent';
@@ -34,8 +40,10 @@ beforeEach(() => {
   deps = { store, publisher: new MemoryPublisher(), starter, gateway, now: clock() };
 });
 
-const completed = (runId: string, over: Record<string, unknown> = {}) => ({
-  id: 'evt_1',
+let evtSeq = 0;
+/** A completed-session event; each call is a new event id unless `id` is given (a redelivery). */
+const completed = (runId: string, over: Record<string, unknown> = {}, id = `evt_${++evtSeq}`) => ({
+  id,
   type: 'checkout.session.completed',
   data: {
     object: {
@@ -79,9 +87,20 @@ describe('fulfillStripeEvent', () => {
         },
       },
     };
-    await expect(fulfillStripeEvent(crashing, completed(run.runId))).rejects.toThrow('sfn unavailable');
+    const event = completed(run.runId);
+    await expect(fulfillStripeEvent(crashing, event)).rejects.toThrow('sfn unavailable');
     expect((await store.getRun(run.runId))?.phase).toBe('authorized');
-    expect(await fulfillStripeEvent(deps, completed(run.runId))).toBe('authorized');
+    // The failed attempt released its lease: Stripe's retry of the same event processes it.
+    expect(store.leases.has(stripeEventKey(event.id))).toBe(false);
+    expect(await fulfillStripeEvent(deps, event)).toBe('authorized');
+    expect(store.leases.get(stripeEventKey(event.id))).toMatchObject({
+      status: 'done',
+      data: { type: 'checkout.session.completed', outcome: 'authorized' },
+    });
+    // A redelivery of the same event is not processed at all; another event for the session is
+    // processed and stopped by the state guards.
+    expect(await fulfillStripeEvent(deps, event)).toBe('duplicate');
+    expect(starter.calls).toBe(1);
     expect(await fulfillStripeEvent(deps, completed(run.runId))).toBe('already_authorized');
     expect(starter.names).toEqual([run.runId]);
     expect(store.types(run.runId)).toEqual(['bus.build.run.authorized']);
@@ -127,3 +146,173 @@ describe('fulfillStripeEvent', () => {
     expect((await store.getRun(run.runId))?.phase).toBe('quoted');
   });
 });
+
+describe('fulfillStripeEvent: the event lease', () => {
+  const key = (id: string) => stripeEventKey(id);
+  const future = () => Date.now() + 3600_000;
+
+  it('claims the event as `processing` before any work and marks it `done` afterwards', async () => {
+    const run = await quotedStored();
+    const event = completed(run.runId);
+    const seen: unknown[] = [];
+    const watching: FulfillmentDeps = {
+      ...deps,
+      starter: {
+        start: async (name, input) => {
+          const lease = store.leases.get(key(event.id));
+          seen.push(lease?.status);
+          expect((lease?.leaseUntilMs ?? 0) - Date.now()).toBeGreaterThan(
+            (STRIPE_EVENT_LEASE_SECONDS - 5) * 1000,
+          );
+          return starter.start(name, input);
+        },
+      },
+    };
+    expect(await fulfillStripeEvent(watching, event)).toBe('authorized');
+    expect(seen).toEqual(['processing']);
+    expect(store.leases.get(key(event.id))?.status).toBe('done');
+  });
+
+  it('a `done` record is acknowledged as a duplicate without any processing', async () => {
+    const run = await quotedStored();
+    const event = completed(run.runId);
+    store.leases.set(key(event.id), {
+      status: 'done',
+      expiresAtMs: future(),
+      data: { outcome: 'authorized' },
+    });
+    expect(await fulfillStripeEvent(deps, event)).toBe('duplicate');
+    expect((await store.getRun(run.runId))?.phase).toBe('quoted');
+    expect(store.saves).toBe(0);
+    expect(starter.calls).toBe(0);
+  });
+
+  it('an expired `processing` lease (the first processor crashed) is taken over and processed', async () => {
+    const run = await quotedStored();
+    const event = completed(run.runId);
+    store.leases.set(key(event.id), {
+      status: 'processing',
+      expiresAtMs: future(),
+      leaseUntilMs: Date.now() - 1,
+      token: 'crashed',
+      data: {},
+    });
+    expect(await fulfillStripeEvent(deps, event)).toBe('authorized');
+    expect(starter.names).toEqual([run.runId]);
+    expect(store.leases.get(key(event.id))?.status).toBe('done');
+    // The crashed holder cannot release what is no longer its lease.
+    expect(await store.releaseIdempotencyLease(key(event.id), 'crashed')).toBe(false);
+    expect(store.leases.get(key(event.id))?.status).toBe('done');
+  });
+
+  it('a live lease held by another delivery → 409 event_in_progress after a short wait, nothing processed', async () => {
+    const run = await quotedStored();
+    const event = completed(run.runId);
+    const held = await store.claimIdempotencyLease(key(event.id), { leaseSeconds: 300, ttlSeconds: 3600 });
+    expect(held.state).toBe('claimed');
+    const started = Date.now();
+    const err = await fulfillStripeEvent({ ...deps, inProgressWaitMs: 60 }, event).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EventInProgressError);
+    expect(err).toMatchObject({ status: 409, code: 'event_in_progress' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(55);
+    expect((await store.getRun(run.runId))?.phase).toBe('quoted');
+    expect(starter.calls).toBe(0);
+    expect(store.leases.get(key(event.id))?.status).toBe('processing');
+  });
+
+  it('waiting on a live lease: the holder finishing → duplicate; the holder failing → this delivery processes', async () => {
+    const run = await quotedStored();
+    const a = completed(run.runId);
+    await store.claimIdempotencyLease(key(a.id), { leaseSeconds: 300, ttlSeconds: 3600 });
+    setTimeout(() => void store.completeIdempotencyLease(key(a.id), { ttlSeconds: 3600 }), 40);
+    expect(await fulfillStripeEvent({ ...deps, inProgressWaitMs: 2000 }, a)).toBe('duplicate');
+    expect(starter.calls).toBe(0);
+
+    const b = completed(run.runId);
+    const held = await store.claimIdempotencyLease(key(b.id), { leaseSeconds: 300, ttlSeconds: 3600 });
+    const token = held.state === 'claimed' ? held.token : '';
+    setTimeout(() => void store.releaseIdempotencyLease(key(b.id), token), 40);
+    expect(await fulfillStripeEvent({ ...deps, inProgressWaitMs: 2000 }, b)).toBe('authorized');
+    expect(starter.names).toEqual([run.runId]);
+  });
+
+  it('processing that throws releases the lease, so the retry processes', async () => {
+    const run = await quotedStored();
+    const event = completed(run.runId);
+    store.beforeSave = () => {
+      throw new Error('dynamodb unavailable');
+    };
+    await expect(fulfillStripeEvent(deps, event)).rejects.toThrow('dynamodb unavailable');
+    expect(store.leases.has(key(event.id))).toBe(false);
+    store.beforeSave = undefined;
+    // No wait allowed: a lease left behind would answer 409 here.
+    expect(await fulfillStripeEvent({ ...deps, inProgressWaitMs: 0 }, event)).toBe('authorized');
+    expect(starter.names).toEqual([run.runId]);
+  });
+
+  it('unknown events are recorded and acknowledged once', async () => {
+    const event = { id: 'evt_unknown', type: 'customer.created', data: { object: { id: 'cus_1' } } };
+    expect(await fulfillStripeEvent(deps, event)).toBe('ignored');
+    expect(await fulfillStripeEvent(deps, event)).toBe('duplicate');
+  });
+});
+
+describe('fulfillStripeEvent: session events', () => {
+  const pending = (run: { runId: string }) => {
+    const r = store.runs.get(run.runId);
+    if (r) {
+      r.payment = {
+        ...r.payment,
+        status: 'checkout_pending',
+        method: 'stripe',
+        checkoutSessionId: 'cs_1',
+        quoteVersion: 1,
+      };
+      r.version += 1;
+    }
+  };
+  const ev = (runId: string, type: string, over: Record<string, unknown> = {}) => ({
+    ...completed(runId, over),
+    type,
+  });
+
+  it('completed while an async payment is still unpaid (no intent) waits; async_payment_succeeded authorizes once', async () => {
+    const run = await quotedStored();
+    pending(run);
+    expect(await fulfillStripeEvent(deps, completed(run.runId, { payment_intent: null }))).toBe('ignored');
+    expect((await store.getRun(run.runId))?.payment.status).toBe('checkout_pending');
+    const succeeded = ev(run.runId, 'checkout.session.async_payment_succeeded', { payment_status: 'paid' });
+    expect(await fulfillStripeEvent(deps, succeeded)).toBe('authorized');
+    expect(await fulfillStripeEvent(deps, succeeded)).toBe('duplicate');
+    const stored = await store.getRun(run.runId);
+    expect(stored?.phase).toBe('authorized');
+    expect(stored?.payment).toMatchObject({ status: 'authorized', paymentIntentId: 'pi_1' });
+    expect(starter.names).toEqual([run.runId]);
+  });
+
+  it('async_payment_failed returns the run to a payable state; a late one after authorization is ignored', async () => {
+    const run = await quotedStored();
+    pending(run);
+    expect(
+      await fulfillStripeEvent(
+        deps,
+        ev(run.runId, 'checkout.session.async_payment_failed', { payment_intent: null }),
+      ),
+    ).toBe('reopened');
+    expect((await store.getRun(run.runId))?.payment).toMatchObject({ status: 'none', checkoutAttempt: 1 });
+
+    const other = await quotedStored();
+    expect(await fulfillStripeEvent(deps, completed(other.runId))).toBe('authorized');
+    const version = (await store.getRun(other.runId))?.version;
+    expect(await fulfillStripeEvent(deps, ev(other.runId, 'checkout.session.async_payment_failed'))).toBe(
+      'ignored',
+    );
+    expect((await store.getRun(other.runId))?.version).toBe(version);
+  });
+});
+
+async function quotedStored() {
+  const run = quotedRun();
+  await store.createRun(run);
+  return run;
+}
