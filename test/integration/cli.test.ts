@@ -151,7 +151,8 @@ beforeAll(async () => {
     phase: 'quoted',
     spec: SPEC,
     artifactType: 'web',
-    payment: { status: 'none' },
+    // The visitor asked for manual approval: the operator must see the request in `runs`.
+    payment: { status: 'manual_requested', method: 'manual', quoteVersion: 1 },
     quote: {
       version: 1,
       amountCents: 4900,
@@ -284,10 +285,22 @@ describe('bus-build against a local stack (child process)', () => {
     expect(table.stdout).toMatch(/RUN ID\s+PHASE\s+TYPE\s+ATTEMPTS/);
     for (const r of Object.values(runs)) expect(table.stdout).toContain(r.runId);
     expect(table.stdout).toContain('4 runs');
+    // The PAYMENT column shows a pending approval request (and the others' payment state).
+    const lines = table.stdout.split('\n');
+    const at = lines[0]!.indexOf('PAYMENT');
+    expect(at).toBeGreaterThan(0);
+    const payment = (r: BuildRun) => {
+      const line = lines.find((l) => l.startsWith(r.runId)) ?? '';
+      return line.slice(at).split(/\s+/)[0];
+    };
+    expect(payment(runs.quoted!)).toBe('manual_requested');
+    expect(payment(runs.delivered!)).toBe('manual_approved');
+    expect(payment(runs.drafting!)).toBe('none');
 
     const json = await cli('runs', '--json');
     expect(json.code).toBe(0);
-    const parsed = JSON.parse(json.stdout) as { runs: { runId: string; phase: string }[] };
+    const parsed = JSON.parse(json.stdout) as { runs: { runId: string; phase: string; payment: string }[] };
+    expect(parsed.runs.find((r) => r.runId === runs.quoted!.runId)?.payment).toBe('manual_requested');
     expect(parsed.runs.map((r) => r.runId)).toEqual([
       runs.drafting!.runId,
       runs.recentFailed!.runId,

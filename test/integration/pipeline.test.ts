@@ -3,7 +3,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DOWNLOAD_TTL_SECONDS, signLocalDownload } from '../../lib/aws/download-links.ts';
 import { ApiClient, type ApiResponse, startTestStack, type TestStack } from './harness.ts';
 import {
   busBuild,
@@ -343,6 +344,27 @@ describe('build pipeline end to end (first acceptance test)', () => {
         const res = await alice.get(`/api/v1/downloads/${t}`);
         expect(res.status, `download token ${t}`).toBe(404);
       }
+      // An expired token: the same claims signed with the stack's own key, its lifetime over. A
+      // fresh token signed the same way works, so only the expiry makes the difference.
+      const c = tokenClaims(downloadToken!) as Record<string, string>;
+      const claims = { key: c.key!, fileName: c.fn!, runId: c.sub!, artifactId: c.aid! };
+      const fresh = await signLocalDownload(claims, secret);
+      vi.useFakeTimers({ toFake: ['Date'] });
+      let expired: string;
+      try {
+        vi.setSystemTime(Date.now() - (DOWNLOAD_TTL_SECONDS + 60) * 1000);
+        expired = await signLocalDownload(claims, secret);
+      } finally {
+        vi.useRealTimers();
+      }
+      const freshRes = await fetch(new URL(`/api/v1/downloads/${fresh}`, stack.url));
+      expect(freshRes.status).toBe(200);
+      expect((await freshRes.arrayBuffer()).byteLength).toBe(bin.size_bytes);
+      const expiredRes = await fetch(new URL(`/api/v1/downloads/${expired}`, stack.url));
+      const expiredText = await expiredRes.text();
+      otherBodies.push({ what: 'expired download', text: expiredText });
+      expect(expiredRes.status, expiredText).toBe(404);
+      expect(expiredRes.headers.get('content-disposition')).toBeNull();
       // Another visitor (own session, own run) and no session at all.
       await bob.post('/api/v1/build-runs', {});
       const foreign = await bob.get(bin.download_url!);
