@@ -1,10 +1,11 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { API_ROUTES } from '../../functions/api/routes.ts';
 import { BuildBuckets } from './buckets.ts';
 import { BuildApi } from './build-api.ts';
-import type { StackConfig } from './config.ts';
+import { type StackConfig, validateStackConfig } from './config.ts';
 import { DataTable } from './data-table.ts';
 import { Messaging } from './messaging.ts';
 import { ModelProviders } from './models.ts';
@@ -45,6 +46,9 @@ export class BuildStack extends Stack {
   constructor(scope: Construct, id: string, props: BuildStackProps) {
     super(scope, id, props);
     const { config } = props;
+    // Again with the stack's region when it is known (an explicit env): a coder's Bedrock region
+    // must match it unless the worker has egress.
+    validateStackConfig(config, Token.isUnresolved(this.region) ? undefined : this.region);
 
     this.table = new DataTable(this, 'Data');
     this.sessionSecret = new SessionSecret(this, 'Session', { stage: config.stage });
@@ -115,6 +119,11 @@ export class BuildStack extends Stack {
       models: this.models,
       portal: this.portal,
     } = this.wireProductFeatures(config));
+
+    // The ECS agent fetches container secrets (a model API key) at task start over the task's
+    // network: without this endpoint an isolated worker could not even start. PrepareBranch, the
+    // one in-VPC function, reads no secret.
+    if (hasContainerSecrets(this, this.worker.taskDefinition)) this.network.addSecretsManagerEndpoint();
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the public API' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'DynamoDB run table' });
@@ -216,4 +225,14 @@ export class BuildStack extends Stack {
     });
     return { payments, messaging, models, portal };
   }
+}
+
+/** Whether any container of the task definition has `secrets` (resolved from the L1 properties). */
+export function hasContainerSecrets(stack: Stack, taskDefinition: ecs.TaskDefinition): boolean {
+  const cfn = taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
+  const containers = stack.resolve(cfn.containerDefinitions) as {
+    secrets?: unknown[];
+    Secrets?: unknown[];
+  }[];
+  return (containers ?? []).some((c) => (c.secrets ?? c.Secrets ?? []).length > 0);
 }

@@ -66,7 +66,19 @@ export interface NetworkConfig {
    * offline, so the default keeps `cdk synth` environment-agnostic.
    */
   readonly gatewayPrefixListIds?: readonly string[];
+  /**
+   * Internet egress of the worker. `none` (default): isolated subnets only, the worker reaches
+   * AWS through VPC endpoints and nothing else (the offline and same-region Bedrock coders).
+   * `nat`: one NAT gateway (in a public subnet) and private subnets with a route out, in which
+   * only the worker runs, with HTTPS (443) to any address: what an OpenAI-compatible or external
+   * command coder, or Bedrock in another region, needs. PrepareBranch, EFS and the endpoints stay
+   * in the isolated subnets either way.
+   */
+  readonly workerEgress: WorkerEgress;
 }
+
+export const WORKER_EGRESS = ['none', 'nat'] as const;
+export type WorkerEgress = (typeof WORKER_EGRESS)[number];
 
 export interface WorkerConfig {
   /** Fargate task size (vCPU units and MiB, a valid Fargate combination). */
@@ -115,25 +127,31 @@ export function stackConfig(overrides: { stage?: string } = {}): StackConfig {
       evidenceExpirationDays: 365,
       accessLogExpirationDays: 90,
     },
-    network: { maxAzs: 2 },
+    network: { maxAzs: 2, workerEgress: 'none' },
     worker: {
       cpu: 2048,
       memoryLimitMiB: 4096,
       ephemeralStorageGiB: 30,
       timeoutSeconds: 1500,
-      coder: 'offline',
+      // Amazon Bedrock is the AWS default of both the coder and the intake (`-c coder=offline
+      // -c intakeProvider=offline` for the model-free recipe coder and rules).
+      coder: 'bedrock',
       readonlyRootFilesystem: false,
     },
     orchestrator: { maxAttempts: 3 },
     payments: {},
     email: { from: 'no-reply@example.com', identity: 'address' },
-    models: { intakeProvider: 'offline', bedrockModelId: 'anthropic.claude-3-5-sonnet-20240620-v1:0' },
+    models: { intakeProvider: 'bedrock', bedrockModelId: 'anthropic.claude-3-5-sonnet-20240620-v1:0' },
   };
   validateStackConfig(config);
   return config;
 }
 
-export function validateStackConfig(config: StackConfig): void {
+/**
+ * Throws on a configuration the stack cannot honour. `stackRegion` is the stack's region when it
+ * is known at synthesis (an environment-agnostic stack passes nothing).
+ */
+export function validateStackConfig(config: StackConfig, stackRegion?: string): void {
   if (!/^[a-z][a-z0-9-]{0,19}$/.test(config.stage)) {
     throw new Error(`stage must be lower-case letters, digits and dashes (max 20): ${config.stage}`);
   }
@@ -167,6 +185,7 @@ export function validateStackConfig(config: StackConfig): void {
     throw new Error(`payments.operatorEmail must be an email address: ${config.payments.operatorEmail}`);
   }
   validateModelsConfig(config.models, worker.coder);
+  validateWorkerEgress(config, stackRegion);
   if (!Number.isInteger(worker.timeoutSeconds) || worker.timeoutSeconds < 60) {
     throw new Error('worker.timeoutSeconds must be an integer of at least 60');
   }
@@ -183,9 +202,47 @@ export function validateStackConfig(config: StackConfig): void {
 }
 
 /**
+ * Without egress (`network.workerEgress` none) the worker reaches only the VPC endpoints of the
+ * stack's region: a coder that calls a model API elsewhere would fail every attempt at run time
+ * (Fargate could not even fetch an API key secret without the Secrets Manager endpoint), so such
+ * a configuration is refused at synthesis.
+ */
+function validateWorkerEgress(config: StackConfig, stackRegion: string | undefined): void {
+  const { network, worker, models } = config;
+  if (!WORKER_EGRESS.includes(network.workerEgress)) {
+    throw new Error(
+      `network.workerEgress must be one of ${WORKER_EGRESS.join(', ')}: ${network.workerEgress}`,
+    );
+  }
+  if (network.workerEgress !== 'none') return;
+  if (worker.coder === 'openai' || worker.coder === 'command') {
+    const what =
+      worker.coder === 'openai' ? 'an OpenAI-compatible API' : 'an external agent command and its model API';
+    throw new Error(
+      `worker.coder ${worker.coder} needs internet egress (${what}), but the worker's subnets have no ` +
+        'route out (network.workerEgress none): deploy with -c workerEgress=nat (one NAT gateway; ' +
+        'only the worker gets HTTPS egress), or use -c coder=bedrock / -c coder=offline',
+    );
+  }
+  const region = models.bedrockRegion;
+  if (worker.coder === 'bedrock' && region !== undefined && region !== stackRegion) {
+    throw new Error(
+      `models.bedrockRegion ${region} applies to the worker's coder, which reaches Bedrock only through ` +
+        "the bedrock-runtime VPC endpoint of the stack's region (network.workerEgress none)" +
+        (stackRegion
+          ? ` (${stackRegion})`
+          : ', and this environment-agnostic stack cannot prove they match') +
+        ': leave bedrockRegion unset (a cross-region inference profile id such as eu.… still routes ' +
+        'across regions), or deploy with -c workerEgress=nat',
+    );
+  }
+}
+
+/**
  * The stack config with `cdk -c key=value` overrides, so deployments choose providers and
- * settings without code changes: `stage`, `intakeProvider`, `coder`, `bedrockModelId`,
- * `bedrockRegion`, `emailFrom`, `operatorEmail`, `cardPayments` (true/false).
+ * settings without code changes: `stage`, `intakeProvider` (alias `intake`), `coder`,
+ * `bedrockModelId`, `bedrockRegion`, `openaiBaseUrl` + `openaiModel`, `coderCommand` (JSON argv),
+ * `workerEgress` (none/nat), `emailFrom`, `operatorEmail`, `cardPayments` (true/false).
  */
 export function stackConfigFromContext(get: (key: string) => unknown): StackConfig {
   const str = (key: string): string | undefined => {
@@ -194,16 +251,31 @@ export function stackConfigFromContext(get: (key: string) => unknown): StackConf
   };
   const base = stackConfig({ stage: str('stage') });
   const coder = str('coder') as StackConfig['worker']['coder'] | undefined;
-  const intakeProvider = str('intakeProvider') as StackConfig['models']['intakeProvider'] | undefined;
+  const intakeProvider = (str('intakeProvider') ?? str('intake')) as
+    | StackConfig['models']['intakeProvider']
+    | undefined;
+  if (str('intakeProvider') && str('intake') && str('intakeProvider') !== str('intake')) {
+    throw new Error('context intake and intakeProvider disagree (they are the same setting)');
+  }
+  const workerEgress = str('workerEgress') as WorkerEgress | undefined;
+  const openaiBaseUrl = str('openaiBaseUrl');
+  const openaiModel = str('openaiModel');
+  if (Boolean(openaiBaseUrl) !== Boolean(openaiModel)) {
+    throw new Error('context openaiBaseUrl and openaiModel go together');
+  }
+  const coderCommand = parseCoderCommand(get('coderCommand'));
   const cardPayments = get('cardPayments');
   const config: StackConfig = {
     ...base,
+    network: { ...base.network, ...(workerEgress ? { workerEgress } : {}) },
     worker: { ...base.worker, ...(coder ? { coder } : {}) },
     models: {
       ...base.models,
       ...(intakeProvider ? { intakeProvider } : {}),
       ...(str('bedrockModelId') ? { bedrockModelId: str('bedrockModelId')! } : {}),
       ...(str('bedrockRegion') ? { bedrockRegion: str('bedrockRegion')! } : {}),
+      ...(openaiBaseUrl && openaiModel ? { openai: { baseUrl: openaiBaseUrl, model: openaiModel } } : {}),
+      ...(coderCommand ? { coderCommand } : {}),
     },
     email: { ...base.email, ...(str('emailFrom') ? { from: str('emailFrom')! } : {}) },
     payments: {
@@ -214,4 +286,23 @@ export function stackConfigFromContext(get: (key: string) => unknown): StackConf
   };
   validateStackConfig(config);
   return config;
+}
+
+/** `coderCommand` context: a JSON argv (`-c 'coderCommand=["agent","--flag"]'`) or an array in cdk.json. */
+function parseCoderCommand(value: unknown): string[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  let argv: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      argv = JSON.parse(value);
+    } catch {
+      throw new Error(`context coderCommand must be a JSON array of strings: ${value}`);
+    }
+  }
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string' && a !== '')) {
+    throw new Error(
+      `context coderCommand must be a non-empty JSON array of strings: ${JSON.stringify(value)}`,
+    );
+  }
+  return argv;
 }

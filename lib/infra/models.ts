@@ -19,8 +19,9 @@ export interface ModelsConfig {
    */
   readonly bedrockModelId: string;
   /**
-   * BEDROCK_REGION: where the model is invoked (default: the stack's region). The worker reaches
-   * Bedrock through a VPC endpoint in the stack's region, so a worker coder needs the same region.
+   * BEDROCK_REGION: where the model is invoked (default: the stack's region). Without worker
+   * egress the worker reaches Bedrock only through the VPC endpoint in the stack's region, so a
+   * Bedrock coder with another region needs `network.workerEgress: 'nat'` (validateStackConfig).
    */
   readonly bedrockRegion?: string;
   /** OpenAI-compatible endpoint (OPENAI_BASE_URL / OPENAI_MODEL) when a component uses `openai`. */
@@ -59,14 +60,16 @@ export interface ModelProvidersProps {
 
 /**
  * Model providers of the intake assistant (PostMessage) and the worker's coder. Nothing is granted
- * unless a component is configured for a provider: with the default (`offline` everywhere) no
- * role can invoke a model and no model secret exists.
+ * unless a component is configured for a provider: the AWS default (`bedrock` for both) grants
+ * InvokeModel on the one model to PostMessage and the worker; with `offline` everywhere no role
+ * can invoke a model and no model secret exists.
  *
  * - `bedrock`: `bedrock:InvokeModel` (what the Converse API checks) on the one configured model,
  *   for PostMessage and/or the worker task role only. The worker reaches Bedrock through the
  *   `bedrock-runtime` interface endpoint (network.ts), since its subnets have no route out.
  * - `openai`: an API key secret (blank placeholder, set after deploy like the Stripe secrets),
- *   `OPENAI_API_KEY_ARN` + GetSecretValue for PostMessage, an ECS container secret for the worker.
+ *   `OPENAI_API_KEY_ARN` + GetSecretValue for PostMessage, an ECS container secret for the worker
+ *   (the stack then adds the Secrets Manager endpoint; the worker needs `workerEgress: 'nat'`).
  */
 export class ModelProviders extends Construct {
   readonly models: ModelsConfig;

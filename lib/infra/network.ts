@@ -17,6 +17,14 @@ export interface BuildNetworkProps {
   readonly bedrockRuntime?: boolean;
 }
 
+/** The interface endpoints every network has (ECR image pull, awslogs, PrepareBranch's events). */
+const BASE_INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpointAwsService>> = {
+  EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+  EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+  Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+  Events: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+};
+
 /** NFS, for EFS mount targets. */
 export const NFS_PORT = 2049;
 
@@ -24,16 +32,22 @@ export const NFS_PORT = 2049;
  * The private network of the build pipeline: the worker (Fargate) and the one function that
  * mounts the template repository (PrepareBranch).
  *
- * - **No internet at all.** Only isolated subnets: no NAT gateway, no internet gateway, no route
- *   out. The worker clones from EFS, builds with the Go toolchain in its image (the template has
- *   no module dependencies; GOPROXY is off) and talks to AWS only through VPC endpoints, so code
- *   written by a coder cannot call anything else.
+ * - **No internet at all** (default, `workerEgress: 'none'`). Only isolated subnets: no NAT
+ *   gateway, no internet gateway, no route out. The worker clones from EFS, builds with the Go
+ *   toolchain in its image (the template has no module dependencies; GOPROXY is off) and talks to
+ *   AWS only through VPC endpoints, so code written by a coder cannot call anything else.
+ * - **Worker egress** (`workerEgress: 'nat'`, for coders whose model API is outside the VPC):
+ *   one NAT gateway in a public subnet and a private subnet with a route to it per AZ. Only the
+ *   worker runs there ({@link workerSubnets}), with HTTPS to any address; PrepareBranch, the file
+ *   system and the interface endpoints stay in the isolated subnets, and the gateway endpoints
+ *   serve both subnet groups.
  * - **Endpoints:** S3 and DynamoDB gateway endpoints (free; their policies allow only this stack's
  *   table and the worker's buckets, plus the ECR layer bucket), and interface endpoints for ECR
  *   (api, dkr: image pull), CloudWatch Logs (awslogs driver) and EventBridge (PrepareBranch
  *   publishes events), usable only by principals of this account. Step Functions needs none:
  *   `ecs:runTask.sync` is polled by the service. A model-driven coder will need a Bedrock runtime
- *   endpoint (`InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME`) added here.
+ *   endpoint (`bedrockRuntime`), a worker with container secrets the Secrets Manager endpoint
+ *   ({@link addSecretsManagerEndpoint}).
  * - **Security groups:** the worker and in-VPC functions accept nothing inbound and may send only
  *   HTTPS (to the endpoints; see `NetworkConfig.gatewayPrefixListIds`) and NFS to the file system;
  *   the file system accepts NFS only from those two groups; the endpoints accept HTTPS only from
@@ -42,7 +56,10 @@ export const NFS_PORT = 2049;
  */
 export class BuildNetwork extends Construct {
   readonly vpc: ec2.Vpc;
+  /** Isolated subnets: PrepareBranch, EFS mount targets, interface endpoints. */
   readonly subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  /** Where the worker runs: the isolated subnets, or with `workerEgress: 'nat'` the egress ones. */
+  readonly workerSubnets: ec2.SubnetSelection;
   readonly workerSecurityGroup: ec2.SecurityGroup;
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly fileSystemSecurityGroup: ec2.SecurityGroup;
@@ -52,11 +69,22 @@ export class BuildNetwork extends Construct {
   constructor(scope: Construct, id: string, props: BuildNetworkProps) {
     super(scope, id);
     const { network } = props;
+    const egress = network.workerEgress === 'nat';
 
+    this.workerSubnets = egress ? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : this.subnets;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: network.maxAzs,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
+      natGateways: egress ? 1 : 0,
+      subnetConfiguration: [
+        { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },
+        ...(egress
+          ? [
+              // The NAT gateway only; nothing else is placed in a public subnet.
+              { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 26, mapPublicIpOnLaunch: false },
+              { name: 'worker', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+            ]
+          : []),
+      ],
       // Nothing uses the default security group; it keeps no rules (flag-controlled default).
       restrictDefaultSecurityGroup: true,
     });
@@ -93,7 +121,15 @@ export class BuildNetwork extends Construct {
         ]
       : [ec2.Peer.anyIpv4()];
     for (const client of [this.workerSecurityGroup, this.functionSecurityGroup]) {
-      for (const peer of httpsPeers) client.addEgressRule(peer, ec2.Port.tcp(443), 'HTTPS to AWS endpoints');
+      // With egress, the worker's HTTPS goes anywhere (model APIs through the NAT gateway).
+      const peers = egress && client === this.workerSecurityGroup ? [ec2.Peer.anyIpv4()] : httpsPeers;
+      for (const peer of peers) {
+        client.addEgressRule(
+          peer,
+          ec2.Port.tcp(443),
+          peers === httpsPeers ? 'HTTPS to AWS endpoints' : 'HTTPS to AWS endpoints and model APIs (NAT)',
+        );
+      }
       client.connections.allowTo(
         this.fileSystemSecurityGroup,
         ec2.Port.tcp(NFS_PORT),
@@ -105,7 +141,7 @@ export class BuildNetwork extends Construct {
     const stack = Stack.of(this);
     const s3Endpoint = this.vpc.addGatewayEndpoint('S3', {
       service: ec2.GatewayVpcEndpointAwsService.S3,
-      subnets: [this.subnets],
+      subnets: this.gatewaySubnets(),
     });
     s3Endpoint.addToPolicy(
       new iam.PolicyStatement({
@@ -126,7 +162,7 @@ export class BuildNetwork extends Construct {
 
     const dynamoEndpoint = this.vpc.addGatewayEndpoint('DynamoDb', {
       service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
-      subnets: [this.subnets],
+      subnets: this.gatewaySubnets(),
     });
     dynamoEndpoint.addToPolicy(
       new iam.PolicyStatement({
@@ -138,34 +174,51 @@ export class BuildNetwork extends Construct {
     );
 
     const interfaces: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
-      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
-      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-      Events: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+      ...BASE_INTERFACE_ENDPOINTS,
       ...(props.bedrockRuntime && { BedrockRuntime: ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME }),
     };
-    for (const [name, service] of Object.entries(interfaces)) {
-      const endpoint = this.vpc.addInterfaceEndpoint(name, {
-        service,
-        subnets: this.subnets,
-        securityGroups: [this.endpointSecurityGroup],
-        open: false,
-        privateDnsEnabled: true,
-      });
-      endpoint.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'ThisAccountOnly',
-          principals: [new iam.AnyPrincipal()],
-          actions: ['*'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
-        }),
-      );
-    }
+    for (const [name, service] of Object.entries(interfaces)) this.addEndpoint(name, service);
   }
 
-  /** Subnet ids of the isolated subnets (the worker's `AwsvpcConfiguration.Subnets`). */
+  /**
+   * The Secrets Manager interface endpoint (idempotent): needed as soon as the worker's task
+   * definition has container secrets, which the ECS agent fetches at task start through the
+   * task's network (or an in-VPC function reads a secret).
+   */
+  addSecretsManagerEndpoint(): ec2.InterfaceVpcEndpoint {
+    const existing = this.vpc.node.tryFindChild('SecretsManager');
+    if (existing) return existing as ec2.InterfaceVpcEndpoint;
+    return this.addEndpoint('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
+  }
+
+  /** An interface endpoint in the isolated subnets, HTTPS from the client groups, this account only. */
+  private addEndpoint(name: string, service: ec2.InterfaceVpcEndpointAwsService): ec2.InterfaceVpcEndpoint {
+    const endpoint = this.vpc.addInterfaceEndpoint(name, {
+      service,
+      subnets: this.subnets,
+      securityGroups: [this.endpointSecurityGroup],
+      open: false,
+      privateDnsEnabled: true,
+    });
+    endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ThisAccountOnly',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:PrincipalAccount': Stack.of(this).account } },
+      }),
+    );
+    return endpoint;
+  }
+
+  /** Route tables of the gateway endpoints: every subnet group except the public one. */
+  private gatewaySubnets(): ec2.SubnetSelection[] {
+    return this.workerSubnets === this.subnets ? [this.subnets] : [this.subnets, this.workerSubnets];
+  }
+
+  /** Subnet ids of the worker's subnets (its `AwsvpcConfiguration.Subnets`). */
   get subnetIds(): string[] {
-    return this.vpc.selectSubnets(this.subnets).subnetIds;
+    return this.vpc.selectSubnets(this.workerSubnets).subnetIds;
   }
 }

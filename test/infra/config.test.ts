@@ -31,9 +31,11 @@ describe('stackConfig', () => {
     });
     expect(config.worker).toMatchObject({
       timeoutSeconds: 1500,
-      coder: 'offline',
+      coder: 'bedrock',
       readonlyRootFilesystem: false,
     });
+    expect(config.models.intakeProvider).toBe('bedrock');
+    expect(config.network.workerEgress).toBe('none');
     expect(config.orchestrator.maxAttempts).toBe(3);
   });
 
@@ -52,7 +54,9 @@ describe('stackConfig', () => {
     expect(() =>
       validateStackConfig({ ...config, network: { ...config.network, gatewayPrefixListIds: ['s3'] } }),
     ).toThrow(/prefix list/);
-    expect(() => validateStackConfig({ ...config, network: { maxAzs: 1 } })).toThrow(/maxAzs/);
+    expect(() => validateStackConfig({ ...config, network: { ...config.network, maxAzs: 1 } })).toThrow(
+      /maxAzs/,
+    );
   });
 
   it('rejects worker settings Fargate or the repair loop cannot honour', () => {
@@ -67,11 +71,79 @@ describe('stackConfig', () => {
 describe('stackConfigFromContext (cdk -c key=value)', () => {
   const ctx = (values: Record<string, unknown>) => (key: string) => values[key];
 
-  it('keeps the offline defaults without context', () => {
+  it('defaults to Amazon Bedrock for intake and coder, without worker egress', () => {
     const c = stackConfigFromContext(ctx({}));
-    expect(c.models.intakeProvider).toBe('offline');
-    expect(c.worker.coder).toBe('offline');
+    expect(c.models.intakeProvider).toBe('bedrock');
+    expect(c.worker.coder).toBe('bedrock');
+    expect(c.models.bedrockRegion).toBeUndefined();
+    expect(c.network.workerEgress).toBe('none');
     expect(c.payments.cardPayments).toBeUndefined();
+  });
+
+  it('selects the offline intake and coder (intakeProvider or its alias intake)', () => {
+    for (const key of ['intakeProvider', 'intake']) {
+      const c = stackConfigFromContext(ctx({ [key]: 'offline', coder: 'offline' }));
+      expect(c.models.intakeProvider).toBe('offline');
+      expect(c.worker.coder).toBe('offline');
+    }
+    expect(() => stackConfigFromContext(ctx({ intake: 'offline', intakeProvider: 'bedrock' }))).toThrow(
+      /disagree/,
+    );
+  });
+
+  it('takes the worker egress, an OpenAI-compatible endpoint and an agent command', () => {
+    const openai = stackConfigFromContext(
+      ctx({
+        workerEgress: 'nat',
+        coder: 'openai',
+        openaiBaseUrl: 'https://models.example/v1',
+        openaiModel: 'm-1',
+      }),
+    );
+    expect(openai.network.workerEgress).toBe('nat');
+    expect(openai.worker.coder).toBe('openai');
+    expect(openai.models.openai).toEqual({ baseUrl: 'https://models.example/v1', model: 'm-1' });
+    const command = stackConfigFromContext(
+      ctx({ workerEgress: 'nat', coder: 'command', coderCommand: '["agent","--run"]' }),
+    );
+    expect(command.models.coderCommand).toEqual(['agent', '--run']);
+    expect(() =>
+      stackConfigFromContext(ctx({ workerEgress: 'nat', coder: 'command', coderCommand: 'agent --run' })),
+    ).toThrow(/coderCommand must be a JSON array/);
+    expect(() => stackConfigFromContext(ctx({ openaiBaseUrl: 'https://models.example/v1' }))).toThrow(
+      /go together/,
+    );
+    expect(() => stackConfigFromContext(ctx({ workerEgress: 'internet' }))).toThrow(/workerEgress must be/);
+  });
+
+  it('refuses coders that need egress without -c workerEgress=nat', () => {
+    expect(() =>
+      stackConfigFromContext(
+        ctx({ coder: 'openai', openaiBaseUrl: 'https://models.example/v1', openaiModel: 'm-1' }),
+      ),
+    ).toThrow(/coder openai needs internet egress.*-c workerEgress=nat/);
+    expect(() => stackConfigFromContext(ctx({ coder: 'command', coderCommand: '["agent"]' }))).toThrow(
+      /coder command needs internet egress.*-c workerEgress=nat/,
+    );
+    // The worker reaches Bedrock only through the endpoint of the stack's region.
+    expect(() => stackConfigFromContext(ctx({ bedrockRegion: 'us-east-1' }))).toThrow(
+      /bedrockRegion us-east-1.*-c workerEgress=nat/,
+    );
+    expect(
+      stackConfigFromContext(ctx({ bedrockRegion: 'us-east-1', workerEgress: 'nat' })).models,
+    ).toMatchObject({ bedrockRegion: 'us-east-1' });
+    // The intake alone may use another region (PostMessage is not in the VPC).
+    expect(stackConfigFromContext(ctx({ bedrockRegion: 'us-east-1', coder: 'offline' })).worker.coder).toBe(
+      'offline',
+    );
+  });
+
+  it('accepts a coder Bedrock region equal to a known stack region', () => {
+    const base = stackConfig();
+    const config = { ...base, models: { ...base.models, bedrockRegion: 'eu-north-1' } };
+    expect(() => validateStackConfig(config, 'eu-north-1')).not.toThrow();
+    expect(() => validateStackConfig(config, 'eu-west-1')).toThrow(/bedrockRegion eu-north-1.*\(eu-west-1\)/);
+    expect(() => validateStackConfig(config)).toThrow(/environment-agnostic/);
   });
 
   it('takes providers, model id and region, sender, operator email and the card switch', () => {
@@ -82,6 +154,8 @@ describe('stackConfigFromContext (cdk -c key=value)', () => {
         coder: 'bedrock',
         bedrockModelId: 'eu.anthropic.claude-3-5-sonnet-20240620-v1:0',
         bedrockRegion: 'eu-central-1',
+        // A coder region this environment-agnostic stack cannot match to its own needs egress.
+        workerEgress: 'nat',
         emailFrom: 'builder@busdk.example',
         operatorEmail: 'ops@busdk.example',
         cardPayments: 'true',

@@ -19,21 +19,59 @@ const invokers = (template: Template) =>
     ),
   ].sort();
 
-const bedrockEndpoints = (template: Template) =>
+const endpointsOf = (template: Template, service: string) =>
   Object.values(template.findResources('AWS::EC2::VPCEndpoint')).filter((e) =>
-    JSON.stringify(e.Properties.ServiceName).includes('bedrock-runtime'),
+    JSON.stringify(e.Properties.ServiceName).includes(`.${service}"`),
   );
+const bedrockEndpoints = (template: Template) => endpointsOf(template, 'bedrock-runtime');
+const secretsEndpoints = (template: Template) => endpointsOf(template, 'secretsmanager');
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
 const container = (template: Template): any =>
   Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0]!.Properties.ContainerDefinitions[0];
 
 describe('model providers', () => {
-  describe('default (offline everywhere)', () => {
+  describe('default (Amazon Bedrock for intake and coder, the AWS default)', () => {
     let stack: BuildStack;
     let template: Template;
     beforeAll(() => {
       ({ stack, template } = synthBuildStack());
+    });
+
+    it('lets PostMessage and the worker invoke the default model through the bedrock-runtime endpoint', () => {
+      const { models } = stackConfig({ stage: 'test' });
+      expect(invokers(template)).toEqual(
+        [logicalIdOf(stack.api.functions.PostMessage!.role), logicalIdOf(stack.worker.taskRole)].sort(),
+      );
+      const env =
+        template.toJSON().Resources[logicalIdOf(stack.api.functions.PostMessage!.function)].Properties
+          .Environment.Variables;
+      expect(env).toMatchObject({ INTAKE_PROVIDER: 'bedrock', BEDROCK_MODEL_ID: models.bedrockModelId });
+      expect(env.BEDROCK_REGION).toBeUndefined();
+      const vars = Object.fromEntries(
+        container(template).Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]),
+      );
+      expect(vars).toMatchObject({ CODER: 'bedrock', BEDROCK_MODEL_ID: models.bedrockModelId });
+      expect(bedrockEndpoints(template)).toHaveLength(1);
+    });
+
+    it('has no model secret, no container secrets and so no Secrets Manager endpoint', () => {
+      expect(stack.models.openAiKey).toBeUndefined();
+      expect(container(template).Secrets).toBeUndefined();
+      expect(secretsEndpoints(template)).toEqual([]);
+    });
+  });
+
+  describe('offline everywhere (-c intakeProvider=offline -c coder=offline)', () => {
+    let stack: BuildStack;
+    let template: Template;
+    beforeAll(() => {
+      const base = stackConfig({ stage: 'test' });
+      ({ stack, template } = synth({
+        ...base,
+        worker: { ...base.worker, coder: 'offline' },
+        models: { ...base.models, intakeProvider: 'offline' },
+      }));
     });
 
     it('grants no Bedrock permission anywhere and has no Bedrock endpoint or model secret', () => {
@@ -107,8 +145,10 @@ describe('model providers', () => {
 
     it('invokes the model in a configured region (BEDROCK_REGION and the model ARN)', () => {
       const base = stackConfig({ stage: 'test' });
+      // Intake only: PostMessage runs outside the VPC, so another region needs no worker egress.
       const other = synth({
         ...base,
+        worker: { ...base.worker, coder: 'offline' },
         models: {
           ...base.models,
           intakeProvider: 'bedrock',
@@ -144,6 +184,7 @@ describe('model providers', () => {
       const base = stackConfig({ stage: 'test' });
       ({ stack, template } = synth({
         ...base,
+        network: { ...base.network, workerEgress: 'nat' },
         worker: { ...base.worker, coder: 'openai' },
         models: {
           ...base.models,
@@ -165,6 +206,67 @@ describe('model providers', () => {
       expect(invokers(template)).toEqual([]);
       expect(bedrockEndpoints(template)).toEqual([]);
     });
+
+    it('adds the Secrets Manager endpoint so the ECS agent can fetch the key at task start', () => {
+      const endpoints = secretsEndpoints(template);
+      expect(endpoints).toHaveLength(1);
+      expect(endpoints[0]!.Properties).toMatchObject({
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        SecurityGroupIds: [{ 'Fn::GetAtt': [logicalIdOf(stack.network.endpointSecurityGroup), 'GroupId'] }],
+        PolicyDocument: {
+          Statement: [
+            expect.objectContaining({
+              Condition: { StringEquals: { 'aws:PrincipalAccount': { Ref: 'AWS::AccountId' } } },
+            }),
+          ],
+        },
+      });
+      // In the isolated subnets, like every interface endpoint.
+      const isolated = stack.network.vpc.isolatedSubnets.map((s) => ({ Ref: logicalIdOf(s) }));
+      expect(endpoints[0]!.Properties.SubnetIds).toEqual(isolated);
+    });
+  });
+
+  it('adds no Secrets Manager endpoint when only the intake (outside the VPC) reads the key', () => {
+    const base = stackConfig({ stage: 'test' });
+    const { stack, template } = synth({
+      ...base,
+      models: {
+        ...base.models,
+        intakeProvider: 'openai',
+        openai: { baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o' },
+      },
+    });
+    expect(stack.models.openAiKey).toBeDefined();
+    expect(container(template).Secrets).toBeUndefined();
+    expect(secretsEndpoints(template)).toEqual([]);
+  });
+
+  it('refuses to build a stack whose coder cannot reach its model without worker egress', () => {
+    const base = stackConfig({ stage: 'test' });
+    const openai = { baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o' };
+    expect(() =>
+      synth({ ...base, worker: { ...base.worker, coder: 'openai' }, models: { ...base.models, openai } }),
+    ).toThrow(/-c workerEgress=nat/);
+    expect(() =>
+      synth({
+        ...base,
+        worker: { ...base.worker, coder: 'command' },
+        models: { ...base.models, coderCommand: ['agent'] },
+      }),
+    ).toThrow(/-c workerEgress=nat/);
+    const elsewhere = { ...base, models: { ...base.models, bedrockRegion: 'us-east-1' } };
+    expect(() => synth(elsewhere)).toThrow(/bedrockRegion us-east-1.*-c workerEgress=nat/);
+    // With the stack's region known, the same region is fine and another one is refused.
+    const pinned = (region: string) =>
+      new BuildStack(testApp({ cfnValidation: false }), 'BusBuild-pinned', {
+        config: elsewhere,
+        env: { region },
+      });
+    expect(() => pinned('us-east-1')).not.toThrow();
+    expect(() => pinned('eu-west-1')).toThrow(/bedrockRegion us-east-1.*\(eu-west-1\)/);
+    expect(() => synth({ ...elsewhere, network: { ...base.network, workerEgress: 'nat' } })).not.toThrow();
   });
 
   it('rejects incomplete model settings', () => {

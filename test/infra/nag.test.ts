@@ -146,6 +146,23 @@ describe('cdk-nag AwsSolutions', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
+  it('passes for the egress variant too (NAT gateway, openai coder, Secrets Manager endpoint)', () => {
+    const base = stackConfig({ stage: 'test' });
+    const stack = new BuildStack(testApp({ cfnValidation: false }), 'BusBuild-egress', {
+      config: {
+        ...base,
+        network: { ...base.network, workerEgress: 'nat' },
+        worker: { ...base.worker, coder: 'openai' },
+        models: { ...base.models, openai: { baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o' } },
+      },
+    });
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
+    const findings = report.violations.map(
+      (v) => `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+    );
+    expect(findings).toEqual([]);
+  });
+
   it('does find a violation when there is one (the check is live)', () => {
     const stack = new Stack(testApp(), 'Insecure');
     new Table(stack, 'NoPitr', { partitionKey: { name: 'pk', type: AttributeType.STRING } });

@@ -63,19 +63,22 @@ describe('BuildNetwork', () => {
     expect(policies).not.toMatch(/"Action":"(s3|dynamodb):\*"/);
   });
 
-  it('has interface endpoints for ECR (api, dkr), CloudWatch Logs and EventBridge, for this account only', () => {
+  it('has interface endpoints for ECR (api, dkr), CloudWatch Logs, EventBridge and the default Bedrock coder, for this account only', () => {
     const interfaces = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).filter(
       (e) => e.Properties.VpcEndpointType === 'Interface',
     );
     const services = interfaces.map((e) => flatten(e.Properties.ServiceName)).sort();
     expect(services).toEqual([
+      'com.amazonaws.<AWS::Region>.bedrock-runtime',
       'com.amazonaws.<AWS::Region>.ecr.api',
       'com.amazonaws.<AWS::Region>.ecr.dkr',
       'com.amazonaws.<AWS::Region>.events',
       'com.amazonaws.<AWS::Region>.logs',
     ]);
+    const isolated = stack.network.vpc.isolatedSubnets.map((s) => ({ Ref: logicalIdOf(s) }));
     for (const e of interfaces) {
       expect(e.Properties.PrivateDnsEnabled).toBe(true);
+      expect(e.Properties.SubnetIds).toEqual(isolated);
       expect(e.Properties.SecurityGroupIds).toEqual([
         { 'Fn::GetAtt': [logicalIdOf(stack.network.endpointSecurityGroup), 'GroupId'] },
       ]);
@@ -107,6 +110,12 @@ describe('BuildNetwork', () => {
         }),
       ]);
     }
+  });
+
+  it('runs the worker in the isolated subnets (the ECS substitution) when it has no egress', () => {
+    expect(stack.resolve(stack.network.subnetIds)).toEqual(
+      stack.network.vpc.isolatedSubnets.map((s) => ({ Ref: logicalIdOf(s) })),
+    );
   });
 
   it('limits HTTPS egress to the VPC and the gateway prefix lists when they are configured', () => {
@@ -157,6 +166,104 @@ describe('BuildNetwork', () => {
         ingress.map((r) => (r.SourceSecurityGroupId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]).sort(),
       ).toEqual(clients);
       for (const r of ingress) expect(r).toMatchObject({ IpProtocol: 'tcp', FromPort: port, ToPort: port });
+    }
+  });
+});
+
+describe('BuildNetwork with worker egress (-c workerEgress=nat)', () => {
+  // Prefix lists pinned, so that the worker's any-address HTTPS rule can only come from `nat`.
+  const prefixLists = ['pl-6ea54007', 'pl-66a5400f'];
+  const build = (workerEgress: 'none' | 'nat') => {
+    const config = stackConfig({ stage: 'test' });
+    const s = new BuildStack(testApp({ cfnValidation: false }), `Egress-${workerEgress}`, {
+      config: { ...config, network: { ...config.network, gatewayPrefixListIds: prefixLists, workerEgress } },
+    });
+    const res = CdkTemplate.fromStack(s).toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: Rule }
+    >;
+    return { s, res };
+  };
+  const ofType = (res: Record<string, { Type: string; Properties: Rule }>, type: string) =>
+    Object.entries(res).filter(([, r]) => r.Type === type);
+  /** Every HTTPS egress rule of a group (inline and standalone). */
+  const httpsEgress = (res: Record<string, { Type: string; Properties: Rule }>, id: string) =>
+    [
+      ...((res[id]!.Properties.SecurityGroupEgress as Rule[] | undefined) ?? []),
+      ...ofType(res, 'AWS::EC2::SecurityGroupEgress')
+        .filter(([, r]) => JSON.stringify(r.Properties.GroupId).includes(`"${id}"`))
+        .map(([, r]) => r.Properties),
+    ].filter((r) => r.FromPort === 443);
+  const anywhere = (rules: Rule[]) => rules.filter((r) => r.CidrIp === '0.0.0.0/0');
+
+  let nat: ReturnType<typeof build>;
+  let none: ReturnType<typeof build>;
+  beforeAll(() => {
+    nat = build('nat');
+    none = build('none');
+  });
+
+  it('adds one NAT gateway (and its internet gateway) only with nat', () => {
+    for (const type of ['AWS::EC2::NatGateway', 'AWS::EC2::InternetGateway', 'AWS::EC2::EIP']) {
+      expect(ofType(nat.res, type), type).toHaveLength(1);
+      expect(ofType(none.res, type), type).toHaveLength(0);
+    }
+    // Nothing launched into the public subnets gets a public IP.
+    for (const [, subnet] of ofType(nat.res, 'AWS::EC2::Subnet')) {
+      expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+    }
+  });
+
+  it('routes only the worker subnets through the NAT gateway; the isolated subnets keep no route out', () => {
+    const { s, res } = nat;
+    const workerSubnets = s.network.vpc.privateSubnets;
+    expect(workerSubnets).toHaveLength(2);
+    const natRouteTables = ofType(res, 'AWS::EC2::Route')
+      .filter(([, r]) => r.Properties.NatGatewayId !== undefined)
+      .map(([, r]) => JSON.stringify(r.Properties.RouteTableId))
+      .sort();
+    expect(natRouteTables).toEqual(
+      workerSubnets.map((sub) => JSON.stringify(s.resolve(sub.routeTable.routeTableId))).sort(),
+    );
+    const isolatedTables = new Set(
+      s.network.vpc.isolatedSubnets.map((sub) => JSON.stringify(s.resolve(sub.routeTable.routeTableId))),
+    );
+    for (const [, r] of ofType(res, 'AWS::EC2::Route')) {
+      expect(isolatedTables.has(JSON.stringify(r.Properties.RouteTableId))).toBe(false);
+    }
+    // The ECS RunTask substitution names the worker subnets; PrepareBranch stays isolated.
+    expect(s.resolve(s.network.subnetIds)).toEqual(workerSubnets.map((sub) => ({ Ref: logicalIdOf(sub) })));
+    const prepare = res[logicalIdOf(s.pipeline.functions.PrepareBranch!.function)]!.Properties as {
+      VpcConfig: { SubnetIds: unknown[] };
+    };
+    expect(prepare.VpcConfig.SubnetIds).toEqual(
+      s.network.vpc.isolatedSubnets.map((sub) => ({ Ref: logicalIdOf(sub) })),
+    );
+  });
+
+  it('gives the worker, and only the worker, HTTPS to any address only with nat', () => {
+    const worker = (x: typeof nat) => httpsEgress(x.res, logicalIdOf(x.s.network.workerSecurityGroup));
+    const fns = (x: typeof nat) => httpsEgress(x.res, logicalIdOf(x.s.network.functionSecurityGroup));
+    expect(anywhere(worker(nat))).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+    ]);
+    expect(worker(nat).every((r) => r.FromPort === 443 && r.ToPort === 443)).toBe(true);
+    expect(anywhere(worker(none))).toEqual([]);
+    expect(anywhere(fns(nat))).toEqual([]);
+    expect(anywhere(fns(none))).toEqual([]);
+  });
+
+  it('keeps the gateway endpoints on the worker subnets too (S3 and DynamoDB never via NAT)', () => {
+    const { s, res } = nat;
+    const tables = [...s.network.vpc.isolatedSubnets, ...s.network.vpc.privateSubnets]
+      .map((sub) => JSON.stringify(s.resolve(sub.routeTable.routeTableId)))
+      .sort();
+    const gateways = ofType(res, 'AWS::EC2::VPCEndpoint').filter(
+      ([, e]) => e.Properties.VpcEndpointType === 'Gateway',
+    );
+    expect(gateways).toHaveLength(2);
+    for (const [, e] of gateways) {
+      expect((e.Properties.RouteTableIds as unknown[]).map((t) => JSON.stringify(t)).sort()).toEqual(tables);
     }
   });
 });

@@ -77,7 +77,9 @@ describe('BuildWorker task definition', () => {
       STAGING_BUCKET: { Ref: logicalIdOf(stack.buckets.staging) },
       EVIDENCE_BUCKET: { Ref: logicalIdOf(stack.buckets.evidence) },
       REPO_DIR,
-      CODER: 'offline',
+      // Amazon Bedrock is the AWS default coder (models.test.ts covers the providers).
+      CODER: 'bedrock',
+      BEDROCK_MODEL_ID: stackConfig({ stage: 'test' }).models.bedrockModelId,
       WORKER_TIMEOUT_SECONDS: '1500',
       // The image carries Chromium: on AWS a worker that cannot render fails the attempt.
       RENDER_CHECK: 'required',
