@@ -3,7 +3,7 @@ import { ARTIFACT_TYPES, DEFAULT_PLATFORMS } from '../../lib/domain/build-spec.t
 import { BUILD_EVENT_TYPES, type BuildEvent, PROGRESS_SENTENCES } from '../../lib/domain/events.ts';
 import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
 import { PHASES } from '../../lib/domain/phases.ts';
-import type { BuildRun, Message } from '../../lib/domain/run.ts';
+import { type BuildRun, type Message, PaymentStatusSchema } from '../../lib/domain/run.ts';
 import { FAILURE_SENTENCES } from '../../lib/domain/status.ts';
 
 /**
@@ -71,11 +71,50 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
   ),
   artifacts: fc.array(verifiedArtifactArb, { maxLength: 4 }),
   payment: fc.record({
-    status: fc.constantFrom('none' as const, 'authorized' as const, 'manual_requested' as const),
+    status: fc.constantFrom(...PaymentStatusSchema.options),
+    method: fc.option(fc.constantFrom('manual' as const, 'stripe' as const, 'free' as const), {
+      nil: undefined,
+    }),
     checkoutSessionId: fc.option(secretValue, { nil: undefined }),
+    paymentIntentId: fc.option(
+      secretValue.map((v) => `pi_${v}`),
+      { nil: undefined },
+    ),
+    note: fc.option(reasonValue, { nil: undefined }),
   }),
-  spec: fc.constant(undefined),
-  quote: fc.constant(undefined),
+  spec: fc.option(
+    fc.record({
+      title: fc.constantFrom('Tip Calculator', 'Unit Converter'),
+      summary: fc.constantFrom('Splits the bill.', 'Converts units.'),
+      requestText: fc.constantFrom('I need a tip calculator'),
+      artifactType: fc.constantFrom(...ARTIFACT_TYPES),
+      platforms: fc.subarray(DEFAULT_PLATFORMS),
+      // The recipe is an internal choice of the worker's coder: a canary.
+      recipe: fc.option(
+        canaryCore.map((c) => `rcp-${c}`),
+        { nil: undefined },
+      ),
+      features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
+      outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
+      complexity: fc.constantFrom('small' as const, 'medium' as const),
+    }),
+    { nil: undefined },
+  ),
+  quote: fc.option(
+    fc.record({
+      version: fc.integer({ min: 1, max: 5 }),
+      amountCents: fc.nat({ max: 100_000 }),
+      currency: fc.constantFrom('eur', 'usd'),
+      artifactType: fc.constantFrom(...ARTIFACT_TYPES),
+      platforms: fc.subarray(DEFAULT_PLATFORMS),
+      lineItems: fc.array(fc.record({ label: fc.constantFrom('Web app', 'Binary'), amountCents: fc.nat() }), {
+        maxLength: 3,
+      }),
+      delivery: fc.constantFrom('within the hour'),
+      createdAt: iso,
+    }),
+    { nil: undefined },
+  ),
   intake: fc.record({ questionsAsked: fc.nat({ max: 2 }), requestText: fc.constant('a tip calculator') }),
   failure: fc.option(
     fc.record({
