@@ -1,9 +1,11 @@
 import type { OrchestratorDeps, VerifySettings } from '../../lib/app/orchestrator/deps.ts';
-import { bucketNamesFromEnv, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
-import { documentClient, eventBridgeClient, s3Client } from '../../lib/aws/clients.ts';
+import type { RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
+import { type BucketNames, bucketNamesFromEnv, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
+import { documentClient, eventBridgeClient, lambdaClient, s3Client } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { LambdaSmokeRunner } from '../../lib/aws/smoke-invoker.ts';
 import { stripeSettlementFromEnv } from '../../lib/aws/stripe-gateway.ts';
 import { detectHostPlatform, renderEvidenceModeFrom } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
@@ -38,6 +40,17 @@ export function verifySettingsFrom(env: NodeJS.ProcessEnv): VerifySettings {
   return settings;
 }
 
+/**
+ * `SMOKE_FUNCTION_NAME` (set by CDK on VerifyArtifacts): candidate binaries run their smoke in
+ * that isolated function (no data permissions, egress only to the S3 endpoint), which fetches the
+ * staged object through a short-lived presigned GET. Unset (local): the smoke runs in-process.
+ */
+export function remoteSmokeFrom(env: NodeJS.ProcessEnv, buckets: BucketNames): RemoteSmoke | undefined {
+  const name = env.SMOKE_FUNCTION_NAME?.trim();
+  if (!name) return undefined;
+  return new LambdaSmokeRunner(lambdaClient(), s3Client(), name, buckets.staging);
+}
+
 let deps: OrchestratorDeps | undefined;
 
 /** Adapters built once per Lambda container (or once per local runner process). */
@@ -47,19 +60,22 @@ export function orchestratorDeps(): OrchestratorDeps {
   const config = loadConfig(env);
   const store = new DynamoRunStore(documentClient(), config.tableName);
   const now = () => new Date().toISOString();
+  const buckets = bucketNamesFromEnv(env);
+  const remoteSmoke = remoteSmokeFrom(env, buckets);
   deps = {
     store,
     settlement: stripeSettlementFromEnv(store, now, env),
     publisher: config.eventBusName
       ? new EventBridgePublisher(eventBridgeClient(), config.eventBusName)
       : new NoopPublisher(),
-    artifacts: new S3ArtifactStore(s3Client(), bucketNamesFromEnv(env)),
+    artifacts: new S3ArtifactStore(s3Client(), buckets),
     // Only PrepareBranch needs the repository (REPO_DIR: the bare repo, EFS on AWS).
     repos: branchStoreFromEnv(env),
     maxAttempts: maxAttemptsFrom(env),
     verifierPlatform: env.VERIFY_HOST_PLATFORM?.trim() || detectHostPlatform(),
     profile: ARTIFACT_BUILDER_PROFILE,
     verifySettings: verifySettingsFrom(env),
+    ...(remoteSmoke && { remoteSmoke }),
     now,
   };
   return deps;

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -13,6 +14,7 @@ let dynamo: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
 let sfn: SFNClient | undefined;
 let events: EventBridgeClient | undefined;
+let lambda: LambdaClient | undefined;
 
 export function documentClient(): DynamoDBDocumentClient {
   dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -36,10 +38,16 @@ export function eventBridgeClient(): EventBridgeClient {
   return events;
 }
 
+export function lambdaClient(): LambdaClient {
+  lambda ??= new LambdaClient({});
+  return lambda;
+}
+
 /** Test hook: forget cached clients (e.g. after the endpoint environment changed). */
 export function resetClients(): void {
   dynamo = undefined;
   s3 = undefined;
   sfn = undefined;
   events = undefined;
+  lambda = undefined;
 }

@@ -1,4 +1,11 @@
-import { Stack } from 'aws-cdk-lib';
+import { fileURLToPath } from 'node:url';
+import {
+  CustomResource,
+  CustomResourceProvider,
+  CustomResourceProviderRuntime,
+  Duration,
+  Stack,
+} from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -24,6 +31,8 @@ const BASE_INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpoint
   Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
   Events: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
 };
+
+const S3_PREFIX_LIST_LOOKUP_CODE = fileURLToPath(new URL('./s3-prefix-list', import.meta.url));
 
 /** NFS, for EFS mount targets. */
 export const NFS_PORT = 2049;
@@ -52,6 +61,10 @@ export const NFS_PORT = 2049;
  *   HTTPS (to the endpoints; see `NetworkConfig.gatewayPrefixListIds`) and NFS to the file system;
  *   the file system accepts NFS only from those two groups; the endpoints accept HTTPS only from
  *   them.
+ * - **Smoke sandbox:** the SmokeBinary function (which runs untrusted candidate binaries) has a
+ *   group of its own whose only rule is HTTPS out to the region's S3 prefix list (looked up at
+ *   deploy time, {@link s3PrefixListId}): it reaches the S3 gateway endpoint (whose policy admits
+ *   only the pipeline buckets) and nothing else: no interface endpoint, no file system, no NAT.
  * - **Flow logs** of all traffic go to a log group with the stack's retention.
  */
 export class BuildNetwork extends Construct {
@@ -64,6 +77,10 @@ export class BuildNetwork extends Construct {
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly fileSystemSecurityGroup: ec2.SecurityGroup;
   readonly endpointSecurityGroup: ec2.SecurityGroup;
+  /** The SmokeBinary function: no inbound; HTTPS only to the S3 prefix list. */
+  readonly smokeSecurityGroup: ec2.SecurityGroup;
+  /** Id of the AWS-managed `com.amazonaws.<region>.s3` prefix list (a deploy-time lookup). */
+  readonly s3PrefixListId: string;
   readonly flowLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: BuildNetworkProps) {
@@ -112,6 +129,41 @@ export class BuildNetwork extends Construct {
     this.endpointSecurityGroup = group(
       'EndpointSg',
       'bus-build interface VPC endpoints: HTTPS from the worker and functions',
+    );
+
+    // Prefix list ids differ per region and cannot be looked up offline: a small custom
+    // resource reads it at deploy time (ec2:DescribeManagedPrefixLists, no resource-level ARN).
+    const lookup = CustomResourceProvider.getOrCreateProvider(this, 'Custom::S3PrefixListLookup', {
+      codeDirectory: S3_PREFIX_LIST_LOOKUP_CODE,
+      runtime: CustomResourceProviderRuntime.NODEJS_22_X,
+      description: 'Looks up the id of the AWS-managed S3 prefix list of the region',
+      timeout: Duration.minutes(1),
+      policyStatements: [{ Effect: 'Allow', Action: ['ec2:DescribeManagedPrefixLists'], Resource: '*' }],
+    });
+    const s3PrefixList = new CustomResource(this, 'S3PrefixList', {
+      serviceToken: lookup.serviceToken,
+      resourceType: 'Custom::S3PrefixListLookup',
+      properties: { Region: Stack.of(this).region },
+    });
+    this.s3PrefixListId = s3PrefixList.getAttString('PrefixListId');
+    this.smokeSecurityGroup = group(
+      'SmokeSg',
+      'bus-build binary smoke function: no inbound; HTTPS only to the S3 gateway endpoint prefix list',
+    );
+    // Inline, not through addEgressRule: a prefix list id that is a deploy-time token becomes a
+    // standalone SecurityGroupEgress, and a group whose SecurityGroupEgress property is empty keeps
+    // EC2's default allow-all egress rule. As the group's only inline rule it replaces that default.
+    (this.smokeSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup).addPropertyOverride(
+      'SecurityGroupEgress',
+      [
+        {
+          IpProtocol: 'tcp',
+          FromPort: 443,
+          ToPort: 443,
+          DestinationPrefixListId: this.s3PrefixListId,
+          Description: 'HTTPS to S3 (the gateway endpoint) only',
+        },
+      ],
     );
 
     const httpsPeers = network.gatewayPrefixListIds?.length

@@ -62,6 +62,12 @@ const TASK_ENVIRONMENT: Record<string, Record<string, string>> = {
   VerifyArtifacts: { RENDER_EVIDENCE: 'worker' },
 };
 
+/**
+ * The SmokeBinary function's timeout: its download (≤ 30 s) plus `--help` and `--version` at the
+ * verifier's default 10 s each, with room to spare.
+ */
+export const SMOKE_FUNCTION_TIMEOUT_SECONDS = 90;
+
 export interface BuildStateMachineProps {
   readonly config: StackConfig;
   readonly table: DataTable;
@@ -89,6 +95,12 @@ export interface BuildStateMachineProps {
  * | FailRun             | nothing                                                                  |
  *
  * A reader of a bucket also gets ListBucket on it (paging a prefix; 404 for a missing key).
+ *
+ * VerifyArtifacts does not run candidate binaries itself: it invokes the SmokeBinary function
+ * (`SMOKE_FUNCTION_NAME`; `lambda:InvokeFunction` on it only) with a presigned GET of the staged
+ * binary. That function runs in the isolated subnets with a security group of its own (HTTPS to
+ * the S3 prefix list only) and a role that may write its logs and attach its network interfaces,
+ * nothing else, so a binary that reads its credentials or calls out gains nothing.
  * The state machine's role may invoke those six functions, run and stop the worker task, pass its
  * two roles to ECS, and manage the `.sync` EventBridge rule; it logs (without execution data) and
  * traces. The execution timeout is the ASL's `TimeoutSeconds`.
@@ -96,6 +108,8 @@ export interface BuildStateMachineProps {
 export class BuildStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Record<string, BuildFunction> = {};
+  /** Runs candidate binaries for VerifyArtifacts, without data permissions or internet. */
+  readonly smokeFunction: BuildFunction;
   /** Fails the runs of executions that ended ABORTED or TIMED_OUT (no FailRun ran for them). */
   readonly reconciler: BuildFunction;
   readonly reconcileRule: events.Rule;
@@ -163,6 +177,33 @@ export class BuildStateMachine extends Construct {
 
     buckets.grantList(fn('RecordWorkerFailure').role, 'evidence');
     buckets.grantReadPrefix(fn('RecordWorkerFailure').role, 'evidence', KEY_PREFIXES.evidenceRuns);
+
+    // The architecture of every BuildFunction is arm64, so VerifyArtifacts' detected platform
+    // (linux-arm64, what AssignWorker always builds) is the platform this function can run.
+    this.smokeFunction = new BuildFunction(this, 'SmokeBinary', {
+      entry: 'functions/orchestrator/smoke-binary.ts',
+      description: `bus-build ${config.stage} runs a candidate binary's smoke test, isolated`,
+      runtime: config.lambda.runtime,
+      memorySize: 512,
+      // The downloaded binary (≤ 128 MiB) plus the smoke's scratch copy of it.
+      ephemeralStorageSize: Size.mebibytes(1024),
+      timeout: Duration.seconds(SMOKE_FUNCTION_TIMEOUT_SECONDS),
+      logRetention: config.logRetention,
+      vpc: network.vpc,
+      vpcSubnets: network.subnets,
+      securityGroups: [network.smokeSecurityGroup],
+    });
+    fn('VerifyArtifacts').function.addEnvironment(
+      'SMOKE_FUNCTION_NAME',
+      this.smokeFunction.function.functionName,
+    );
+    fn('VerifyArtifacts').role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeSmokeFunction',
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.smokeFunction.function.functionArn],
+      }),
+    );
 
     const verify = fn('VerifyArtifacts').role;
     buckets.grantList(verify, 'staging');

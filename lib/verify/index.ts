@@ -8,6 +8,13 @@ export {
   sha256File,
 } from './hash.ts';
 export {
+  BINARY_SMOKE_RESULT_SCHEMA,
+  type IsolatedSmokeOptions,
+  isolatedSmoke,
+  type SmokeRequest,
+  SmokeRequestSchema,
+} from './isolated-smoke.ts';
+export {
   duplicateIdProblems,
   kindProblems,
   manifestPathProblems,
@@ -48,6 +55,9 @@ export {
   detectNetworkSandbox,
   type NetworkSandbox,
   type RunAttempt,
+  SMOKE_SANDBOX_KINDS,
+  SmokeRunnerError,
+  type SmokeSandboxKind,
   smokeBinary,
   UNREACHABLE_PROXY_ENV,
 } from './smoke-binary.ts';
@@ -83,6 +93,7 @@ export {
   serveStatic,
 } from './static-server.ts';
 export {
+  type BinaryRunner,
   CHECK_NAMES,
   type CheckName,
   DEFAULT_VERIFY_LIMITS,

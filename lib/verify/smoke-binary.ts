@@ -78,11 +78,42 @@ export interface BinarySmokeOptions {
   sandbox?: 'auto' | 'none';
 }
 
+/**
+ * Where a binary smoke ran: a local network namespace (`unshare …`), no sandbox (`none`: only
+ * unreachable proxy variables), or the isolated SmokeBinary function on AWS (`isolated-lambda`:
+ * in the VPC's isolated subnets with HTTPS only to the S3 endpoint and a role without data
+ * access; see lib/verify/isolated-smoke.ts).
+ */
+export type SmokeSandboxKind = NetworkSandbox['kind'] | 'isolated-lambda';
+
+export const SMOKE_SANDBOX_KINDS = [
+  'unshare -rnpf',
+  'unshare -npf',
+  'unshare -rn',
+  'unshare -n',
+  'none',
+  'isolated-lambda',
+] as const satisfies readonly SmokeSandboxKind[];
+
 export interface BinarySmokeResult {
   passed: boolean;
   problems: string[];
-  sandbox: NetworkSandbox['kind'];
+  sandbox: SmokeSandboxKind;
   attempts: RunAttempt[];
+}
+
+/**
+ * The runner of a binary smoke failed itself (the remote smoke function errored or timed out, an
+ * invalid response): not the candidate's fault. `verifyCandidate` rethrows it instead of failing
+ * the candidate, so the task fails and the state machine's Retry / Catch handle it.
+ */
+export class SmokeRunnerError extends Error {
+  /** Read by the task wrapper's `isTransient`: the state machine retries the task. */
+  readonly $retryable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SmokeRunnerError';
+  }
 }
 
 function runOnce(

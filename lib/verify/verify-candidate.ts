@@ -15,7 +15,7 @@ import {
 import { manifestPathProblem, relIsWithin, type TreeWalk, walkCandidate } from './paths.ts';
 import { renderCheck } from './render-check.ts';
 import { type RenderEvidenceMode, type RenderRecord, renderEvidenceProblems } from './render-evidence.ts';
-import { detectHostPlatform, smokeBinary } from './smoke-binary.ts';
+import { type BinarySmokeResult, detectHostPlatform, SmokeRunnerError, smokeBinary } from './smoke-binary.ts';
 import { smokeWeb } from './smoke-web.ts';
 import {
   archiveFormat,
@@ -48,6 +48,12 @@ export const DEFAULT_VERIFY_LIMITS: Readonly<VerifyLimits> = {
   maxManifestBytes: 256 * 1024,
 };
 
+/**
+ * Runs the `--help` / `--version` smoke of one binary entry whose verified copy is at `absPath`.
+ * It throws only for its own faults ({@link SmokeRunnerError}); a binary that fails is a result.
+ */
+export type BinaryRunner = (entry: ManifestEntry, absPath: string) => Promise<BinarySmokeResult>;
+
 export interface VerifyCandidateOptions {
   /** The candidate directory (the template's `dist/`). Verify a copy the worker can no longer change. */
   root: string;
@@ -74,6 +80,12 @@ export interface VerifyCandidateOptions {
     maxOutputBytes?: number;
     /** `auto` (default) uses a network namespace when available; `none` never does. */
     sandbox?: 'auto' | 'none';
+    /**
+     * Where the binary smoke runs. Default: here, with {@link smokeBinary} (`binaryTimeoutMs`,
+     * `maxOutputBytes`, `sandbox`). On AWS VerifyArtifacts passes a runner that invokes the
+     * isolated SmokeBinary function. `smoke.network_sandbox` reports the result's `sandbox`.
+     */
+    runBinary?: BinaryRunner;
     /**
      * Chromium for the web render check (`smoke.render`): a path, `false` to skip it, or unset to
      * use `VERIFY_BROWSER` / auto-detect (lib/verify/render-check.ts). No browser: skipped, not failed.
@@ -185,6 +197,22 @@ class Checks {
   }
 }
 
+/** What `smoke.network_sandbox` says about where the binaries ran (the weakest kind first). */
+function sandboxDetail(kinds: readonly string[]): string {
+  if (kinds.includes('none')) {
+    return 'network sandbox not available: ran with proxy variables pointing at an unreachable address';
+  }
+  const parts: string[] = [];
+  if (kinds.includes('isolated-lambda')) {
+    parts.push(
+      'ran in the isolated smoke function (no data permissions; network egress only HTTPS to the S3 endpoint)',
+    );
+  }
+  const local = kinds.filter((k) => k !== 'isolated-lambda');
+  if (local.length > 0) parts.push(`network isolated with ${local.join(', ')}`);
+  return parts.join('; ');
+}
+
 interface FileFacts {
   size: number;
   /** Undefined when the file was not read (over the per-file limit). */
@@ -195,7 +223,8 @@ interface FileFacts {
  * VerifyArtifacts: decides whether a worker's candidate directory may be published. Static
  * checks always run on what exists (so the repair loop sees every problem at once); the runtime
  * smokes run only when every static check passed (nothing unsafe is executed or served).
- * Never throws: an unexpected error is a failed report.
+ * Never throws: an unexpected error is a failed report, except a {@link SmokeRunnerError} (the
+ * binary runner itself failed), which propagates.
  */
 export async function verifyCandidate(opts: VerifyCandidateOptions): Promise<VerificationReport> {
   const checks = new Checks();
@@ -203,6 +232,8 @@ export async function verifyCandidate(opts: VerifyCandidateOptions): Promise<Ver
   try {
     entries = await runChecks(opts, checks);
   } catch (err) {
+    // The smoke runner's own failure is no verdict on the candidate: the caller retries or fails.
+    if (err instanceof SmokeRunnerError) throw err;
     checks.add('verifier.error', [`unexpected error: ${(err as Error).message}`]);
   }
   const passed = checks.list.length > 0 && checks.passed;
@@ -420,25 +451,22 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
     } else {
       const problems: string[] = [];
       const sandboxes = new Set<string>();
+      const runBinary: BinaryRunner =
+        smoke.runBinary ??
+        ((_entry, file) =>
+          smokeBinary({
+            file,
+            timeoutMs: smoke.binaryTimeoutMs,
+            maxOutputBytes: smoke.maxOutputBytes,
+            sandbox: smoke.sandbox,
+          }));
       for (const e of runnable) {
-        const r = await smokeBinary({
-          file: path.join(tree.realRoot, e.path),
-          timeoutMs: smoke.binaryTimeoutMs,
-          maxOutputBytes: smoke.maxOutputBytes,
-          sandbox: smoke.sandbox,
-        });
+        const r = await runBinary(e, path.join(tree.realRoot, e.path));
         sandboxes.add(r.sandbox);
         for (const p of r.problems) problems.push(`${e.artifact_id}: ${p}`);
       }
       checks.add('smoke.binary', problems, `ran ${runnable.map((e) => e.artifact_id).join(', ')} --help`);
-      const kinds = [...sandboxes];
-      checks.add(
-        'smoke.network_sandbox',
-        [],
-        kinds.includes('none')
-          ? 'network sandbox not available: ran with proxy variables pointing at an unreachable address'
-          : `network isolated with ${kinds.join(', ')}`,
-      );
+      checks.add('smoke.network_sandbox', [], sandboxDetail([...sandboxes]));
     }
   }
   for (const e of webEntries) {

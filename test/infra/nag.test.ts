@@ -88,7 +88,10 @@ describe('cdk-nag AwsSolutions', () => {
 
   it('keeps Resource "*" to actions without resource-level permissions, each on the roles that need it', () => {
     const { stack, template } = synth;
-    const vpcRoles = [logicalIdOf(stack.pipeline.functions.PrepareBranch!.role)];
+    const vpcRoles = [
+      logicalIdOf(stack.pipeline.functions.PrepareBranch!.role),
+      logicalIdOf(stack.pipeline.smokeFunction.role),
+    ];
     const executionRole = logicalIdOf(stack.worker.taskDefinition.obtainExecutionRole());
     const stateMachineRole = logicalIdOf(stack.pipeline.stateMachine.role);
     const logDelivery = [

@@ -41,9 +41,11 @@ export function synthBuildStack(options: TestAppOptions = { cfnValidation: false
  * The roles of CDK custom resource providers (AWSLambdaBasicExecutionRole attached by CDK): the
  * provider of `Custom::VpcRestrictDefaultSG`, which empties the VPC's default security group
  * (cdk.json `@aws-cdk/aws-ec2:restrictDefaultSecurityGroup`), and `Custom::PreviewKeyImport`
- * (lib/infra/preview-key.ts; its own statements are asserted in test/infra/preview.test.ts).
+ * (lib/infra/preview-key.ts; its own statements are asserted in test/infra/preview.test.ts), and
+ * `Custom::S3PrefixListLookup` (lib/infra/network.ts; asserted in test/infra/smoke-function.test.ts).
  */
-export const CDK_PROVIDER_ROLE = /^Custom(VpcRestrictDefaultSG|PreviewKeyImport)CustomResourceProviderRole/;
+export const CDK_PROVIDER_ROLE =
+  /^Custom(VpcRestrictDefaultSG|PreviewKeyImport|S3PrefixListLookup)CustomResourceProviderRole/;
 
 export interface PolicyStatement {
   Effect: string;

@@ -2,8 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { verifySettingsFrom } from '../../functions/orchestrator/deps.ts';
+import { remoteSmokeFrom, verifySettingsFrom } from '../../functions/orchestrator/deps.ts';
+import { isTransient } from '../../functions/orchestrator/task.ts';
 import { approveRun } from '../../lib/app/approve-run.ts';
 import { assignWorker, buildPlatforms } from '../../lib/app/orchestrator/assign-worker.ts';
 import type { OrchestratorDeps } from '../../lib/app/orchestrator/deps.ts';
@@ -16,6 +20,7 @@ import { type BuildState, BuildStateSchema } from '../../lib/app/orchestrator/st
 import { verifyArtifacts } from '../../lib/app/orchestrator/verify-artifacts.ts';
 import { workerResultKey } from '../../lib/app/orchestrator/worker-result.ts';
 import { keys } from '../../lib/aws/keys.ts';
+import { LambdaSmokeRunner } from '../../lib/aws/smoke-invoker.ts';
 import { WorkerAssignmentSchema } from '../../lib/domain/assignment.ts';
 import { transition, update } from '../../lib/domain/lifecycle.ts';
 import type { ArtifactManifest } from '../../lib/domain/manifest.ts';
@@ -23,7 +28,9 @@ import { toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
 import { FAILURE_SENTENCES } from '../../lib/domain/status.ts';
 import {
+  type BinarySmokeResult,
   directoryDigest,
+  SmokeRunnerError,
   type VerificationReport,
   type VerifyCandidateOptions,
   verifyCandidate,
@@ -759,5 +766,103 @@ describe('verifier platform', () => {
     expect(stored.phase).toBe('artifact_ready');
     expect(stored.artifacts.map((a) => a.artifact_id)).toEqual(['web']);
     expect([...artifacts.objects.artifacts.keys()].some((k) => k.includes('bin-linux-amd64'))).toBe(false);
+  });
+});
+
+describe('VerifyArtifacts with the isolated smoke function (SMOKE_FUNCTION_NAME)', () => {
+  /** Runs every binary entry through the runner verifyArtifacts passes, like verifyCandidate does. */
+  async function runnerVerify(opts: VerifyCandidateOptions): Promise<VerificationReport> {
+    verifyCalls.push(opts);
+    const { readFile } = await import('node:fs/promises');
+    const manifest: ArtifactManifest = JSON.parse(
+      await readFile(path.join(opts.root, opts.manifestPath ?? ''), 'utf8'),
+    );
+    const results = [];
+    for (const e of manifest.artifacts.filter((a) => a.kind === 'binary')) {
+      results.push(await opts.smoke!.runBinary!(e, path.join(opts.root, e.path)));
+    }
+    const passed = results.every((r) => r.passed);
+    return {
+      passed,
+      checks: [{ name: 'smoke.binary', passed }],
+      publicSummary: 'The artifact passed verification.',
+      artifacts: passed ? manifest.artifacts : [],
+      ...(!passed && { internalReason: 'smoke.binary: failed' }),
+    };
+  }
+
+  it('presigns the staged binary and invokes the function with the manifest sha256 and size', async () => {
+    const lambda = mockClient(LambdaClient);
+    try {
+      const passed: BinarySmokeResult = {
+        passed: true,
+        problems: [],
+        sandbox: 'isolated-lambda',
+        attempts: [],
+      };
+      lambda
+        .on(InvokeCommand)
+        .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(passed)) as never });
+      const s3 = new S3Client({
+        region: 'eu-north-1',
+        credentials: { accessKeyId: 'AKIAEXAMPLEEXAMPLE', secretAccessKey: 'secret/example/key' },
+      });
+      const env = { SMOKE_FUNCTION_NAME: 'bus-build-test-smoke' };
+      expect(remoteSmokeFrom(env, { staging: 'staging-bkt', evidence: 'e', artifacts: 'a' })).toBeInstanceOf(
+        LambdaSmokeRunner,
+      );
+      expect(remoteSmokeFrom({}, { staging: 'staging-bkt', evidence: 'e', artifacts: 'a' })).toBeUndefined();
+      // The adapter from the environment, with clients that work offline.
+      deps.remoteSmoke = new LambdaSmokeRunner(
+        new LambdaClient({ region: 'eu-north-1' }),
+        s3,
+        env.SMOKE_FUNCTION_NAME,
+        'staging-bkt',
+      );
+      deps.verify = runnerVerify;
+      deps.verifySettings = { smoke: { binaryTimeoutMs: 4_000 } };
+      const { run, state } = await runningRun();
+      const manifest = putCandidate(run.runId, 1);
+      const out = await verifyArtifacts(deps, state);
+      expect(out.passed).toBe(true);
+      const calls = lambda.commandCalls(InvokeCommand);
+      expect(calls).toHaveLength(1);
+      const payload = JSON.parse(new TextDecoder().decode(calls[0]!.args[0].input.Payload as Uint8Array));
+      const bin = manifest.artifacts.find((a) => a.kind === 'binary')!;
+      expect(payload).toMatchObject({ sha256: bin.sha256, sizeBytes: bin.size_bytes, timeoutMs: 4_000 });
+      const url = new URL(payload.url);
+      expect(url.hostname).toBe('staging-bkt.s3.eu-north-1.amazonaws.com');
+      expect(decodeURIComponent(url.pathname)).toBe(`/${keys.candidate(run.runId, 1, bin.path)}`);
+      expect(url.searchParams.get('X-Amz-Expires')).toBe('120');
+    } finally {
+      lambda.restore();
+    }
+  });
+
+  it('a smoke function error fails the task (retried by the state machine), not the candidate', async () => {
+    deps.remoteSmoke = {
+      run: async () => {
+        throw new SmokeRunnerError('the smoke function failed (Unhandled)');
+      },
+    };
+    deps.verify = verifyCandidate;
+    deps.verifySettings = {
+      checkBinaryFormat: false,
+      hostPlatform: 'linux-amd64',
+      smoke: { browser: false },
+    };
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    await expect(verifyArtifacts(deps, state)).rejects.toThrow(SmokeRunnerError);
+    const stored = await get(run.runId);
+    expect(stored.verification.filter((v) => v.attempt === 1)).toEqual([]);
+    expect(isTransient(new SmokeRunnerError('x'))).toBe(true);
+  });
+
+  it('without SMOKE_FUNCTION_NAME the gate runs binaries itself (no runner is passed)', async () => {
+    const { run, state } = await runningRun();
+    putCandidate(run.runId, 1);
+    await verifyArtifacts(deps, state);
+    expect(verifyCalls[0]?.smoke?.runBinary).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import type { EventPublisher, RunStore } from '../../domain/ports.ts';
 import type { VerificationReport, VerifyCandidateOptions } from '../../verify/index.ts';
 import type { PaymentSettlement } from '../settle-payment.ts';
-import type { ArtifactStore, AssignmentProfile, BranchStore, DownloadLimits } from './ports.ts';
+import type { ArtifactStore, AssignmentProfile, BranchStore, DownloadLimits, RemoteSmoke } from './ports.ts';
 
 /** What every orchestrator task needs. */
 export interface TaskDeps {
@@ -41,6 +41,12 @@ export interface VerifyArtifactsDeps extends TaskDeps {
   /** The verification gate; `verifyCandidate` from `lib/verify` unless a test replaces it. */
   verify?: (opts: VerifyCandidateOptions) => Promise<VerificationReport>;
   verifySettings?: VerifySettings;
+  /**
+   * Where candidate binaries run their smoke. Unset (local): here (`smokeBinary`, in a network
+   * namespace when one works). AWS (`SMOKE_FUNCTION_NAME`): the isolated SmokeBinary function,
+   * given a presigned GET of the staged object and the manifest's sha256 and size.
+   */
+  remoteSmoke?: RemoteSmoke;
   /** Parent of the per-call scratch directory (default: the OS temp dir). */
   tempDir?: string;
   downloadLimits?: DownloadLimits;

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { WorkerAssignment } from '../../domain/assignment.ts';
 import type { BuildRun } from '../../domain/run.ts';
+import type { BinarySmokeResult } from '../../verify/smoke-binary.ts';
 
 /** The three buckets, by role (their names come from configuration in the adapter). */
 export type BucketRole = 'staging' | 'evidence' | 'artifacts';
@@ -63,3 +64,21 @@ export type AssignmentProfile = Pick<
   WorkerAssignment,
   'buildCommands' | 'testCommands' | 'verificationCommands' | 'manifestPath' | 'rules' | 'progressStyle'
 >;
+
+/** One staged candidate binary for the remote smoke: its staging key and the manifest's facts. */
+export interface RemoteSmokeRequest {
+  /** Key in the staging bucket (`keys.candidate(...)`). */
+  key: string;
+  sha256: string;
+  sizeBytes: number;
+  timeoutMs?: number;
+  maxOutputBytes?: number;
+}
+
+/**
+ * Runs a binary smoke somewhere isolated (AWS: the SmokeBinary function, lib/aws/smoke-invoker.ts).
+ * Throws `SmokeRunnerError` for its own failures; a binary that fails is a result.
+ */
+export interface RemoteSmoke {
+  run(req: RemoteSmokeRequest): Promise<BinarySmokeResult>;
+}

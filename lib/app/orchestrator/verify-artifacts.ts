@@ -4,7 +4,7 @@ import path from 'node:path';
 import { keys } from '../../aws/keys.ts';
 import { newEvent } from '../../domain/events.ts';
 import { transition, update } from '../../domain/lifecycle.ts';
-import type { ArtifactManifest } from '../../domain/manifest.ts';
+import type { ArtifactManifest, ManifestEntry } from '../../domain/manifest.ts';
 import type { BuildRun, VerificationResult } from '../../domain/run.ts';
 import {
   DEFAULT_VERIFY_LIMITS,
@@ -158,11 +158,29 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
     } else {
       const verify = deps.verify ?? verifyCandidate;
       const smoke = deps.verifySettings?.smoke;
+      const remote = deps.remoteSmoke;
+      const runId = run.runId;
       report = await verify({
         ...deps.verifySettings,
-        ...(evidenceMode === 'worker' && {
-          smoke: { ...smoke, renderEvidence: 'worker' as const, workerRenders: result?.render ?? [] },
-        }),
+        smoke: {
+          ...smoke,
+          ...(evidenceMode === 'worker' && {
+            renderEvidence: 'worker' as const,
+            workerRenders: result?.render ?? [],
+          }),
+          // The remote smoke runs the staged object; it checks the bytes against the manifest
+          // entry this verification has just checked against the downloaded copy.
+          ...(remote && {
+            runBinary: (entry: ManifestEntry) =>
+              remote.run({
+                key: keys.candidate(runId, attempt, entry.path),
+                sha256: entry.sha256,
+                sizeBytes: entry.size_bytes,
+                timeoutMs: smoke?.binaryTimeoutMs,
+                maxOutputBytes: smoke?.maxOutputBytes,
+              }),
+          }),
+        },
         root,
         manifestPath: CANDIDATE_MANIFEST,
         expectedArtifactType: artifactType,
