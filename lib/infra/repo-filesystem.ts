@@ -5,7 +5,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { BuildNetwork } from './network.ts';
 
-/** The worker image's non-root user; files on the access point are owned by it. */
+/**
+ * The owner of every file on the access point: the access point maps all clients (PrepareBranch,
+ * the worker's root supervisor, its unprivileged command user) to this uid/gid.
+ */
 export const REPO_UID = '10001';
 export const REPO_GID = '10001';
 /** Where the access point is mounted, in the PrepareBranch function and in the worker container. */
@@ -31,7 +34,7 @@ export interface RepoFileSystemProps {
 
 /**
  * The template repository on EFS: a bare git repository at `/repos/template.git`, reached only
- * through one access point that maps every client to uid/gid 10001 (the worker image's user), so
+ * through one access point that maps every client to uid/gid 10001, so
  * the orchestrator (isomorphic-git in PrepareBranch) and the worker (git in the container) write
  * objects and refs with the same owner. Encrypted at rest and in transit, IAM-authorised mounts
  * only, automatic backups, retained when the stack is deleted.

@@ -10,7 +10,7 @@ import type { StackConfig } from './config.ts';
 import type { DataTable } from './data-table.ts';
 import type { BuildNetwork } from './network.ts';
 import { REPO_ROOT } from './paths.ts';
-import { REPO_DIR, REPO_GID, REPO_MOUNT_PATH, REPO_UID, type RepoFileSystem } from './repo-filesystem.ts';
+import { REPO_DIR, REPO_MOUNT_PATH, type RepoFileSystem } from './repo-filesystem.ts';
 
 /** The container name the state machine's ContainerOverrides refer to. */
 export const WORKER_CONTAINER_NAME = 'worker';
@@ -20,14 +20,44 @@ export const WORKER_CONTAINER_NAME = 'worker';
  * the work tree and temp files (`WORK_DIR=/tmp` in the image) and the Go build cache. Each is a
  * task-local volume on the ephemeral storage. ECS copies the image's content (the warm Go cache)
  * and ownership into such a volume only when the Dockerfile declares the same path as a `VOLUME`,
- * so the image must end with `VOLUME ["/tmp", "/home/worker/.cache"]` (after the chown/warm-up
+ * so the image must end with `VOLUME ["/tmp", "/home/builder/.cache"]` (after the chown/warm-up
  * steps) before the flag is turned on; otherwise the volumes are empty, root-owned and unwritable
- * for uid 10001.
+ * for the command user (`builder`, 10002), whose builds write the Go cache.
  */
 export const WORKER_WRITABLE_PATHS: Readonly<Record<string, string>> = {
   tmp: '/tmp',
-  'go-cache': '/home/worker/.cache',
+  'go-cache': '/home/builder/.cache',
 };
+
+/**
+ * `COMMAND_USER` of the worker container: the image's `builder` user, which runs the untrusted
+ * test/build commands and external agents (worker-image/src/command-user.ts). The worker itself
+ * runs as root (container user `0:0`) so that it can switch to it.
+ */
+export const WORKER_COMMAND_USER = '10002:10002';
+
+/**
+ * The only Linux capabilities the (root) worker keeps; every other one is dropped. Fargate can
+ * drop but not add capabilities beyond its default set, which contains these six:
+ * SETUID/SETGID to start commands as the command user, CHOWN to hand it the worktree, KILL to
+ * stop its processes, DAC_OVERRIDE to read, write and remove in the worktree it owns (build
+ * outputs, the model coder's writes, the attempt's cleanup). No CAP_SYS_PTRACE, CAP_NET_RAW,
+ * CAP_SYS_ADMIN or the like, and the command user, another uid, holds none after the switch.
+ */
+export const WORKER_KEPT_CAPABILITIES: readonly ecs.Capability[] = [
+  ecs.Capability.CHOWN,
+  ecs.Capability.DAC_OVERRIDE,
+  ecs.Capability.KILL,
+  ecs.Capability.SETGID,
+  ecs.Capability.SETUID,
+];
+
+/** Every capability except {@link WORKER_KEPT_CAPABILITIES}. */
+export function workerDroppedCapabilities(): ecs.Capability[] {
+  return Object.values(ecs.Capability).filter(
+    (c) => c !== ecs.Capability.ALL && !WORKER_KEPT_CAPABILITIES.includes(c),
+  );
+}
 
 /** Paths the image build context never needs (the Dockerfile copies what it uses). */
 export const WORKER_IMAGE_EXCLUDE = [
@@ -53,8 +83,14 @@ export interface BuildWorkerProps {
  *
  * - ARM64 (Graviton), like the Lambdas: the same architecture runs the verification smoke tests.
  * - Image built from `worker-image/Dockerfile` with the repository root as context (it imports
- *   `lib/domain`); the Dockerfile runs as the non-root user 10001, and the task pins that user too.
- * - All Linux capabilities dropped, an init process to reap the build's child processes;
+ *   `lib/domain`). The worker runs as root (the task pins `0:0`) only to drop privileges: the
+ *   untrusted test/build commands and external agents run as the image's `builder` user
+ *   ({@link WORKER_COMMAND_USER}), which cannot read the worker's environment (the task role's
+ *   credentials URI) or reach the EFS mount (`/mnt` is root-only in the image). The EFS access
+ *   point still maps every client, root included, to uid/gid 10001, so the repository's owner
+ *   does not change.
+ * - All Linux capabilities dropped except the five the privilege switch needs
+ *   ({@link WORKER_KEPT_CAPABILITIES}), an init process to reap the build's child processes;
  *   optionally a read-only root file system (see {@link WORKER_WRITABLE_PATHS}).
  * - The template repository's EFS access point at `/mnt/repos` (TLS, IAM authorisation).
  * - Logs to a log group with retention (awslogs, non-blocking so a slow log sink cannot stall a
@@ -113,7 +149,7 @@ export class BuildWorker extends Construct {
     this.logGroup = new LogGroup(this, 'Logs', { retention: config.logRetention });
 
     const linuxParameters = new ecs.LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true });
-    linuxParameters.dropCapabilities(ecs.Capability.ALL);
+    linuxParameters.dropCapabilities(...workerDroppedCapabilities());
 
     this.container = this.taskDefinition.addContainer(WORKER_CONTAINER_NAME, {
       containerName: WORKER_CONTAINER_NAME,
@@ -123,7 +159,7 @@ export class BuildWorker extends Construct {
         platform: Platform.LINUX_ARM64,
       }),
       essential: true,
-      user: `${REPO_UID}:${REPO_GID}`,
+      user: '0:0',
       readonlyRootFilesystem,
       linuxParameters,
       logging: ecs.LogDrivers.awsLogs({
@@ -144,6 +180,9 @@ export class BuildWorker extends Construct {
         // The image carries Chromium and on AWS the worker's render is the only one (the
         // VerifyArtifacts Lambda checks its evidence): an image without a browser fails the attempt.
         RENDER_CHECK: 'required',
+        // Untrusted commands run as the image's unprivileged builder user (the image sets the
+        // same; pinned here so an image without it cannot silently run them as root).
+        COMMAND_USER: WORKER_COMMAND_USER,
       },
     });
     this.container.addMountPoints({ sourceVolume: 'repos', containerPath: REPO_MOUNT_PATH, readOnly: false });

@@ -284,6 +284,9 @@ const WORKER_ENV_KEYS = [
   'GOPATH',
   'WORKER_TIMEOUT_SECONDS',
   'LOG_LEVEL',
+  // Untrusted commands as another user (needs `npm start` as root; worker-image/README.md).
+  'COMMAND_USER',
+  'RENDER_CHECK',
 ];
 
 function workerEnvironment(): Record<string, string> {

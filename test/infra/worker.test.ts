@@ -4,8 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
 import { stackConfig } from '../../lib/infra/config.ts';
 import { repoPath } from '../../lib/infra/paths.ts';
-import { REPO_DIR, REPO_MOUNT_PATH, REPO_UID } from '../../lib/infra/repo-filesystem.ts';
-import { WORKER_CONTAINER_NAME, WORKER_WRITABLE_PATHS } from '../../lib/infra/worker.ts';
+import { REPO_DIR, REPO_MOUNT_PATH } from '../../lib/infra/repo-filesystem.ts';
+import {
+  WORKER_COMMAND_USER,
+  WORKER_CONTAINER_NAME,
+  WORKER_KEPT_CAPABILITIES,
+  WORKER_WRITABLE_PATHS,
+} from '../../lib/infra/worker.ts';
 import {
   actionsOf,
   allowsAction,
@@ -52,19 +57,52 @@ describe('BuildWorker task definition', () => {
     });
   });
 
-  it('runs the worker image (ARM64 asset of worker-image/Dockerfile) as the non-root user', () => {
+  it('runs the worker image (ARM64 asset) as root, which runs untrusted commands as the builder user', () => {
     expect(container.Name).toBe(WORKER_CONTAINER_NAME);
     expect(container.Essential).toBe(true);
-    expect(container.User).toBe(`${REPO_UID}:${REPO_UID}`);
+    // Root only to drop privileges: COMMAND_USER is the image's unprivileged builder user.
+    expect(container.User).toBe('0:0');
     expect(JSON.stringify(container.Image)).toContain('cdk-hnb659fds-container-assets');
-    // The image's own user is the same uid (the access point maps every client to it).
     const dockerfile = readFileSync(repoPath('worker-image/Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(new RegExp(`--uid ${REPO_UID}\\b`));
-    expect(dockerfile).toMatch(/^USER worker$/m);
+    const [uid, gid] = WORKER_COMMAND_USER.split(':');
+    expect(dockerfile).toMatch(new RegExp(`--uid ${uid} --gid ${gid} .*builder`));
+    expect(dockerfile).toContain(`COMMAND_USER=${WORKER_COMMAND_USER}`);
+    // The image ends as root (the last USER), and the Go cache is the builder's.
+    expect([...dockerfile.matchAll(/^USER (\S+)$/gm)].at(-1)?.[1]).toBe('root');
+    expect(dockerfile).toContain('GOCACHE=/home/builder/.cache/go-build');
+    // The EFS mount is closed to the builder (the access point maps every client to the owner),
+    // and root's git trusts exactly the repository's path, never '*'.
+    expect(REPO_MOUNT_PATH).toBe('/mnt/repos');
+    expect(dockerfile).toMatch(/chmod 0700 \/root \/mnt/);
+    expect(dockerfile).toContain(`safe.directory ${REPO_DIR}`);
+    expect(dockerfile).not.toMatch(/safe\.directory '\*'/);
   });
 
-  it('drops all Linux capabilities and runs an init process', () => {
-    expect(container.LinuxParameters).toEqual({ Capabilities: { Drop: ['ALL'] }, InitProcessEnabled: true });
+  it('keeps only the capabilities the privilege switch needs and runs an init process', () => {
+    const drop: string[] = container.LinuxParameters.Capabilities.Drop;
+    expect(container.LinuxParameters.InitProcessEnabled).toBe(true);
+    expect(container.LinuxParameters.Capabilities.Add).toBeUndefined();
+    expect([...WORKER_KEPT_CAPABILITIES].sort()).toEqual([
+      'CHOWN',
+      'DAC_OVERRIDE',
+      'KILL',
+      'SETGID',
+      'SETUID',
+    ]);
+    for (const kept of WORKER_KEPT_CAPABILITIES) expect(drop).not.toContain(kept);
+    for (const dropped of [
+      'NET_RAW',
+      'SYS_PTRACE',
+      'SYS_ADMIN',
+      'FOWNER',
+      'FSETID',
+      'MKNOD',
+      'SETPCAP',
+      'SETFCAP',
+    ]) {
+      expect(drop).toContain(dropped);
+    }
+    expect(drop).not.toContain('ALL');
     expect(container.Privileged).toBeUndefined();
   });
 
@@ -83,6 +121,7 @@ describe('BuildWorker task definition', () => {
       WORKER_TIMEOUT_SECONDS: '1500',
       // The image carries Chromium: on AWS a worker that cannot render fails the attempt.
       RENDER_CHECK: 'required',
+      COMMAND_USER: WORKER_COMMAND_USER,
     });
     expect(JSON.stringify(container)).not.toContain('ARTIFACTS_BUCKET');
     expect(container.Secrets).toBeUndefined();

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -276,6 +276,68 @@ describe('worker program (child process, local emulators)', () => {
     // The scratch worktree is removed after the attempt.
     expect(await readdir(join(root, 'work'))).toEqual([]);
   }, 240_000);
+
+  // COMMAND_USER: the worker (root here, as on CI) runs the real Go tests and build as another,
+  // unprivileged uid. Its own work directory (the test root is 0700) and a Go cache of that user.
+  it.skipIf(process.getuid?.() !== 0)(
+    'with COMMAND_USER, runs the Go tests and build as that user, who cannot read the worker',
+    async () => {
+      const user = { uid: 64124, gid: 64124 };
+      const userRoot = await mkdtemp(join(tmpdir(), 'worker-int-user-'));
+      try {
+        await chmod(userRoot, 0o711);
+        const work = join(userRoot, 'work');
+        await mkdir(work);
+        // The user's own Go cache, kept between test runs (cold, the build takes ~30 s): nothing
+        // else uses it, and no root-owned file goes into a cache other tests share.
+        const userCache = join(tmpdir(), `busdk-worker-test-go-build-${user.uid}`);
+        await mkdir(userCache, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+        const cacheInfo = await lstat(userCache);
+        if (!cacheInfo.isDirectory() || cacheInfo.isSymbolicLink())
+          throw new Error(`${userCache} is not a directory`);
+        await chown(userCache, user.uid, user.gid);
+        const runId = newTestRunId();
+        await prepare(runId, tipSpec(), {
+          testCommands: [
+            ...ARTIFACT_BUILDER_PROFILE.testCommands,
+            [
+              'sh',
+              '-c',
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+              'test "$(id -u):$(id -g)" = "64124:64124" && ! cat "/proc/$PPID/environ" && echo "ppid:${PPID}"',
+            ],
+          ],
+        });
+        const run = await startWorker(runId, {
+          COMMAND_USER: `${user.uid}:${user.gid}`,
+          WORK_DIR: work,
+          GOCACHE: userCache,
+        }).done;
+        expect(run.code, run.stderr).toBe(0);
+        expect(await readResult(runId)).toMatchObject({ ok: true });
+        const prefix = keys.candidatePrefix(runId, 1);
+        const rel = (await listKeys(STAGING, prefix)).map((k) => k.slice(prefix.length));
+        expect(rel).toContain('artifact-manifest.json');
+        expect(rel).toContain('web/index.html');
+        expect(rel).toContain('bin/dinner-tip-calculator-linux-amd64');
+        const workerLog = await readText(EVIDENCE, keys.workerLog(runId, 1));
+        expect(workerLog).toContain(`worker: commands run as uid ${user.uid} gid ${user.gid}`);
+        expect(workerLog).toMatch(/Permission denied/);
+        expect(workerLog).toContain('worker: pushed');
+        expect(workerLog).not.toContain(SECRET);
+        // Go wrote its cache as that user; the attempt's directory is gone.
+        const entries = await readdir(userCache);
+        expect(entries.length).toBeGreaterThan(1);
+        expect((await stat(join(userCache, entries.find((e) => e !== 'trim.txt')!))).uid).toBe(user.uid);
+        expect(await readdir(work)).toEqual([]);
+      } finally {
+        await rm(userRoot, { recursive: true, force: true });
+      }
+    },
+    240_000,
+  );
 
   it('exits 2 with no_matching_recipe and uploads nothing when no recipe fits', async () => {
     const runId = newTestRunId();

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RUN_ID_PATTERN } from '../../lib/domain/ids.ts';
 import { type CoderSettings, loadCoderSettings } from './coder/settings.ts';
+import { type CommandUser, parseCommandUser } from './command-user.ts';
 
 /**
  * The worker's environment contract, identical for the ECS container and the local child process
@@ -32,6 +33,12 @@ export interface WorkerConfig {
    * render is the only one (the gate checks its evidence).
    */
   renderCheck: RenderCheckMode;
+  /**
+   * `COMMAND_USER` (`uid:gid`, unset by default): the unprivileged user the test/build commands
+   * and the external agent run as (command-user.ts). Requires the worker to run as root; the
+   * worker image sets it (the builder user), a local child process usually does not.
+   */
+  commandUser: CommandUser | undefined;
 }
 
 export const RENDER_CHECK_MODES = ['auto', 'required'] as const;
@@ -149,7 +156,27 @@ function coderSettingsOf(env: NodeJS.ProcessEnv): CoderSettings {
   }
 }
 
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+function commandUserOf(env: NodeJS.ProcessEnv, getuid: (() => number) | undefined): CommandUser | undefined {
+  let user: CommandUser | undefined;
+  try {
+    user = parseCommandUser(env.COMMAND_USER);
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : 'COMMAND_USER is invalid');
+  }
+  // A misconfigured image must not silently run the commands as the worker's own user.
+  if (user && getuid?.() !== 0) {
+    throw new ConfigError(
+      'COMMAND_USER is set but the worker is not running as root, so it cannot switch to it',
+    );
+  }
+  return user;
+}
+
+export function loadWorkerConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  /** The worker's uid (tests inject one); `process.getuid` where the platform has it. */
+  getuid: (() => number) | undefined = process.getuid?.bind(process),
+): WorkerConfig {
   const table = required(env, 'TABLE_NAME');
   if (!TABLE.test(table)) throw new ConfigError('TABLE_NAME is not a table name');
   return {
@@ -167,5 +194,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     goModCache: optionalPath(env, 'GOMODCACHE'),
     timeoutSeconds: timeoutOf(env),
     renderCheck: renderCheckOf(env),
+    commandUser: commandUserOf(env, getuid),
   };
 }

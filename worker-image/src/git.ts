@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { BRANCH_PATTERN } from '../../lib/domain/branch.ts';
 
 /**
@@ -14,6 +16,13 @@ import { BRANCH_PATTERN } from '../../lib/domain/branch.ts';
  * repository's own config is not trusted for anything that runs code or redirects a push: hooks
  * and fsmonitor are disabled on every command, and the push goes to the remote URL and branch
  * recorded at clone time in the caller, not to whatever `origin` says afterwards.
+ *
+ * With a separate git directory (`gitDir`; the worker uses one when untrusted commands run as
+ * another user, see command-user.ts) the clone keeps its repository outside the worktree and the
+ * worktree has no `.git` at all: every later command names `--git-dir` and `--work-tree`
+ * explicitly, so git reads no config, hooks or index from anything the coder or the commands
+ * wrote, and its "dubious ownership" check (a worktree owned by another uid) does not apply —
+ * that check guards repository discovery, which an explicit `--git-dir` skips.
  */
 
 export interface GitAuthor {
@@ -60,14 +69,20 @@ function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
+/** `--git-dir`/`--work-tree` for a worktree whose repository is kept apart (or nothing). */
+function repoArgs(dir: string, gitDir: string | undefined): string[] {
+  return gitDir ? [`--git-dir=${gitDir}`, `--work-tree=${dir}`] : [];
+}
+
 export async function runGit(
   args: readonly string[],
-  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; gitDir?: string } = {},
 ): Promise<string> {
+  const repo = opts.gitDir && opts.cwd ? repoArgs(opts.cwd, opts.gitDir) : [];
   return new Promise((resolve, reject) => {
     execFile(
       'git',
-      [...SAFE_CONFIG, ...args],
+      [...SAFE_CONFIG, ...repo, ...args],
       {
         cwd: opts.cwd,
         env: gitEnv(opts.env),
@@ -114,6 +129,8 @@ export async function cloneBranch(opts: {
   bareDir?: string;
   branch: string;
   dir: string;
+  /** Keep the repository here instead of `dir/.git` (which is then not created at all). */
+  gitDir?: string;
 }): Promise<CloneResult> {
   assertBranch(opts.branch);
   const url = opts.url ?? opts.bareDir;
@@ -126,11 +143,14 @@ export async function cloneBranch(opts: {
     '--single-branch',
     '--branch',
     opts.branch,
+    ...(opts.gitDir ? [`--separate-git-dir=${opts.gitDir}`] : []),
     '--',
     url,
     opts.dir,
   ]);
-  const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: opts.dir })).trim();
+  // --separate-git-dir leaves a `.git` file pointing at the repository; the worktree keeps none.
+  if (opts.gitDir) await rm(path.join(opts.dir, '.git'), { force: true });
+  const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: opts.dir, gitDir: opts.gitDir })).trim();
   return { dir: opts.dir, branch: opts.branch, commit };
 }
 
@@ -155,20 +175,24 @@ export async function commitAndPush(opts: {
   author: GitAuthor;
   branch?: string;
   url?: string;
+  /** The clone's separate git directory (`cloneBranch({ gitDir })`). */
+  gitDir?: string;
 }): Promise<CommitPushResult> {
   assertAuthor(opts.author);
   if (!opts.message.trim()) throw new Error('commit message is empty');
-  const branch = opts.branch ?? (await runGit(['symbolic-ref', '--short', 'HEAD'], { cwd: opts.dir })).trim();
+  const at = { cwd: opts.dir, gitDir: opts.gitDir };
+  const branch = opts.branch ?? (await runGit(['symbolic-ref', '--short', 'HEAD'], at)).trim();
   assertBranch(branch);
 
-  await runGit(['add', '--all'], { cwd: opts.dir });
-  const status = await runGit(['status', '--porcelain'], { cwd: opts.dir });
+  await runGit(['add', '--all'], at);
+  // Never descend into a nested repository the coder or a command may have created.
+  const status = await runGit(['status', '--porcelain', '--ignore-submodules=all'], at);
   if (status.trim() === '') {
-    const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: opts.dir })).trim();
+    const commit = (await runGit(['rev-parse', 'HEAD'], at)).trim();
     return { committed: false, commit, branch };
   }
   await runGit(['commit', '--quiet', '--no-verify', '-m', opts.message], {
-    cwd: opts.dir,
+    ...at,
     env: {
       GIT_AUTHOR_NAME: opts.author.name,
       GIT_AUTHOR_EMAIL: opts.author.email,
@@ -176,9 +200,10 @@ export async function commitAndPush(opts: {
       GIT_COMMITTER_EMAIL: opts.author.email,
     },
   });
-  const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: opts.dir })).trim();
-  await runGit(['push', '--quiet', '--no-verify', '--', opts.url ?? 'origin', `HEAD:refs/heads/${branch}`], {
-    cwd: opts.dir,
-  });
+  const commit = (await runGit(['rev-parse', 'HEAD'], at)).trim();
+  await runGit(
+    ['push', '--quiet', '--no-verify', '--', opts.url ?? 'origin', `HEAD:refs/heads/${branch}`],
+    at,
+  );
   return { committed: true, commit, branch };
 }

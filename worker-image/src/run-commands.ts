@@ -1,12 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { killProcessGroup } from '../../lib/process.ts';
+import { type CommandUser, endCommandUserProcesses, spawnIdentity } from './command-user.ts';
 import type { WorkerLog } from './log.ts';
 
 /**
  * Runs assignment commands: argv arrays, never a shell, each in its own process group so that a
  * timeout or a worker stop kills the whole tree (`go run` and `go test` start children of their
  * own). Output (stdout and stderr, interleaved as it arrives) is captured into the internal log,
- * truncated in the middle when it is long.
+ * truncated in the middle when it is long. With a command user (`COMMAND_USER`) the command runs
+ * as that uid/gid, and once it has ended every process of that user is killed, so nothing it
+ * started outside its process group keeps running while the worker (root) works in the worktree.
  */
 
 export interface CommandResult {
@@ -31,6 +34,8 @@ export interface RunCommandOptions {
   maxOutputBytes?: number;
   /** Grace period between SIGTERM and SIGKILL on timeout (default 5 s). */
   killGraceMs?: number;
+  /** Run as this unprivileged user (the worker must be root); default: the worker's own user. */
+  user?: CommandUser;
 }
 
 const running = new Set<ChildProcess>();
@@ -130,6 +135,7 @@ export async function runCommand(argv: readonly string[], opts: RunCommandOption
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
         windowsHide: true,
+        ...spawnIdentity(opts.user),
       });
     } catch (err) {
       resolve(fail(err instanceof Error ? err.message : String(err)));
@@ -153,9 +159,10 @@ export async function runCommand(argv: readonly string[], opts: RunCommandOption
       // Anything the command left running in its group goes with it (and releases the pipes).
       killProcessGroup(child.pid, 'SIGKILL');
     });
-    child.on('close', (exitCode, signal) => {
+    child.on('close', async (exitCode, signal) => {
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
+      await endCommandUserProcesses(opts.user);
       running.delete(child);
       const text = output.toString();
       opts.log.block(text);

@@ -6,6 +6,7 @@ import type { WorkerAssignment } from '../../lib/domain/assignment.ts';
 import { renderCheck } from '../../lib/verify/render-check.ts';
 import { AssignmentError, fetchAssignment, manifestRelativePath } from './assignment.ts';
 import type { Coder } from './coder/coder.ts';
+import { type CommandSandbox, giveToCommandUser, prepareSandbox, sandboxEnv } from './command-user.ts';
 import type { WorkerConfig } from './config.ts';
 import { cloneBranch, commitAndPush, GitCommandError } from './git.ts';
 import { commandEnv, holdGoCacheTrim } from './go-env.ts';
@@ -76,7 +77,7 @@ const KEPT_ON_FAILURE: ReadonlySet<WorkerFailureCode> = new Set([
  */
 async function keepFailedWork(
   deps: WorkerDeps,
-  work: { worktree: string; branch: string; attempt: number },
+  work: { worktree: string; branch: string; attempt: number; gitDir?: string },
   code: WorkerFailureCode,
 ): Promise<string | undefined> {
   try {
@@ -86,6 +87,7 @@ async function keepFailedWork(
       author: WORKER_AUTHOR,
       branch: work.branch,
       url: deps.config.repoUrl,
+      ...(work.gitDir && { gitDir: work.gitDir }),
     });
     deps.log.line(
       pushed.committed
@@ -108,13 +110,15 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const { config, log } = deps;
   let scratch: string | undefined;
   /** Set once the branch is cloned: where a failed attempt's work is kept for the repair. */
-  let attemptWork: { worktree: string; branch: string; attempt: number } | undefined;
+  let attemptWork: { worktree: string; branch: string; attempt: number; gitDir?: string } | undefined;
   const checkpoint = () => {
     if (deps.isStopping()) throw new Stopped();
   };
   try {
     log.line(`worker: run ${config.runId} attempt ${config.attempt}, coder ${deps.coder.name}`);
-    if (await holdGoCacheTrim(config.goCache)) log.line('worker: go build cache trim postponed');
+    if (await holdGoCacheTrim(config.goCache, new Date(), config.commandUser)) {
+      log.line('worker: go build cache trim postponed');
+    }
 
     let assignment: WorkerAssignment;
     try {
@@ -140,16 +144,35 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     // A fresh directory per attempt; the branch carries the earlier attempts' work (kept on failure).
     scratch = await mkdtemp(path.join(config.workDir, 'busdk-worker-'));
     const worktree = path.join(scratch, 'repo');
+    // With COMMAND_USER the untrusted commands run as that user: they get the worktree, a HOME
+    // and a TMPDIR; the repository (git directory) and everything else stay root's (command-user.ts).
+    const user = config.commandUser;
+    let sandbox: CommandSandbox | undefined;
+    const gitDir = user ? path.join(scratch, 'git') : undefined;
     let baseCommit: string;
     try {
-      baseCommit = (await cloneBranch({ url: config.repoUrl, branch: assignment.branch, dir: worktree }))
-        .commit;
+      if (user) sandbox = await prepareSandbox(scratch, user);
+      baseCommit = (
+        await cloneBranch({
+          url: config.repoUrl,
+          branch: assignment.branch,
+          dir: worktree,
+          ...(gitDir && { gitDir }),
+        })
+      ).commit;
+      if (user) await giveToCommandUser(worktree, user);
     } catch (err) {
       if (err instanceof GitCommandError) log.block(err.stderr);
       throw new StepFailure('internal', 'the build branch could not be cloned');
     }
     log.line(`worker: cloned the build branch at ${baseCommit}`);
-    attemptWork = { worktree, branch: assignment.branch, attempt: assignment.attempt };
+    if (user) log.line(`worker: commands run as uid ${user.uid} gid ${user.gid}`);
+    attemptWork = {
+      worktree,
+      branch: assignment.branch,
+      attempt: assignment.attempt,
+      ...(gitDir && { gitDir }),
+    };
     checkpoint();
 
     const coderInput = {
@@ -158,6 +181,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       attempt: assignment.attempt,
       log: (line: string) => log.line(`coder: ${line}`),
       ...(assignment.previousFailure ? { previousFailure: assignment.previousFailure } : {}),
+      ...(sandbox && { sandbox }),
+      ...(gitDir && { gitDir }),
     };
     const coded = await deps.coder.code(coderInput).catch((err: unknown) => {
       log.line(`coder: crashed (${err instanceof Error ? err.message : String(err)})`);
@@ -165,14 +190,23 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     });
     if (!coded.ok) throw new StepFailure(coded.code, coded.reason);
     log.line(`coder: ${coded.summary}`);
+    // Files the worker wrote as root (offline recipes) become the command user's; the coder's
+    // commands have ended with all the user's processes (run-commands.ts), so the walk is stable.
+    if (user) await giveToCommandUser(worktree, user);
     checkpoint();
 
     await deps.progress.post('building', `attempt ${assignment.attempt}/${assignment.maxAttempts}`);
-    const env = commandEnv(assignment, deps.env);
+    const env = sandboxEnv(commandEnv(assignment, deps.env), sandbox);
     const run = async (argv: readonly string[], failure: WorkerFailureCode) => {
       checkpoint();
       const timeoutMs = Math.max(1000, deps.deadline - Date.now() - DEADLINE_RESERVE_MS);
-      const result = await runCommand(argv, { cwd: worktree, env, timeoutMs, log });
+      const result = await runCommand(argv, {
+        cwd: worktree,
+        env,
+        timeoutMs,
+        log,
+        ...(user && { user }),
+      });
       checkpoint();
       if (!result.ok) {
         throw new StepFailure(
@@ -251,6 +285,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         author: WORKER_AUTHOR,
         branch: assignment.branch,
         url: config.repoUrl,
+        ...(gitDir && { gitDir }),
       });
       commit = pushed.commit;
       log.line(pushed.committed ? `worker: pushed ${commit}` : `worker: no changes to commit (${commit})`);

@@ -1,4 +1,5 @@
 import type { BuildSpec } from '../../../lib/domain/build-spec.ts';
+import type { CommandSandbox } from '../command-user.ts';
 
 /**
  * A coder modifies a checked-out worktree of the template repository so that the template's one
@@ -15,6 +16,13 @@ export interface CoderInput {
   previousFailure?: string;
   /** Internal log line (never shown to the customer). */
   log: (line: string) => void;
+  /**
+   * Set with `COMMAND_USER`: the commands a coder starts (tests, build, the external agent) run
+   * as this user with its HOME/TMPDIR, and files the coder writes as root become the user's.
+   */
+  sandbox?: CommandSandbox;
+  /** The clone's git directory when it is kept outside the worktree (with a sandbox). */
+  gitDir?: string;
 }
 
 export type CoderFailureCode = 'no_matching_recipe' | 'coder_failed';

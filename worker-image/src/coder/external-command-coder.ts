@@ -3,6 +3,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildSpecSchema } from '../../../lib/domain/build-spec.ts';
 import { killProcessGroup } from '../../../lib/process.ts';
+import { type CommandSandbox, endCommandUserProcesses, sandboxEnv, spawnIdentity } from '../command-user.ts';
 import type { WorkerProfile } from '../profile.ts';
 import type { Coder, CoderInput, CoderResult } from './coder.ts';
 import { MAX_PREVIOUS_FAILURE_CHARS } from './prompt.ts';
@@ -17,7 +18,9 @@ import { parseWorktreePath, summaryProblem, ToolRefusal, writePolicyProblem } fr
  * budget: on timeout the whole group is killed. Exit 0 means done; the agent may print
  * `{"summary":"…"}` as its last stdout line. Afterwards every changed path must be one AGENTS.md
  * allows (tool/, web/, app.json; no symlinks); the worker's tests, build and the verification gate
- * then run as for any coder.
+ * then run as for any coder. With `COMMAND_USER` the agent runs as that user (its own HOME and
+ * TMPDIR); the worktree then has no `.git` (the worker keeps the repository apart), and when the
+ * agent ends every process of the user is killed.
  */
 
 export const ASSIGNMENT_VERSION = 1;
@@ -175,7 +178,7 @@ export class ExternalCommandCoder implements Coder {
       summary:
         'Optionally print {"summary":"<one plain sentence for the customer>"} as the last line of stdout.',
     };
-    const env: NodeJS.ProcessEnv = { ...this.options.commandEnv(spec) };
+    const env: NodeJS.ProcessEnv = sandboxEnv({ ...this.options.commandEnv(spec) }, input.sandbox);
     const base = this.options.baseEnv ?? {};
     for (const name of this.options.passEnv ?? []) {
       const value = base[name];
@@ -185,7 +188,7 @@ export class ExternalCommandCoder implements Coder {
       `command: running ${this.name} (attempt ${input.attempt}${input.previousFailure ? ', repair' : ''}, budget ${this.options.maxSeconds} s)`,
     );
     const started = Date.now();
-    const exit = await this.run(worktree, env, `${JSON.stringify(assignment)}\n`);
+    const exit = await this.run(worktree, env, `${JSON.stringify(assignment)}\n`, input.sandbox);
     const took = Math.round((Date.now() - started) / 1000);
     for (const line of exit.output.split(/\r?\n/).slice(-200)) if (line) input.log(`command | ${line}`);
     if (exit.timedOut) return fail(input, `budget exhausted: wall time (${this.options.maxSeconds} s)`);
@@ -197,7 +200,7 @@ export class ExternalCommandCoder implements Coder {
         `the coder command ${how} after ${took} s\n${exit.output.slice(-MAX_REASON_OUTPUT)}`,
       );
     }
-    const violations = await changedPathProblems(worktree);
+    const violations = await changedPathProblems(worktree, input.gitDir);
     if (violations.length > 0) {
       return fail(
         input,
@@ -208,7 +211,12 @@ export class ExternalCommandCoder implements Coder {
     return { ok: true, summary: summaryFrom(exit.output) };
   }
 
-  private run(cwd: string, env: NodeJS.ProcessEnv, stdin: string): Promise<Exit> {
+  private run(
+    cwd: string,
+    env: NodeJS.ProcessEnv,
+    stdin: string,
+    sandbox: CommandSandbox | undefined,
+  ): Promise<Exit> {
     const argv = this.options.argv;
     return new Promise<Exit>((resolve) => {
       let child: ChildProcess;
@@ -220,6 +228,7 @@ export class ExternalCommandCoder implements Coder {
           detached: true,
           stdio: ['pipe', 'pipe', 'pipe'],
           windowsHide: true,
+          ...spawnIdentity(sandbox),
         });
       } catch (err) {
         resolve({
@@ -256,10 +265,11 @@ export class ExternalCommandCoder implements Coder {
         spawnError = (err as NodeJS.ErrnoException).code ?? err.message;
       });
       child.on('exit', () => killGroup('SIGKILL'));
-      child.on('close', (code, signal) => {
+      child.on('close', async (code, signal) => {
         clearTimeout(timer);
         if (killTimer) clearTimeout(killTimer);
         process.removeListener('exit', onExit);
+        await endCommandUserProcesses(sandbox);
         resolve({
           code,
           signal,
@@ -292,11 +302,12 @@ function fail(input: CoderInput, reason: string): CoderResult {
   return { ok: false, code: 'coder_failed', reason };
 }
 
-function git(cwd: string, args: string[]): Promise<string> {
+function git(cwd: string, args: string[], gitDir?: string): Promise<string> {
+  const repo = gitDir ? [`--git-dir=${gitDir}`, `--work-tree=${cwd}`] : [];
   return new Promise((resolve, reject) => {
     execFile(
       'git',
-      ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', ...args],
+      ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', ...repo, ...args],
       {
         cwd,
         maxBuffer: 8 * 1024 * 1024,
@@ -314,12 +325,17 @@ function git(cwd: string, args: string[]): Promise<string> {
 
 /**
  * Paths changed in the worktree (tracked or not, ignored files such as dist/ aside) that AGENTS.md
- * does not allow, and any symbolic link among them.
+ * does not allow, and any symbolic link among them. `gitDir`: the repository when it is kept
+ * outside the worktree (the worker's sandbox layout).
  */
-export async function changedPathProblems(worktree: string): Promise<string[]> {
+export async function changedPathProblems(worktree: string, gitDir?: string): Promise<string[]> {
   let status: string;
   try {
-    status = await git(worktree, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames']);
+    status = await git(
+      worktree,
+      ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=all'],
+      gitDir,
+    );
   } catch {
     return ['the worktree state could not be read'];
   }

@@ -70,6 +70,7 @@ export class ModelCoder implements Coder {
         log: input.log,
         remainingMs: () => budget.remainingMs(),
         ...(this.options.toolLimits ? { limits: this.options.toolLimits } : {}),
+        ...(input.sandbox && { sandbox: input.sandbox }),
       });
       const agents = await readFile(path.join(worktree, 'AGENTS.md'), 'utf8').catch(() => '');
       const system = buildSystemPrompt({

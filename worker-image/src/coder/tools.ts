@@ -1,8 +1,9 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { lchown, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ToolCall, ToolSpec } from '../../../lib/ai/model.ts';
 import { looksLikeGoSource } from '../../../lib/verify/source-policy.ts';
+import { type CommandSandbox, sandboxEnv } from '../command-user.ts';
 import { secretValues, WorkerLog } from '../log.ts';
 import { describeFailure, outputTail, runCommand } from '../run-commands.ts';
 
@@ -57,6 +58,11 @@ export interface WorktreeToolsOptions {
   limits?: Partial<ToolLimits>;
   /** Milliseconds left in the attempt's wall-time budget (bounds each command's timeout). */
   remainingMs?: () => number;
+  /**
+   * `COMMAND_USER`: the commands run as this user (its HOME/TMPDIR), and every file or folder a
+   * tool creates (as root) is handed to it, so the user's build can replace and clean it.
+   */
+  sandbox?: CommandSandbox;
 }
 
 export interface ToolOutcome {
@@ -404,8 +410,10 @@ export class WorktreeTools {
     for (const segment of segments.slice(0, -1)) {
       current = path.join(current, segment);
       const info = await lstat(current).catch(() => undefined);
-      if (!info) await mkdir(current);
-      else if (info.isSymbolicLink()) throw new ToolRefusal('symbolic links are never followed');
+      if (!info) {
+        await mkdir(current);
+        if (this.opts.sandbox) await lchown(current, this.opts.sandbox.uid, this.opts.sandbox.gid);
+      } else if (info.isSymbolicLink()) throw new ToolRefusal('symbolic links are never followed');
       else if (!info.isDirectory())
         throw new ToolRefusal(`${path.relative(this.opts.worktree, current)} is not a folder`);
     }
@@ -421,6 +429,7 @@ export class WorktreeTools {
     );
     try {
       await handle.writeFile(content, 'utf8');
+      if (this.opts.sandbox) await handle.chown(this.opts.sandbox.uid, this.opts.sandbox.gid);
     } finally {
       await handle.close();
     }
@@ -458,12 +467,14 @@ export class WorktreeTools {
         secrets: secretValues(),
         echo: (line) => this.opts.log(line.slice(line.indexOf(' ') + 1)),
       });
+      const sandbox = this.opts.sandbox;
       const result = await runCommand(argv, {
         cwd: this.opts.worktree,
-        env: this.opts.env,
+        env: sandboxEnv(this.opts.env, sandbox),
         timeoutMs: Math.min(this.limits.commandTimeoutMs, remaining),
         log,
         killGraceMs: 2000,
+        ...(sandbox && { user: { uid: sandbox.uid, gid: sandbox.gid } }),
       });
       const label = argv.join(' ');
       if (!result.ok) {
