@@ -1,4 +1,7 @@
 import { accessSync, constants } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { serveStatic } from './static-server.ts';
 
@@ -57,7 +60,106 @@ export interface RenderCheckOptions {
   /** Time to let scripts run after `load` before judging the page (default 300 ms). */
   settleMs?: number;
   viewport?: { width: number; height: number };
+  /**
+   * Run Chromium as this unprivileged user instead of the caller's (the worker's `COMMAND_USER`):
+   * the model-written page then runs in a browser without root's files, credentials or
+   * capabilities. The caller must be root; the browser is started through
+   * {@link CHROMIUM_AS_USER_SCRIPT} (needs `setpriv`, util-linux) with a minimal environment.
+   * Its HOME and Playwright's profile go below `os.tmpdir()`, which the user must be able to
+   * traverse (`/tmp`) and which must be short (Chromium's singleton socket path: at most 107 bytes).
+   */
+  runAs?: { uid: number; gid: number };
 }
+
+/** The environment variables {@link CHROMIUM_AS_USER_SCRIPT} reads (and clears before the browser). */
+export const RUN_AS_ENV = {
+  browser: 'RENDER_AS_BROWSER',
+  uid: 'RENDER_AS_UID',
+  gid: 'RENDER_AS_GID',
+} as const;
+
+/**
+ * The launcher Playwright starts (as `executablePath`) when {@link RenderCheckOptions.runAs} is set;
+ * written at run time into a root-only temporary directory (the worker is one bundled file, so it
+ * ships no separate script). It runs as root: gives the profile directory Playwright created (as
+ * root, `--user-data-dir=`) to the user, then replaces itself (exec: Playwright's pipe on fds 3/4
+ * and its process-group kill still reach the browser) with the real browser as the user, without
+ * supplementary groups, capabilities or the means to regain any (no_new_privs). Changing every uid
+ * from 0 to the user clears the permitted, effective and ambient capabilities; the bounding set is
+ * emptied too where the caller holds CAP_SETPCAP (setpriv skips that silently where it does not,
+ * e.g. the Fargate worker: no setuid programs are left in the image and no_new_privs forbids file
+ * capabilities). Without the user variables, or with a root id, it refuses to start (exit 97).
+ */
+export const CHROMIUM_AS_USER_SCRIPT = `#!/bin/sh
+set -eu
+refuse() { echo "chromium-as-user: $*" >&2; exit 97; }
+browser=\${${RUN_AS_ENV.browser}:-}
+uid=\${${RUN_AS_ENV.uid}:-}
+gid=\${${RUN_AS_ENV.gid}:-}
+case $uid in '' | *[!0-9]*) refuse "${RUN_AS_ENV.uid} must be a number" ;; esac
+case $gid in '' | *[!0-9]*) refuse "${RUN_AS_ENV.gid} must be a number" ;; esac
+[ "$uid" -gt 0 ] && [ "$gid" -gt 0 ] || refuse "will not run the browser as root"
+case $browser in /*) ;; *) refuse "${RUN_AS_ENV.browser} must be an absolute path" ;; esac
+[ -x "$browser" ] || refuse "not an executable: $browser"
+profile=
+for arg in "$@"; do
+  case $arg in
+    --user-data-dir=*)
+      [ -z "$profile" ] || refuse "more than one --user-data-dir"
+      profile=\${arg#--user-data-dir=}
+      ;;
+  esac
+done
+case $profile in /*) ;; *) refuse "no absolute --user-data-dir among the arguments" ;; esac
+[ -d "$profile" ] && [ ! -L "$profile" ] || refuse "the profile is not a directory: $profile"
+chown -R -- "$uid:$gid" "$profile"
+unset ${RUN_AS_ENV.browser} ${RUN_AS_ENV.uid} ${RUN_AS_ENV.gid}
+exec setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all \\
+  --no-new-privs -- "$browser" "$@"
+`;
+
+/** The browser's whole environment when it runs as another user (nothing of the worker's). */
+const RUN_AS_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+interface RunAsLaunch {
+  executablePath: string;
+  env: Record<string, string>;
+  /** Removes the launcher and the browser's HOME (after the browser has exited). */
+  cleanup: () => Promise<void>;
+}
+
+/**
+ * A root-only directory (0711: the user may traverse it, not list it) holding the launcher (0700)
+ * and the browser's HOME (`home/`, the user's, 0700; also its TMPDIR).
+ */
+async function prepareRunAs(browser: string, user: { uid: number; gid: number }): Promise<RunAsLaunch> {
+  const base = await mkdtemp(path.join(tmpdir(), 'render-as-user-'));
+  try {
+    await chmod(base, 0o711);
+    const launcher = path.join(base, 'chromium-as-user');
+    await writeFile(launcher, CHROMIUM_AS_USER_SCRIPT, { mode: 0o700, flag: 'wx' });
+    const home = path.join(base, 'home');
+    await mkdir(home, { mode: 0o700 });
+    await chown(home, user.uid, user.gid);
+    return {
+      executablePath: launcher,
+      env: {
+        PATH: RUN_AS_PATH,
+        HOME: home,
+        TMPDIR: home,
+        [RUN_AS_ENV.browser]: browser,
+        [RUN_AS_ENV.uid]: String(user.uid),
+        [RUN_AS_ENV.gid]: String(user.gid),
+      },
+      cleanup: () => rm(base, { recursive: true, force: true }),
+    };
+  } catch (err) {
+    await rm(base, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+const validId = (n: number) => Number.isSafeInteger(n) && n > 0 && n < 2 ** 31 - 1;
 
 export interface RenderCheckResult {
   status: 'passed' | 'failed' | 'skipped';
@@ -87,6 +189,12 @@ export async function renderCheck(opts: RenderCheckOptions): Promise<RenderCheck
     if (found.path === undefined) return { status: 'skipped', problems, notes: [found.reason] };
     executablePath = found.path;
   }
+  const runAs = opts.runAs;
+  if (runAs) {
+    // A configuration error, not a page problem: thrown, never reported as a failed render.
+    if (!validId(runAs.uid) || !validId(runAs.gid)) throw new Error('runAs needs a non-root uid and gid');
+    if (process.getuid?.() !== 0) throw new Error('runAs needs the render check to run as root');
+  }
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const settleMs = opts.settleMs ?? 300;
   const viewport = opts.viewport ?? { width: 800, height: 600 };
@@ -103,8 +211,15 @@ export async function renderCheck(opts: RenderCheckOptions): Promise<RenderCheck
   const server = await serveStatic({ root: opts.dir });
   const origin = new URL(server.url).origin;
   let browser: Browser | undefined;
+  let asUser: RunAsLaunch | undefined;
   try {
-    browser = await chromium.launch({ executablePath, args: [...CHROMIUM_ARGS], timeout: timeoutMs });
+    if (runAs) asUser = await prepareRunAs(executablePath, runAs);
+    browser = await chromium.launch({
+      executablePath: asUser?.executablePath ?? executablePath,
+      args: [...CHROMIUM_ARGS],
+      timeout: timeoutMs,
+      ...(asUser && { env: asUser.env }),
+    });
     const context = await browser.newContext({ viewport, serviceWorkers: 'block', acceptDownloads: false });
     context.setDefaultTimeout(timeoutMs);
     const external = new Set<string>();
@@ -144,6 +259,7 @@ export async function renderCheck(opts: RenderCheckOptions): Promise<RenderCheck
     problems.push(`render failed: ${oneLine((err as Error).message)}`);
   } finally {
     await browser?.close().catch(() => undefined);
+    await asUser?.cleanup().catch(() => undefined);
     await server.close();
   }
   return { status: problems.length === 0 ? 'passed' : 'failed', problems: [...new Set(problems)], notes };

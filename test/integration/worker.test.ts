@@ -325,6 +325,8 @@ describe('worker program (child process, local emulators)', () => {
         const workerLog = await readText(EVIDENCE, keys.workerLog(runId, 1));
         expect(workerLog).toContain(`worker: commands run as uid ${user.uid} gid ${user.gid}`);
         expect(workerLog).toMatch(/Permission denied/);
+        // The render check ran (Chromium launched as the command user) and passed.
+        expect(workerLog).toContain('render: web: passed');
         expect(workerLog).toContain('worker: pushed');
         expect(workerLog).not.toContain(SECRET);
         // Go wrote its cache as that user; the attempt's directory is gone.

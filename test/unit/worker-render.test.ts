@@ -30,6 +30,15 @@ describe('worker render check', () => {
     expect(calls).toEqual([{ dir: '/w/dist/web', entrypoint: 'index.html' }]);
   });
 
+  it('runs the browser as the command user when one is set (runAs)', async () => {
+    const { calls, check } = fake({ status: 'passed', problems: [], notes: [] });
+    const out = await renderWebArtifacts('/w/dist', [web], check, { runAs: { uid: 10002, gid: 10003 } });
+    expect(out.failure).toBeUndefined();
+    expect(calls).toEqual([
+      { dir: '/w/dist/web', entrypoint: 'index.html', runAs: { uid: 10002, gid: 10003 } },
+    ]);
+  });
+
   it('fails the attempt with the problems when the page is blank or throws', async () => {
     const { check } = fake({ status: 'failed', problems: ['uncaught script error: boom'], notes: [] });
     const out = await renderWebArtifacts('/w/dist', [web], check);

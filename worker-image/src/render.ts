@@ -25,6 +25,11 @@ export interface RenderOptions {
   mode?: RenderCheckMode;
   /** The web directory's digest as the gate computes it (default: `hashDirectory`). */
   digest?: (dir: string) => Promise<string>;
+  /**
+   * Run the browser as this unprivileged user (the worker's `COMMAND_USER`): the model-written page
+   * must not run in a root browser that could reach the worker's credentials.
+   */
+  runAs?: { uid: number; gid: number };
 }
 
 const hashDir = async (dir: string): Promise<string> => (await hashDirectory(dir)).sha256;
@@ -67,7 +72,11 @@ export async function renderWebArtifacts(
         `${id}: not hashed (${err instanceof Error ? err.message : String(err)}); no evidence recorded`,
       );
     }
-    const result = await check({ dir, entrypoint });
+    const result = await check({
+      dir,
+      entrypoint,
+      ...(opts.runAs && { runAs: { uid: opts.runAs.uid, gid: opts.runAs.gid } }),
+    });
     log.push(`${id}: ${result.status}${result.notes.length ? ` (${result.notes.join('; ')})` : ''}`);
     if (result.status === 'failed') {
       return {

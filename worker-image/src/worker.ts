@@ -6,7 +6,13 @@ import type { WorkerAssignment } from '../../lib/domain/assignment.ts';
 import { renderCheck } from '../../lib/verify/render-check.ts';
 import { AssignmentError, fetchAssignment, manifestRelativePath } from './assignment.ts';
 import type { Coder } from './coder/coder.ts';
-import { type CommandSandbox, giveToCommandUser, prepareSandbox, sandboxEnv } from './command-user.ts';
+import {
+  type CommandSandbox,
+  endCommandUserProcesses,
+  giveToCommandUser,
+  prepareSandbox,
+  sandboxEnv,
+} from './command-user.ts';
 import type { WorkerConfig } from './config.ts';
 import { cloneBranch, commitAndPush, GitCommandError } from './git.ts';
 import { commandEnv, holdGoCacheTrim } from './go-env.ts';
@@ -242,14 +248,18 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     // attempt with the reason, which the repair loop hands to the next attempt. With
     // RENDER_CHECK=required a missing browser fails the attempt (not repairable). The records
     // (status + digest of the rendered files) go into result.json as the gate's render evidence.
+    // With COMMAND_USER the browser runs as that user too (it executes the model's page), and
+    // nothing it started outlives the render while the worker uploads the worktree.
     const render = await renderWebArtifacts(
       path.dirname(manifestAbs),
       artifacts,
       deps.renderCheck ?? renderCheck,
       {
         mode: config.renderCheck,
+        ...(user && { runAs: user }),
       },
     );
+    await endCommandUserProcesses(user);
     for (const line of render.log) log.line(`render: ${line}`);
     if (render.failure) {
       throw new StepFailure(render.failure.code, render.failure.reason, render.failure.repairable);
