@@ -425,10 +425,16 @@ describe('bus-build against a local stack (child process)', () => {
     });
     expect((await repo.listBuildBranches()).map((b) => b.branch)).toContain(old);
 
+    const id = runs.delivered!.runId;
+    const before = { run: await store.getRun(id), events: await store.listEvents(id, 0, 100) };
     const real = await cli('prune');
     expect(real.code).toBe(0);
     expect(real.stdout).toContain('Deleted 1 build branch; 1 kept.');
     expect((await repo.listBuildBranches()).map((b) => b.runId)).toEqual([runs.recentFailed!.runId]);
+    // Only the ref goes: the run's record with its evidence keys, artifacts and event log stay.
+    expect(await store.getRun(id)).toEqual(before.run);
+    expect(before.run?.evidence.length).toBeGreaterThan(0);
+    expect(await store.listEvents(id, 0, 100)).toEqual(before.events);
   });
 
   it('reports readiness of the running stack', async () => {
