@@ -6,7 +6,6 @@
 // (`com.amazonaws.<region>.s3`, the S3 gateway endpoint's destinations) and returns it as
 // `PrefixListId`, so a security group can allow HTTPS to S3 and nothing else without a
 // synth-time lookup. Delete: nothing.
-const https = require('node:https');
 
 function defaultClients() {
   const { EC2Client, DescribeManagedPrefixListsCommand } = require('@aws-sdk/client-ec2');
@@ -21,27 +20,6 @@ function defaultClients() {
       return found.PrefixListId;
     },
   };
-}
-
-function respond(event, body) {
-  const data = JSON.stringify(body);
-  const url = new URL(event.ResponseURL);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        hostname: url.hostname,
-        path: url.pathname + url.search,
-        method: 'PUT',
-        headers: { 'content-type': '', 'content-length': Buffer.byteLength(data) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', resolve);
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 /** The CloudFormation response for one event (exported for tests: no network, injected clients). */
@@ -65,10 +43,18 @@ async function run(event, clients) {
   }
 }
 
-async function handler(event) {
-  const out = await run(event, defaultClients());
-  console.log(JSON.stringify({ requestType: event.RequestType, status: out.Status, reason: out.Reason }));
-  await respond(event, out);
+// CDK's provider wraps this handler (its nodejs-entrypoint, `useCfnResponseWrapper`): the wrapper
+// passes the event with a blanked ResponseURL and sends the CloudFormation response itself, from
+// what this returns (PhysicalResourceId, Data, NoEcho) or, on a throw, as FAILED.
+function handlerWith(clients) {
+  return async (event) => {
+    const out = await run(event, clients());
+    console.log(JSON.stringify({ requestType: event.RequestType, status: out.Status, reason: out.Reason }));
+    if (out.Status === 'FAILED') throw new Error(out.Reason);
+    return { PhysicalResourceId: out.PhysicalResourceId, Data: out.Data, NoEcho: out.NoEcho };
+  };
 }
 
-module.exports = { handler, run };
+const handler = handlerWith(defaultClients);
+
+module.exports = { handler, handlerWith, run };

@@ -10,7 +10,6 @@
 // Why not PutKey on the KeyValueStore API: that API is SigV4a-only, which the JavaScript SDK in
 // the Lambda runtime cannot sign without the optional CRT / signature-v4a packages.
 // The secret never appears in the response (NoEcho) or in a log line.
-const https = require('node:https');
 
 const KEY_NAME = 'preview-signing-key';
 
@@ -31,27 +30,6 @@ function defaultClients() {
         new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }),
       ),
   };
-}
-
-function respond(event, body) {
-  const data = JSON.stringify(body);
-  const url = new URL(event.ResponseURL);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        hostname: url.hostname,
-        path: url.pathname + url.search,
-        method: 'PUT',
-        headers: { 'content-type': '', 'content-length': Buffer.byteLength(data) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', resolve);
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 /** The CloudFormation response for one event (exported for tests: no network, injected clients). */
@@ -78,10 +56,18 @@ async function run(event, clients) {
   }
 }
 
-async function handler(event) {
-  const out = await run(event, defaultClients());
-  console.log(JSON.stringify({ requestType: event.RequestType, status: out.Status, reason: out.Reason }));
-  await respond(event, out);
+// CDK's provider wraps this handler (its nodejs-entrypoint, `useCfnResponseWrapper`): the wrapper
+// passes the event with a blanked ResponseURL and sends the CloudFormation response itself, from
+// what this returns (PhysicalResourceId, Data, NoEcho) or, on a throw, as FAILED.
+function handlerWith(clients) {
+  return async (event) => {
+    const out = await run(event, clients());
+    console.log(JSON.stringify({ requestType: event.RequestType, status: out.Status, reason: out.Reason }));
+    if (out.Status === 'FAILED') throw new Error(out.Reason);
+    return { PhysicalResourceId: out.PhysicalResourceId, Data: out.Data, NoEcho: out.NoEcho };
+  };
 }
 
-module.exports = { handler, run, importDocument, KEY_NAME };
+const handler = handlerWith(defaultClients);
+
+module.exports = { handler, handlerWith, run, importDocument, KEY_NAME };
