@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { s3Client } from '../aws/clients.ts';
 import { verifyPreviewToken } from '../aws/preview-links.ts';
 import { previewContentSecurityPolicy } from '../domain/preview-policy.ts';
+import { listen } from './listen.ts';
 
 /**
  * The local preview origin (AWS: a separate CloudFront distribution). Serves one verified web
@@ -89,10 +89,9 @@ export async function startPreviewServer(
       }
     })();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+  const { port } = await listen(server, opts.port, opts.host, {
+    service: 'previews',
+    envVar: 'PREVIEW_PORT',
   });
-  const { port } = server.address() as AddressInfo;
   return { url: `http://${opts.host === '127.0.0.1' ? 'localhost' : opts.host}:${port}`, server };
 }

@@ -333,6 +333,8 @@ describe('local stack start-up errors', () => {
     ['PORT', 'gateway'],
     ['DYNAMO_PORT', 'DynamoDB'],
     ['S3_PORT', 'S3'],
+    ['SFN_PORT', 'Step Functions'],
+    ['PREVIEW_PORT', 'previews'],
   ])('names the port and %s when a port is in use (%s)', async (envVar, service) => {
     const dataDir = makeTempDataDir();
     try {

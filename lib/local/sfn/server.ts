@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { LambdaTaskDef } from '../../../state-machines/tasks.ts';
 import { log } from '../../log.ts';
+import { listen } from '../listen.ts';
 import { localStateMachineArn } from './definition.ts';
 import type { HandlerLoader } from './lambda-task.ts';
 import {
@@ -377,14 +377,10 @@ export async function startLocalStepFunctions(opts: LocalStepFunctionsOptions): 
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const address = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1', {
+    service: 'Step Functions',
+    envVar: 'SFN_PORT',
   });
-  const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   const waitForIdle = async (): Promise<void> => {
