@@ -1,4 +1,4 @@
-import { RateLimitedError, requestEmailCode } from '../../lib/app/email-login.ts';
+import { requestEmailCode } from '../../lib/app/email-login.ts';
 import { EmailCodeBodySchema } from '../../lib/domain/public-schemas.ts';
 import { apiHandler, json, parse } from '../shared/http.ts';
 import { loginDeps } from '../shared/login-deps.ts';
@@ -10,17 +10,8 @@ import { loginDeps } from '../shared/login-deps.ts';
 export const handler = apiHandler(
   async (event) => {
     const { email } = parse(EmailCodeBodySchema, event.body);
-    try {
-      const out = await requestEmailCode(loginDeps(), email, event.requestContext?.http?.sourceIp);
-      return json(202, out);
-    } catch (err) {
-      if (!(err instanceof RateLimitedError)) throw err;
-      return json(
-        429,
-        { error: { code: err.code, message: err.message } },
-        { headers: { 'retry-after': String(err.retryAfterSeconds) } },
-      );
-    }
+    // Over a limit: RateLimitedError, answered by the shared error handler with Retry-After.
+    return json(202, await requestEmailCode(loginDeps(), email, event.requestContext?.http?.sourceIp));
   },
   { body: 'required' },
 );

@@ -1,6 +1,6 @@
 import type { OrchestratorDeps, VerifySettings } from '../../lib/app/orchestrator/deps.ts';
 import type { RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
-import { type BucketNames, bucketNamesFromEnv, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
+import { type BucketNames, bucketNames, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
 import { documentClient, eventBridgeClient, lambdaClient, s3Client } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
@@ -60,8 +60,9 @@ export function orchestratorDeps(): OrchestratorDeps {
   const config = loadConfig(env);
   const store = new DynamoRunStore(documentClient(), config.tableName);
   const now = () => new Date().toISOString();
-  const buckets = bucketNamesFromEnv(env);
+  const buckets = bucketNames(config);
   const remoteSmoke = remoteSmokeFrom(env, buckets);
+  const verifySettings = verifySettingsFrom(env);
   deps = {
     store,
     settlement: stripeSettlementFromEnv(store, now, env),
@@ -72,9 +73,9 @@ export function orchestratorDeps(): OrchestratorDeps {
     // Only PrepareBranch needs the repository (REPO_DIR: the bare repo, EFS on AWS).
     repos: branchStoreFromEnv(env),
     maxAttempts: maxAttemptsFrom(env),
-    verifierPlatform: env.VERIFY_HOST_PLATFORM?.trim() || detectHostPlatform(),
+    verifierPlatform: verifySettings.hostPlatform ?? detectHostPlatform(),
     profile: ARTIFACT_BUILDER_PROFILE,
-    verifySettings: verifySettingsFrom(env),
+    verifySettings,
     ...(remoteSmoke && { remoteSmoke }),
     now,
   };

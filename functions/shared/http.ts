@@ -32,7 +32,11 @@ export function errorBody(status: number, code: string, message: string): ApiRes
 
 /** Maps any thrown value to the public error shape; unknown errors become a generic 500. */
 export function toErrorResult(err: unknown, requestId?: string): ApiResult {
-  if (err instanceof DomainError) return errorBody(err.status, err.code, err.message);
+  if (err instanceof DomainError) {
+    const headers =
+      err.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(err.retryAfterSeconds) };
+    return json(err.status, { error: { code: err.code, message: err.message } }, headers && { headers });
+  }
   if (err instanceof ZodError) {
     const issue = err.issues[0];
     const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';

@@ -20,8 +20,3 @@ export function loginDeps(): EmailLoginDeps {
   };
   return deps;
 }
-
-/** Test hook. */
-export function setLoginDeps(next: EmailLoginDeps | undefined): void {
-  deps = next;
-}

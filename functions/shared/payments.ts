@@ -1,9 +1,4 @@
-import {
-  envSecret,
-  StripeGateway,
-  stripeConfigured,
-  stripeGatewayFromEnv,
-} from '../../lib/aws/stripe-gateway.ts';
+import { envSecret, stripeConfigured, stripeGatewayFromEnv } from '../../lib/aws/stripe-gateway.ts';
 import {
   availablePaymentMethods,
   type PaymentGateway,
@@ -38,5 +33,3 @@ export function webhookSecret(): Promise<string | undefined> {
 export function setPaymentGateway(next: PaymentGateway | undefined): void {
   gateway = next === undefined ? undefined : Promise.resolve(next);
 }
-
-export { StripeGateway };

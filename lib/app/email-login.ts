@@ -26,8 +26,10 @@ export interface EmailLoginDeps {
 }
 
 export class RateLimitedError extends DomainError {
-  constructor(readonly retryAfterSeconds: number) {
+  override readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
     super('rate_limited', 'Too many sign-in codes were requested. Please wait a little and try again.', 429);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

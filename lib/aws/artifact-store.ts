@@ -17,7 +17,7 @@ import type {
   DownloadResult,
   ObjectInfo,
 } from '../app/orchestrator/ports.ts';
-import { loadConfig } from './config.ts';
+import type { AppConfig } from './config.ts';
 
 /** The largest JSON object `getJson` reads (assignments, worker results, verification reports). */
 export const MAX_JSON_BYTES = 8 * 1024 * 1024;
@@ -49,8 +49,8 @@ export function safeRelative(rel: string): string | undefined {
 
 export type BucketNames = Record<BucketRole, string>;
 
-export function bucketNamesFromEnv(env: NodeJS.ProcessEnv = process.env): BucketNames {
-  const c = loadConfig(env);
+/** The bucket of each role, from the loaded configuration. */
+export function bucketNames(c: AppConfig): BucketNames {
   return { staging: c.stagingBucket, evidence: c.evidenceBucket, artifacts: c.artifactsBucket };
 }
 

@@ -1,3 +1,5 @@
+import { DEFAULT_TABLE_NAME } from './table-schema.ts';
+
 /**
  * Environment configuration read by handlers and adapters. The same names are set by the CDK
  * stack on AWS and by `npm start` locally; see the README's configuration table.
@@ -22,7 +24,7 @@ export const MAX_BODY_BYTES_DEFAULT = 16 * 1024;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
-    tableName: env.TABLE_NAME ?? 'bus-build-runs',
+    tableName: env.TABLE_NAME ?? DEFAULT_TABLE_NAME,
     cookieSecure: (env.COOKIE_SECURE ?? 'true') !== 'false',
     priceTableJson: env.PRICE_TABLE || undefined,
     eventBusName: env.EVENT_BUS_NAME || undefined,

@@ -228,6 +228,8 @@ export class RepoStore {
     runs: readonly PrunableRun[];
     olderThanDays?: number;
     now?: Date;
+    /** List what the policy selects (branches that exist) without deleting anything. */
+    dryRun?: boolean;
   }): Promise<PrunedBranch[]> {
     const days = opts.olderThanDays ?? DEFAULT_PRUNE_AFTER_DAYS;
     if (!Number.isFinite(days) || days < 0) throw new Error('olderThanDays must be a non-negative number');
@@ -240,6 +242,14 @@ export class RepoStore {
       candidates.push({ runId: run.runId, branch: validatedBranch(run) });
     }
     if (candidates.length === 0 || !(await this.isInitialized())) return [];
+    if (opts.dryRun) {
+      const selected: PrunedBranch[] = [];
+      for (const { runId, branch } of candidates) {
+        const commit = await this.resolve(BUILD_REF_PREFIX + branch);
+        if (commit) selected.push({ runId, branch, commit });
+      }
+      return selected;
+    }
     return withRepoLock(this.bareDir, async () => {
       const removed: PrunedBranch[] = [];
       for (const { runId, branch } of candidates) {

@@ -15,6 +15,7 @@ import { type BuildRun, BuildRunSchema, type Message, MessageSchema } from '../d
 import { TABLE_KEYS } from './table-schema.ts';
 
 const runPk = (runId: string) => `RUN#${runId}`;
+const idemKey = (key: string) => ({ pk: `IDEM#${key}`, sk: 'IDEM' });
 const seqKey = (seq: number) => `EVT#${String(seq).padStart(10, '0')}`;
 /** A conditional write (or transaction) lost: the item changed or already exists. */
 export const isConditionFailure = (err: unknown) =>
@@ -265,7 +266,7 @@ export class DynamoRunStore implements RunStore {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: `IDEM#${key}`, sk: 'IDEM', [TABLE_KEYS.ttlAttribute]: now + ttlSeconds, data },
+          Item: { ...idemKey(key), [TABLE_KEYS.ttlAttribute]: now + ttlSeconds, data },
           // An expired record (TTL deletion is lazy) may be claimed again.
           ConditionExpression: 'attribute_not_exists(pk) OR #exp < :now',
           ExpressionAttributeNames: { '#exp': TABLE_KEYS.ttlAttribute },
@@ -290,7 +291,7 @@ export class DynamoRunStore implements RunStore {
     key: string,
     opts: { leaseSeconds: number; ttlSeconds: number; data?: Record<string, string> },
   ): Promise<IdempotencyLease> {
-    const Key = { pk: `IDEM#${key}`, sk: 'IDEM' };
+    const Key = idemKey(key);
     const ttl = TABLE_KEYS.ttlAttribute;
     for (let attempt = 0; attempt < 5; attempt++) {
       const { Item: item } = await this.db.send(
@@ -342,8 +343,7 @@ export class DynamoRunStore implements RunStore {
       new PutCommand({
         TableName: this.tableName,
         Item: {
-          pk: `IDEM#${key}`,
-          sk: 'IDEM',
+          ...idemKey(key),
           [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + opts.ttlSeconds,
           status: 'done',
           data: opts.data ?? {},
@@ -357,7 +357,7 @@ export class DynamoRunStore implements RunStore {
       await this.db.send(
         new DeleteCommand({
           TableName: this.tableName,
-          Key: { pk: `IDEM#${key}`, sk: 'IDEM' },
+          Key: idemKey(key),
           ConditionExpression: '#status = :processing AND #token = :token',
           ExpressionAttributeNames: { '#status': 'status', '#token': 'token' },
           ExpressionAttributeValues: { ':processing': 'processing', ':token': token },

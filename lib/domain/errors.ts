@@ -11,6 +11,9 @@ export class DomainError extends Error {
     super(message);
     this.name = new.target.name;
   }
+
+  /** When the caller may try again (a 429): answered as the `Retry-After` header. */
+  readonly retryAfterSeconds?: number;
 }
 
 export class NotFoundError extends DomainError {

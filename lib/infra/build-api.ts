@@ -7,8 +7,8 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { API_ROUTES, type RouteDef } from '../../functions/api/routes.ts';
-import { ApiFunction } from './api-function.ts';
 import { type BuildBuckets, KEY_PREFIXES } from './buckets.ts';
+import { BuildFunction } from './build-function.ts';
 import type { StackConfig } from './config.ts';
 import type { DataTable } from './data-table.ts';
 import type { SessionSecret } from './session-secret.ts';
@@ -64,7 +64,7 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 export class BuildApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
-  readonly functions: Record<string, ApiFunction> = {};
+  readonly functions: Record<string, BuildFunction> = {};
 
   constructor(scope: Construct, id: string, props: BuildApiProps) {
     super(scope, id);
@@ -100,7 +100,7 @@ export class BuildApi extends Construct {
     };
 
     for (const route of props.routes ?? API_ROUTES) {
-      const fn = new ApiFunction(this, route.id, {
+      const fn = new BuildFunction(this, route.id, {
         entry: route.entry,
         description: `bus-build ${config.stage} API ${route.method} ${route.path}`,
         runtime: config.lambda.runtime,

@@ -96,11 +96,6 @@ export class ModelProviders extends Construct {
     }
   }
 
-  /** Whether the worker's coder calls Bedrock (the network then needs the bedrock-runtime endpoint). */
-  get workerUsesBedrock(): boolean {
-    return this.coder === 'bedrock';
-  }
-
   /** The IAM resources of the configured Bedrock model in the stack's region. */
   bedrockModelArns(scope: Construct): string[] {
     const stack = Stack.of(scope);

@@ -103,11 +103,9 @@ export class PreviewKey extends Construct {
       source: cloudfront.ImportSource.fromBucket(this.importBucket, importKey),
     });
     this.store.node.addDependency(writer);
-    this.providerRoleArn = provider.roleArn;
     this.importObjectKey = importKey;
   }
 
-  readonly providerRoleArn: string;
   readonly importObjectKey: string;
 
   /** GetSecretValue/DescribeSecret on the preview key only (the API's link signer). */

@@ -252,6 +252,12 @@ export class BuildStateMachine extends Construct {
         resources: LAMBDA_TASKS.map((t) => fn(t.state).function.functionArn),
       }),
     );
+    // Tasks of the worker's cluster (their ids are only known at run time).
+    const workerTasks = stack.formatArn({
+      service: 'ecs',
+      resource: 'task',
+      resourceName: `${worker.cluster.clusterName}/*`,
+    });
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'RunWorkerTask',
@@ -264,13 +270,7 @@ export class BuildStateMachine extends Construct {
       new iam.PolicyStatement({
         sid: 'WatchWorkerTask',
         actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
-        resources: [
-          stack.formatArn({
-            service: 'ecs',
-            resource: 'task',
-            resourceName: `${worker.cluster.clusterName}/*`,
-          }),
-        ],
+        resources: [workerTasks],
       }),
     );
     // The ASL propagates the task definition's tags to the task (PropagateTags); ECS authorises
@@ -279,13 +279,7 @@ export class BuildStateMachine extends Construct {
       new iam.PolicyStatement({
         sid: 'TagWorkerTaskOnRun',
         actions: ['ecs:TagResource'],
-        resources: [
-          stack.formatArn({
-            service: 'ecs',
-            resource: 'task',
-            resourceName: `${worker.cluster.clusterName}/*`,
-          }),
-        ],
+        resources: [workerTasks],
         conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
       }),
     );

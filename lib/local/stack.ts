@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { API_ROUTES, LOCAL_ROUTES } from '../../functions/api/routes.ts';
 import { loadConfig } from '../aws/config.ts';
 import { RepoStore, templateBareDir } from '../aws/repo-store.ts';
-import { DEFAULT_TABLE_NAME } from '../aws/table-schema.ts';
 import { log } from '../log.ts';
 import { isProcessAlive } from '../process.ts';
 import { bootstrapResources } from './bootstrap.ts';
@@ -89,7 +88,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     dynamo = await startDynamo({ dataDir, port: opts.dynamoPort ?? DEFAULT_PORTS.dynamo });
     s3 = await startS3({ dataDir, port: opts.s3Port ?? DEFAULT_PORTS.s3 });
 
-    const config = loadConfig({ ...process.env, TABLE_NAME: process.env.TABLE_NAME ?? DEFAULT_TABLE_NAME });
+    const config = loadConfig();
     const buckets = {
       staging: config.stagingBucket,
       artifacts: config.artifactsBucket,

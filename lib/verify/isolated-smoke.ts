@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -100,7 +100,6 @@ export async function isolatedSmoke(
       if (err instanceof CandidateFault) return refused(err.message);
       throw err;
     }
-    await chmod(file, 0o755);
     const r = await smokeBinary({
       file,
       timeoutMs: req.timeoutMs,

@@ -146,7 +146,8 @@ export function assetContentProblem(rel: string, buf: Buffer): string | undefine
   return undefined;
 }
 
-const SOURCE_MAP_COMMENT = /[#@]\s*sourceMappingURL\s*=/;
+/** A `//# sourceMappingURL=` (or `@`) comment: a web file pointing at its source map. */
+export const SOURCE_MAP_COMMENT = /[#@]\s*sourceMappingURL\s*=/;
 
 /** A Go package clause on its own line, plus an import, function or type declaration. */
 const GO_PACKAGE_CLAUSE = /^\s*package\s+[A-Za-z_]\w*\s*$/m;

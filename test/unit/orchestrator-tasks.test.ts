@@ -18,7 +18,6 @@ import { recordWorkerFailure } from '../../lib/app/orchestrator/record-worker-fa
 import { TaskStateError } from '../../lib/app/orchestrator/run-ops.ts';
 import { type BuildState, BuildStateSchema } from '../../lib/app/orchestrator/state.ts';
 import { verifyArtifacts } from '../../lib/app/orchestrator/verify-artifacts.ts';
-import { workerResultKey } from '../../lib/app/orchestrator/worker-result.ts';
 import { keys } from '../../lib/aws/keys.ts';
 import { LambdaSmokeRunner } from '../../lib/aws/smoke-invoker.ts';
 import { WorkerAssignmentSchema } from '../../lib/domain/assignment.ts';
@@ -323,7 +322,7 @@ describe('RecordWorkerFailure', () => {
     const { run, state } = await runningRun();
     artifacts.put(
       'evidence',
-      workerResultKey(run.runId, 1),
+      keys.workerResult(run.runId, 1),
       JSON.stringify({ ok: false, code: 'no_matching_recipe', reason: 'no recipe for "crm"' }),
     );
     const out = await recordWorkerFailure(deps, {
@@ -339,7 +338,7 @@ describe('RecordWorkerFailure', () => {
       expect.objectContaining({ attempt: 1, passed: false, internalReason: out.lastFailure }),
     ]);
     expect(stored.evidence).toEqual([
-      expect.objectContaining({ kind: 'worker_result', key: workerResultKey(run.runId, 1) }),
+      expect.objectContaining({ kind: 'worker_result', key: keys.workerResult(run.runId, 1) }),
     ]);
   });
 
@@ -347,7 +346,7 @@ describe('RecordWorkerFailure', () => {
     const { run, state } = await runningRun();
     artifacts.put(
       'evidence',
-      workerResultKey(run.runId, 1),
+      keys.workerResult(run.runId, 1),
       JSON.stringify({
         ok: false,
         code: 'internal',
@@ -447,7 +446,7 @@ describe('VerifyArtifacts', () => {
     const { run, state } = await runningRun();
     artifacts.put(
       'evidence',
-      workerResultKey(run.runId, 1),
+      keys.workerResult(run.runId, 1),
       JSON.stringify({ ok: false, code: 'no_matching_recipe', reason: 'nothing fits' }),
     );
     const out = await verifyArtifacts(deps, state);
@@ -485,7 +484,7 @@ describe('VerifyArtifacts', () => {
   describe('render evidence (RENDER_EVIDENCE=worker, no browser at the gate)', () => {
     const webDigest = (m: ArtifactManifest) => m.artifacts.find((a) => a.kind === 'web')!.sha256;
     const putResult = (runId: string, result: object) =>
-      artifacts.put('evidence', workerResultKey(runId, 1), JSON.stringify(result));
+      artifacts.put('evidence', keys.workerResult(runId, 1), JSON.stringify(result));
     /** The real gate without a browser; `mode` is the deployment's RENDER_EVIDENCE. */
     const useGate = (mode?: 'worker') => {
       deps.verify = async (opts) => {

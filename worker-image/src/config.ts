@@ -24,7 +24,6 @@ export interface WorkerConfig {
   /** Budgets, model and external command of the model/command coders (coder/settings.ts). */
   coderSettings: CoderSettings;
   goCache: string | undefined;
-  goModCache: string | undefined;
   timeoutSeconds: number;
   /**
    * `RENDER_CHECK`: `auto` (default) renders web apps when a browser is found and logs a skip
@@ -191,7 +190,6 @@ export function loadWorkerConfig(
     coderSettings: coderSettingsOf(env),
     recipesDir: optionalPath(env, 'RECIPES_DIR'),
     goCache: optionalPath(env, 'GOCACHE'),
-    goModCache: optionalPath(env, 'GOMODCACHE'),
     timeoutSeconds: timeoutOf(env),
     renderCheck: renderCheckOf(env),
     commandUser: commandUserOf(env, getuid),

@@ -66,23 +66,19 @@ export async function assignWorker(deps: AssignWorkerDeps, state: BuildState): P
   const out: BuildState = { runId: run.runId, attempt, maxAttempts: state.maxAttempts };
   if (state.lastFailure !== undefined) out.lastFailure = state.lastFailure;
 
-  if (run.phase === 'worker_running' && run.attempts === attempt && run.workerId) {
-    const assignment = buildAssignment(deps, run, {
-      workerId: run.workerId,
-      attempt,
-      maxAttempts: state.maxAttempts,
-      previousFailure,
-    });
-    await deps.artifacts.putJson('staging', keys.assignment(run.runId, attempt), assignment);
-    return out;
+  // A retry of this very attempt: same worker, the same assignment rewritten, nothing recorded.
+  const assigned = run.phase === 'worker_running' && run.attempts === attempt ? run.workerId : undefined;
+  if (!assigned) {
+    if (run.attempts !== state.attempt) {
+      throw new TaskStateError(
+        `the run has ${run.attempts} attempts, the execution expected ${state.attempt}`,
+      );
+    }
+    if (run.phase !== 'repo_ready' && run.phase !== 'artifact_pending' && run.phase !== 'worker_running') {
+      throw new TaskStateError(`AssignWorker cannot run in phase ${run.phase}`);
+    }
   }
-  if (run.attempts !== state.attempt) {
-    throw new TaskStateError(`the run has ${run.attempts} attempts, the execution expected ${state.attempt}`);
-  }
-  if (run.phase !== 'repo_ready' && run.phase !== 'artifact_pending' && run.phase !== 'worker_running') {
-    throw new TaskStateError(`AssignWorker cannot run in phase ${run.phase}`);
-  }
-  const workerId = (deps.newWorkerId ?? newWorkerId)();
+  const workerId = assigned ?? (deps.newWorkerId ?? newWorkerId)();
   const assignment = buildAssignment(deps, run, {
     workerId,
     attempt,
@@ -90,6 +86,7 @@ export async function assignWorker(deps: AssignWorkerDeps, state: BuildState): P
     previousFailure,
   });
   await deps.artifacts.putJson('staging', keys.assignment(run.runId, attempt), assignment);
+  if (assigned) return out;
 
   const patch = { workerId, attempts: attempt };
   const now = deps.now();

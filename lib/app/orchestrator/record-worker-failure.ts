@@ -1,3 +1,4 @@
+import { keys } from '../../aws/keys.ts';
 import { update } from '../../domain/lifecycle.ts';
 import type { BuildRun, VerificationResult } from '../../domain/run.ts';
 import type { FailureCode } from '../../domain/status.ts';
@@ -9,7 +10,6 @@ import {
   readWorkerResult,
   type WorkerFailure,
   type WorkerResult,
-  workerResultKey,
 } from './worker-result.ts';
 
 /** The check name a failed worker attempt is recorded under in the run's `verification` list. */
@@ -63,7 +63,7 @@ export async function saveWorkerFailure(
   if (run.verification.some((v) => v.attempt === attempt)) return;
   const at = deps.now();
   const evidence = result
-    ? [...run.evidence, { kind: 'worker_result', key: workerResultKey(run.runId, attempt), at }]
+    ? [...run.evidence, { kind: 'worker_result', key: keys.workerResult(run.runId, attempt), at }]
     : run.evidence;
   const next = update(
     run,

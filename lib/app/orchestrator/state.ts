@@ -35,7 +35,6 @@ export const BuildStateSchema = z.object({
   error: TaskErrorSchema.optional(),
 });
 export type BuildState = z.infer<typeof BuildStateSchema>;
-export type BuildStateInput = z.input<typeof BuildStateSchema>;
 
 /** The longest internal reason kept on the state and the run. */
 export const MAX_INTERNAL_REASON = 4_000;

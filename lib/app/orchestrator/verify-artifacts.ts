@@ -59,19 +59,19 @@ function failedReport(name: string, problems: string[]): VerificationReport {
   };
 }
 
-async function manifestCount(file: string): Promise<number> {
+/** The downloaded candidate manifest, read and parsed once; undefined when missing or invalid. */
+async function readCandidateManifest(file: string): Promise<ArtifactManifest | undefined> {
   try {
     const parsed = parseManifest(await readFile(file, 'utf8'));
-    return parsed.ok ? parsed.manifest.artifacts.length : 0;
+    return parsed.ok ? parsed.manifest : undefined;
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
 /** Ties the candidate to this run: a manifest naming another run fails. */
-async function runIdProblem(file: string, runId: string): Promise<string | undefined> {
-  const parsed = parseManifest(await readFile(file, 'utf8'));
-  if (parsed.ok && parsed.manifest.run_id !== undefined && parsed.manifest.run_id !== runId) {
+function runIdProblem(manifest: ArtifactManifest | undefined, runId: string): string | undefined {
+  if (manifest?.run_id !== undefined && manifest.run_id !== runId) {
     return 'the manifest names another build run';
   }
   return undefined;
@@ -130,14 +130,14 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
       root,
       deps.downloadLimits ?? DEFAULT_DOWNLOAD_LIMITS,
     );
-    const manifestFile = path.join(root, CANDIDATE_MANIFEST);
+    const candidate = await readCandidateManifest(path.join(root, CANDIDATE_MANIFEST));
 
     if (run.phase === 'worker_running') {
       const next = transition(run, 'artifact_pending', {}, deps.now());
       run = await commit(deps, run, next, [
         newEvent('bus.build.artifact.submitted', {
           attempt,
-          artifactCount: await manifestCount(manifestFile),
+          artifactCount: candidate?.artifacts.length ?? 0,
           manifestKey: keys.candidate(run.runId, attempt, CANDIDATE_MANIFEST),
         }),
         newEvent('bus.build.progress.updated', { stage: 'verifying' }),
@@ -191,7 +191,7 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
         ],
       });
       if (report.passed) {
-        const problem = await runIdProblem(manifestFile, run.runId);
+        const problem = runIdProblem(candidate, run.runId);
         if (problem) report = failedReport('manifest.run_id', [problem]);
       }
     }

@@ -5,11 +5,6 @@ import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../verify/render-evid
 import type { ArtifactStore } from './ports.ts';
 import { clip } from './state.ts';
 
-/** `runs/{run_id}/{attempt}/result.json` in the evidence bucket, written by the worker at its end. */
-export function workerResultKey(runId: string, attempt: number): string {
-  return keys.workerResult(runId, attempt);
-}
-
 /**
  * The worker's own report of an attempt (worker-image/src/result.ts). Extra fields are ignored.
  * `repairable: false` marks a failure no repair attempt can fix (e.g. the worker image lacks
@@ -34,7 +29,7 @@ export async function readWorkerResult(
 ): Promise<WorkerResult | undefined> {
   let json: unknown;
   try {
-    json = await artifacts.getJson('evidence', workerResultKey(runId, attempt));
+    json = await artifacts.getJson('evidence', keys.workerResult(runId, attempt));
   } catch (err) {
     if ((err as Error).name === 'InvalidJsonObjectError')
       return { ok: false, reason: 'the worker result was not JSON' };

@@ -1,5 +1,4 @@
 import { DEFAULT_PRUNE_AFTER_DAYS, RepoStore } from '../../aws/repo-store.ts';
-import { branchName } from '../../domain/branch.ts';
 import type { BuildRun } from '../../domain/run.ts';
 import type { Command } from '../args.ts';
 import { CliError } from '../errors.ts';
@@ -8,7 +7,6 @@ import { formatTime, renderTable } from '../table.ts';
 import type { Connection } from '../target.ts';
 
 type PruneCommand = Extract<Command, { name: 'prune' }>;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * `prune`: deletes the build branches of runs that ended (delivered or failed) more than N days
@@ -34,19 +32,7 @@ export async function pruneCommand(
   ).flat();
   const byRun = new Map<string, BuildRun>(ended.map((r) => [r.runId, r]));
 
-  let pruned: { runId: string; branch: string; commit: string }[];
-  if (cmd.dryRun) {
-    const cutoff = now.getTime() - days * DAY_MS;
-    const branches = new Map((await repo.listBuildBranches()).map((b) => [b.branch, b]));
-    pruned = ended
-      .filter((r) => r.endedAt && Date.parse(r.endedAt) < cutoff)
-      .flatMap((r) => {
-        const branch = branches.get(branchName(r.runId, r.createdAt));
-        return branch ? [{ runId: r.runId, branch: branch.branch, commit: branch.commit }] : [];
-      });
-  } else {
-    pruned = await repo.pruneBranches({ runs: ended, olderThanDays: days, now });
-  }
+  const pruned = await repo.pruneBranches({ runs: ended, olderThanDays: days, now, dryRun: cmd.dryRun });
   const remaining = (await repo.listBuildBranches()).length - (cmd.dryRun ? pruned.length : 0);
 
   const rows = pruned.map((p) => ({

@@ -71,19 +71,20 @@ export class OfflineIntake implements IntakeEngine {
     }
 
     const platforms = artifactType === 'web' ? [] : named.length ? named : [...DEFAULT_PLATFORMS];
+    const extras = detectExtras(requestText);
     const spec = buildSpec({
       match,
       requestText,
       artifactType,
       platforms,
       title: detectName(requestText) ?? match.title,
-      extras: this.buildableExtras(detectExtras(requestText)),
+      extras: this.buildableExtras(extras),
     });
     return {
       kind: 'quote',
       spec,
       intake: { requestText, questionsAsked: asked },
-      reply: this.withExtrasNote(scopeReply(spec), detectExtras(requestText)),
+      reply: this.withExtrasNote(scopeReply(spec), extras),
     };
   }
 

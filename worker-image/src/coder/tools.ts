@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { lchown, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ToolCall, ToolSpec } from '../../../lib/ai/model.ts';
-import { looksLikeGoSource } from '../../../lib/verify/source-policy.ts';
+import { looksLikeGoSource, SOURCE_MAP_COMMENT } from '../../../lib/verify/source-policy.ts';
 import { type CommandSandbox, sandboxEnv } from '../command-user.ts';
 import { secretValues, WorkerLog } from '../log.ts';
 import { describeFailure, outputTail, runCommand } from '../run-commands.ts';
@@ -147,8 +147,7 @@ export function webContentProblem(content: string): string | undefined {
   if (looksLikeGoSource(content)) {
     return 'web files are delivered to the customer and must not contain source code';
   }
-  if (/[#@]\s*sourceMappingURL\s*=/.test(content))
-    return 'source map references are not allowed in web files';
+  if (SOURCE_MAP_COMMENT.test(content)) return 'source map references are not allowed in web files';
   return undefined;
 }
 
