@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checksFor } from '../../lib/domain/acceptance.ts';
 import { toPublicArtifact, toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
 import { PublicArtifactSchema, PublicEventSchema, PublicRunSchema } from '../../lib/domain/public-schemas.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
-import { eventArb, messageArb, runArb, verifiedArtifactArb } from '../support/arbitraries.ts';
+import { checkInternals, eventArb, messageArb, runArb, verifiedArtifactArb } from '../support/arbitraries.ts';
 
 const FORBIDDEN_KEYS = [
   'path',
@@ -51,6 +52,7 @@ function internalValues(run: BuildRun): string[] {
     ...(run.manifest?.artifacts.map((a) => a.path) ?? []),
     ...run.evidence.map((e) => e.key),
     ...run.verification.flatMap((v) => [v.internalReason, ...v.checks.map((c) => c.detail)]),
+    ...(run.spec?.checks ?? []).flatMap(checkInternals),
   ];
   return out.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
@@ -81,6 +83,22 @@ describe('public projection (property-based)', () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+
+  it('the quote shows each applicable acceptance check by title and kind only', () => {
+    fc.assert(
+      fc.property(runArb, (run) => {
+        const pub = toPublicRun(run);
+        if (!run.quote) {
+          expect(pub.quote).toBeNull();
+          return;
+        }
+        const expected = run.spec?.checks ? checksFor(run.spec.checks, run.spec.artifactType) : [];
+        expect(pub.quote?.checks).toEqual(expected.map((c) => ({ title: c.title, kind: c.kind })));
+        for (const c of pub.quote?.checks ?? []) expect(Object.keys(c).sort()).toEqual(['kind', 'title']);
+      }),
+      { numRuns: 300 },
     );
   });
 
