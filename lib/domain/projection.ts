@@ -1,9 +1,17 @@
+import { type AcceptanceCheck, checksFor } from './acceptance.ts';
 import type { BuildEvent } from './events.ts';
 import { PROGRESS_SENTENCES } from './events.ts';
 import type { VerifiedArtifact } from './manifest.ts';
 import { PAYMENT_PROMISE, type PaymentMethod } from './payment.ts';
 import { formatAmount } from './pricing.ts';
-import type { PublicArtifact, PublicEvent, PublicMessage, PublicRun } from './public-schemas.ts';
+import type {
+  PublicArtifact,
+  PublicEvent,
+  PublicMessage,
+  PublicQuoteCheck,
+  PublicReceipt,
+  PublicRun,
+} from './public-schemas.ts';
 import type { BuildRun, Message } from './run.ts';
 import { FAILURE_SENTENCES, PHASE_SENTENCES } from './status.ts';
 
@@ -13,8 +21,35 @@ import { FAILURE_SENTENCES, PHASE_SENTENCES } from './status.ts';
  * worker, task ref, evidence keys, email, internal reasons) are never read into the output.
  */
 
-/** With `runId`, downloadable artifacts carry their API download route (never a storage key). */
-export function toPublicArtifact(a: VerifiedArtifact, runId?: string): PublicArtifact {
+/**
+ * The receipt of a delivered artifact: the titles are the approved spec's own words, looked up by
+ * check id (a recorded id the spec does not have is left out: nothing the worker or a runner said
+ * reaches the visitor). Undefined for an artifact from before checks.
+ */
+export function toPublicReceipt(
+  a: VerifiedArtifact,
+  specChecks: readonly AcceptanceCheck[],
+): PublicReceipt | undefined {
+  if (!a.receipt) return undefined;
+  const checks: PublicReceipt['checks'] = [];
+  for (const c of a.receipt.checks) {
+    const agreed = specChecks.find((s) => s.id === c.id && s.kind === c.kind);
+    if (agreed)
+      checks.push({ title: agreed.title, passed: c.passed, ran_on: c.kind === 'web' ? 'web' : c.ranOn });
+  }
+  return { verified_at: a.verified_at, checks, screenshot: Boolean(a.receipt.screenshot_key) };
+}
+
+/**
+ * With `runId`, downloadable artifacts carry their API download route (never a storage key); with
+ * the approved spec's checks, an artifact delivered with a receipt carries it.
+ */
+export function toPublicArtifact(
+  a: VerifiedArtifact,
+  runId?: string,
+  specChecks: readonly AcceptanceCheck[] = [],
+): PublicArtifact {
+  const receipt = toPublicReceipt(a, specChecks);
   const link =
     runId && a.kind !== 'web'
       ? { download_url: `/api/v1/build-runs/${runId}/artifacts/${a.artifact_id}/download` }
@@ -28,6 +63,7 @@ export function toPublicArtifact(a: VerifiedArtifact, runId?: string): PublicArt
     size_bytes: a.size_bytes,
     sha256: a.sha256,
     preview: a.kind === 'web',
+    ...(receipt && { receipt }),
   };
 }
 
@@ -65,6 +101,7 @@ export function toPublicRun(
           line_items: run.quote.lineItems.map((i) => ({ label: i.label, amount_cents: i.amountCents })),
           delivery: run.quote.delivery,
           payment_terms: PAYMENT_PROMISE,
+          checks: quoteChecks(run),
         }
       : null,
     payment_status: run.payment.status,
@@ -72,7 +109,7 @@ export function toPublicRun(
     attempt: run.attempts,
     artifacts:
       run.phase === 'artifact_ready' || run.phase === 'delivered'
-        ? run.artifacts.map((a) => toPublicArtifact(a, run.runId))
+        ? run.artifacts.map((a) => toPublicArtifact(a, run.runId, run.spec?.checks))
         : [],
     created_at: run.createdAt,
     updated_at: run.updatedAt,
@@ -80,6 +117,12 @@ export function toPublicRun(
   if (messages) out.messages = messages.map(toPublicMessage);
   if (opts.paymentMethods) out.payment_methods = [...opts.paymentMethods];
   return out;
+}
+
+/** The quote's acceptance checks that apply to its artifact type: title and kind only. */
+export function quoteChecks(run: Pick<BuildRun, 'spec'>): PublicQuoteCheck[] {
+  if (!run.spec?.checks) return [];
+  return checksFor(run.spec.checks, run.spec.artifactType).map((c) => ({ title: c.title, kind: c.kind }));
 }
 
 /** Maps an internal event to a fixed customer-safe sentence, or null when it is not public. */
@@ -129,4 +172,4 @@ export function toPublicEvent(e: BuildEvent): PublicEvent | null {
   }
 }
 
-export type { PublicArtifact, PublicEvent, PublicMessage, PublicRun };
+export type { PublicArtifact, PublicEvent, PublicMessage, PublicReceipt, PublicRun };

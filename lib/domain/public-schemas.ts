@@ -20,6 +20,30 @@ export const EventsQuerySchema = z
   })
   .strict();
 
+/**
+ * What the gate proved before delivery: each agreed check (its title in the approved spec's own
+ * words) and its result, when, and for a web app whether a screenshot was kept.
+ */
+export const PublicReceiptSchema = z
+  .object({
+    verified_at: z.string(),
+    checks: z.array(
+      z
+        .object({
+          title: z.string(),
+          passed: z.boolean(),
+          /** `web`, or the platform of the binary the check ran on (`linux-amd64`…). */
+          ran_on: z.string(),
+        })
+        .strict(),
+    ),
+    screenshot: z.boolean(),
+    /** A short-lived link to the screenshot (the artifacts listing only). */
+    screenshot_url: z.string().nullable().optional(),
+  })
+  .strict()
+  .meta({ id: 'Receipt' });
+
 export const PublicArtifactSchema = z
   .object({
     artifact_id: z.string(),
@@ -31,6 +55,8 @@ export const PublicArtifactSchema = z
     preview: z.boolean(),
     download_url: z.string().nullable().optional(),
     preview_url: z.string().nullable().optional(),
+    /** The acceptance checks this artifact passed (absent for runs from before checks). */
+    receipt: PublicReceiptSchema.optional(),
   })
   .strict()
   .meta({ id: 'Artifact' });
@@ -44,6 +70,16 @@ export const PublicMessageSchema = z
   })
   .strict()
   .meta({ id: 'Message' });
+
+/**
+ * An acceptance check as the visitor sees it in the quote ("How we will check it"): its
+ * customer-facing title and whether it runs on the program (`cli`) or in the web app (`web`).
+ * Never its arguments, steps or expectations.
+ */
+export const PublicQuoteCheckSchema = z
+  .object({ title: z.string(), kind: z.enum(['cli', 'web']) })
+  .strict()
+  .meta({ id: 'QuoteCheck' });
 
 export const PublicRunSchema = z
   .object({
@@ -71,6 +107,8 @@ export const PublicRunSchema = z
         delivery: z.string(),
         /** The payment promise ("You pay only for a working artifact."). */
         payment_terms: z.string().optional(),
+        /** The acceptance checks approved with this quote version. */
+        checks: z.array(PublicQuoteCheckSchema),
       })
       .strict()
       .nullable(),
@@ -134,6 +172,8 @@ export const VerifyCodeResponseSchema = z.object({ session_token: z.string() }).
 export const RunListResponseSchema = z.object({ runs: z.array(PublicRunSchema) }).strict();
 
 export type PublicArtifact = z.infer<typeof PublicArtifactSchema>;
+export type PublicReceipt = z.infer<typeof PublicReceiptSchema>;
 export type PublicMessage = z.infer<typeof PublicMessageSchema>;
 export type PublicRun = z.infer<typeof PublicRunSchema>;
+export type PublicQuoteCheck = z.infer<typeof PublicQuoteCheckSchema>;
 export type PublicEvent = z.infer<typeof PublicEventSchema>;

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { type AcceptanceCheck, AcceptanceCheckSchema } from '../../lib/domain/acceptance.ts';
 import { ARTIFACT_TYPES, DEFAULT_PLATFORMS } from '../../lib/domain/build-spec.ts';
 import { BUILD_EVENT_TYPES, type BuildEvent, PROGRESS_SENTENCES } from '../../lib/domain/events.ts';
 import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
@@ -21,12 +22,134 @@ export const secretValue = canaryCore.map((c) => `sk_live_${c}`);
 export const evidenceKey = canaryCore.map((c) => `evidence/run/${c}/worker.log`);
 export const reasonValue = canaryCore.map((c) => `panic: /home/builder/${c}/main.go:42 nil pointer`);
 
+/**
+ * Acceptance checks whose internals (arguments, input, steps, labels, expected values, patterns)
+ * are canaries: only the title and the kind may ever reach the visitor.
+ */
+const checkTitle = fc.constantFrom(
+  '10 km is shown as 6.21 miles',
+  '€100 with a 15 % tip split between 3 people is €38.33 each',
+  'Invalid JSON is refused',
+  'In the web app, adding an item lists it',
+);
+export const cliCheckArb: fc.Arbitrary<AcceptanceCheck> = fc.record({
+  kind: fc.constant('cli' as const),
+  id: canaryCore.map((c) => `cli-${c}`),
+  title: checkTitle,
+  args: fc.array(
+    canaryCore.map((c) => `arg-${c}`),
+    { maxLength: 3 },
+  ),
+  stdin: fc.option(
+    canaryCore.map((c) => `stdin-${c}`),
+    { nil: undefined },
+  ),
+  exitCode: fc.constantFrom(0, 1),
+  expect: fc.array(
+    fc.oneof(
+      canaryCore.map((c) => ({
+        op: 'contains' as const,
+        stream: 'stdout' as const,
+        value: `out-${c}`,
+        ignoreCase: false,
+      })),
+      canaryCore.map((c) => ({ op: 'matches' as const, stream: 'stderr' as const, pattern: `^pat-${c}$` })),
+      fc.record({
+        op: fc.constant('number' as const),
+        stream: fc.constant('stdout' as const),
+        value: fc.double({ min: 1000.5, max: 1e6, noNaN: true }),
+        tolerance: fc.constant(0.005),
+        near: canaryCore.map((c) => `near-${c}`),
+      }),
+    ),
+    { minLength: 1, maxLength: 3 },
+  ),
+  timeoutMs: fc.constant(5_000),
+});
+export const webCheckArb: fc.Arbitrary<AcceptanceCheck> = fc.record({
+  kind: fc.constant('web' as const),
+  id: canaryCore.map((c) => `web-${c}`),
+  title: checkTitle,
+  steps: fc.array(
+    fc.oneof(
+      fc.tuple(canaryCore, canaryCore).map(([l, v]) => ({
+        action: 'fill' as const,
+        label: `label-${l}`,
+        value: `value-${v}`,
+      })),
+      canaryCore.map((c) => ({ action: 'click' as const, role: 'button' as const, name: `button-${c}` })),
+      fc.tuple(canaryCore, canaryCore).map(([l, o]) => ({
+        action: 'select' as const,
+        label: `select-${l}`,
+        option: `option-${o}`,
+      })),
+    ),
+    { maxLength: 4 },
+  ),
+  expect: fc.array(
+    canaryCore.map((c) => ({ type: 'text' as const, text: `shown-${c}`, visible: true, ignoreCase: false })),
+    { minLength: 1, maxLength: 2 },
+  ),
+});
+export const checkArb: fc.Arbitrary<AcceptanceCheck> = fc.oneof(cliCheckArb, webCheckArb);
+/** The checks of one spec: 0–8, ids unique. */
+export const checksArb = fc.uniqueArray(checkArb, { maxLength: 8, selector: (c) => c.id });
+
+/** Every internal string of a check (everything but its title and kind). */
+export function checkInternals(c: AcceptanceCheck): string[] {
+  const out: string[] = [c.id];
+  if (c.kind === 'cli') {
+    out.push(...c.args, ...(c.stdin ? [c.stdin] : []));
+    for (const e of c.expect) {
+      if (e.op === 'matches') out.push(e.pattern);
+      else if (e.op === 'number') out.push(...(e.near ? [e.near] : []));
+      else out.push(e.value);
+    }
+  } else {
+    for (const s of c.steps) {
+      if (s.action === 'fill') out.push(s.label, s.value);
+      if (s.action === 'select') out.push(s.label, s.option);
+      if (s.action === 'click') out.push(s.name);
+    }
+    for (const e of c.expect) if (e.type === 'text') out.push(e.text);
+  }
+  return out;
+}
+
 const runIdArb = fc.stringMatching(/^[a-z2-7]{26}$/).map((s) => `run_${s}`);
 const sessionIdArb = fc.stringMatching(/^[a-z2-7]{26}$/).map((s) => `ses_${s}`);
 const iso = fc
   .date({ min: new Date('2026-01-01'), max: new Date('2027-01-01'), noInvalidDate: true })
   .map((d) => d.toISOString());
 const sha = fc.stringMatching(/^[a-f0-9]{64}$/);
+
+/** Approved checks of a spec: their titles are the spec's own, public words. */
+export const SPEC_CHECKS: AcceptanceCheck[] = [
+  {
+    kind: 'cli',
+    id: 'km-to-mi',
+    title: '10 km is shown as 6.21 miles',
+    args: ['10', 'km', 'mi'],
+    expect: [{ op: 'number', value: 6.21, tolerance: 0.01 }],
+  },
+  {
+    kind: 'web',
+    id: 'tip-split',
+    title: 'Split between 3 people shows €38.33 each',
+    steps: [{ action: 'fill', label: 'People', value: '3' }],
+    expect: [{ type: 'number', value: 38.33, tolerance: 0.005 }],
+  },
+].map((c) => AcceptanceCheckSchema.parse(c));
+/** Check ids a receipt may carry: the spec's, plus one the spec does not have (never shown). */
+const receiptCheckId = fc.constantFrom('km-to-mi', 'tip-split', 'not-in-spec');
+const checkOutcomeArb = fc.record({
+  id: receiptCheckId,
+  kind: fc.constantFrom('cli' as const, 'web' as const),
+  passed: fc.boolean(),
+  ranOn: fc.constantFrom('web', ...DEFAULT_PLATFORMS),
+  durationMs: fc.nat({ max: 10_000 }),
+  detail: fc.option(reasonValue, { nil: undefined }),
+});
 
 export const verifiedArtifactArb: fc.Arbitrary<VerifiedArtifact> = fc.record({
   artifact_id: fc.constantFrom('web', 'bin-linux-amd64', 'bin-darwin-arm64'),
@@ -41,6 +164,21 @@ export const verifiedArtifactArb: fc.Arbitrary<VerifiedArtifact> = fc.record({
   published_key: evidenceKey,
   content_type: fc.constant('application/octet-stream'),
   verified_at: iso,
+  receipt: fc.option(
+    fc.record({
+      checks: fc.array(
+        fc.record({
+          id: receiptCheckId,
+          kind: fc.constantFrom('cli' as const, 'web' as const),
+          passed: fc.boolean(),
+          ranOn: fc.constantFrom('web', ...DEFAULT_PLATFORMS),
+        }),
+        { maxLength: 4 },
+      ),
+      screenshot_key: fc.option(evidenceKey, { nil: undefined }),
+    }),
+    { nil: undefined },
+  ),
 });
 
 export const runArb: fc.Arbitrary<BuildRun> = fc.record({
@@ -61,7 +199,7 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
     fc.record({
       schema_version: fc.constant(1 as const),
       artifacts: fc.array(
-        verifiedArtifactArb.map(({ published_key, content_type, verified_at, ...m }) => m),
+        verifiedArtifactArb.map(({ published_key, content_type, verified_at, receipt, ...m }) => m),
         {
           maxLength: 3,
         },
@@ -97,6 +235,8 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
       features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
       outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
       complexity: fc.constantFrom('small' as const, 'medium' as const),
+      // The receipt's checks (SPEC_CHECKS), or checks whose internals are canaries.
+      checks: fc.option(fc.oneof(fc.constant(SPEC_CHECKS), checksArb), { nil: undefined }),
     }),
     { nil: undefined },
   ),
@@ -132,6 +272,10 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
         fc.record({ name: fc.constant('sha256'), passed: fc.boolean(), detail: internalPath }),
       ),
       internalReason: reasonValue,
+      outcomes: fc.option(fc.array(checkOutcomeArb, { maxLength: 3 }), { nil: undefined }),
+      screenshot: fc.option(fc.record({ artifactId: fc.constant('web'), key: evidenceKey }), {
+        nil: undefined,
+      }),
       at: iso,
     }),
     { maxLength: 2 },
