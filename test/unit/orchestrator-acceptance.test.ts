@@ -16,6 +16,7 @@ import { verifyArtifacts } from '../../lib/app/orchestrator/verify-artifacts.ts'
 import { settlePayment } from '../../lib/app/settle-payment.ts';
 import { keys } from '../../lib/aws/keys.ts';
 import { AcceptanceCheckSchema, type WebCheck } from '../../lib/domain/acceptance.ts';
+import { WorkerAssignmentSchema } from '../../lib/domain/assignment.ts';
 import { update } from '../../lib/domain/lifecycle.ts';
 import type { PaymentGateway } from '../../lib/domain/payment.ts';
 import { toPublicRun } from '../../lib/domain/projection.ts';
@@ -200,6 +201,9 @@ describe('the gate runs the approved checks (VerifyArtifacts → Publish)', () =
     const run = await cardRun();
     const verified = await attempt(await prepareBranch(deps, BuildStateSchema.parse({ runId: run.runId })));
     expect(verified).toMatchObject({ passed: true });
+    // The worker's assignment carried the approved checks, as approved.
+    const assignment = WorkerAssignmentSchema.parse(artifacts.json('staging', keys.assignment(run.runId, 1)));
+    expect(assignment.spec.checks).toEqual(CHECKS);
 
     // The runner got the web checks only (a web-only run), on the staged web entry's verified copy.
     expect(requests).toHaveLength(1);
