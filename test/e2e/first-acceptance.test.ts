@@ -237,6 +237,15 @@ describe.skipIf(SKIP_BROWSER_TESTS)('first acceptance (browser)', () => {
     await hasText(quote, /Linux/);
     await hasText(quote.locator('.total'), /€\s?\d+/);
     await hasText(quote, 'You pay only for a verified, working tool.');
+    // The acceptance checks approved with the quote: titles only, for the program and the web app.
+    const quotedChecks = recipeChecksFor('tip-calculator', 'both');
+    await hasText(quote.locator('.checks-section h3'), 'How we will check it');
+    for (const c of quotedChecks) await hasText(quote.locator('.checks'), c.title);
+    for (const kind of ['cli', 'web'])
+      await hasCount(
+        quote.locator(`.checks li[data-kind="${kind}"]`),
+        quotedChecks.filter((c) => c.kind === kind).length,
+      );
     await hasText(page.locator('.step-current'), 'Quote');
     await screenshot(page, 'scope-and-price');
     await quote.screenshot({ path: join(SHOTS, `${String(shot).padStart(2, '0')}b-scope-card.png`) });
