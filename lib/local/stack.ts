@@ -12,7 +12,7 @@ import { type LocalDynamo, startDynamo } from './dynamo.ts';
 import { createGateway, type GatewayRoute, type ModuleLoader } from './gateway.ts';
 import { listen, urlFor } from './listen.ts';
 import { startPreviewServer } from './preview-server.ts';
-import { reconcileAbortedExecutions } from './reconcile.ts';
+import { reconcileUnfinishedExecutions } from './reconcile.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
 import { LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
@@ -168,7 +168,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     process.env.AWS_ENDPOINT_URL_SFN = sfn.url;
     process.env.STATE_MACHINE_ARN = sfn.stateMachineArn;
     // Executions cut off by a previous stop never ran FailRun: fail their runs (as the AWS rule does).
-    await reconcileAbortedExecutions(sfn.url, sfn.stateMachineArn).catch((err: unknown) =>
+    await reconcileUnfinishedExecutions(sfn.url, sfn.stateMachineArn).catch((err: unknown) =>
       log.warn('could not reconcile aborted executions', { error: err }),
     );
 
