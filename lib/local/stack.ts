@@ -16,6 +16,7 @@ import { reconcileUnfinishedExecutions } from './reconcile.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
 import { LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
+import { reapLeftoverWorkers, removeWorkerScratch } from './worker-registry.ts';
 
 export { LOCAL_CREDENTIALS };
 
@@ -140,6 +141,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       log.info('template repository updated', { baseCommit: template.baseCommit });
     const workDir = join(dataDir, 'work');
     mkdirSync(workDir, { recursive: true });
+    // A previous stack that died without its exit hook (SIGKILL, crash) may have left workers
+    // running and scratch behind: with the data dir locked, none of them can be ours. Reap them
+    // before any execution starts, so a run never has two workers (worker-registry.ts).
+    const reaped = reapLeftoverWorkers(dataDir);
+    const swept = removeWorkerScratch(workDir);
+    if (reaped > 0 || swept > 0)
+      log.info('local stack: cleaned up after a previous stack', { reaped, swept });
     process.env.REPO_DIR = repoDir;
     process.env.WORK_DIR = workDir;
 

@@ -2,6 +2,7 @@ import type { EventPublisher, RunStore } from '../../domain/ports.ts';
 import type { VerificationReport, VerifyCandidateOptions } from '../../verify/index.ts';
 import type { PaymentSettlement } from '../settle-payment.ts';
 import type { ArtifactStore, AssignmentProfile, BranchStore, DownloadLimits, RemoteSmoke } from './ports.ts';
+import type { InfraRetryPolicy } from './record-worker-failure.ts';
 
 /** What every orchestrator task needs. */
 export interface TaskDeps {
@@ -29,6 +30,8 @@ export interface AssignWorkerDeps extends TaskDeps {
 
 export interface RecordWorkerFailureDeps extends TaskDeps {
   artifacts: ArtifactStore;
+  /** How infrastructure failures of a worker are retried (default `DEFAULT_INFRA_RETRY`). */
+  infraRetry?: InfraRetryPolicy;
 }
 
 /** Options of `verifyCandidate` the deployment may set (limits, host platform, smoke timeouts…). */
@@ -38,6 +41,7 @@ export type VerifySettings = Partial<
 
 export interface VerifyArtifactsDeps extends TaskDeps {
   artifacts: ArtifactStore;
+  infraRetry?: InfraRetryPolicy;
   /** The verification gate; `verifyCandidate` from `lib/verify` unless a test replaces it. */
   verify?: (opts: VerifyCandidateOptions) => Promise<VerificationReport>;
   verifySettings?: VerifySettings;
