@@ -13,6 +13,7 @@ import { createGateway, type GatewayRoute, type ModuleLoader } from './gateway.t
 import { listen, urlFor } from './listen.ts';
 import { startPreviewServer } from './preview-server.ts';
 import { reconcileUnfinishedExecutions } from './reconcile.ts';
+import { startLocalSettleReconcile } from './settle.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
 import { LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
@@ -180,6 +181,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       log.warn('could not reconcile aborted executions', { error: err }),
     );
 
+    // Card payments left open (a Stripe outage at capture time) are settled on a timer, as the
+    // AWS SettleRule schedule does.
+    const settle = startLocalSettleReconcile();
+
     const gateway = createGateway({
       routes: opts.routes ?? [...API_ROUTES, ...LOCAL_ROUTES],
       root,
@@ -211,7 +216,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       startedAt: new Date().toISOString(),
     }).catch((err: unknown) => log.warn('could not write the local stack info file', { error: err }));
 
-    const started = { dynamo, s3, sfn, preview, restoreEnv };
+    const started = { dynamo, s3, sfn, preview, restoreEnv, settle };
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -230,6 +235,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           await gateway.drain(3000);
           gateway.server.closeAllConnections();
           await closed;
+          started.settle.stop();
           await started.sfn
             .stop()
             .catch((err) => log.warn('local Step Functions did not stop cleanly', { error: err }));
