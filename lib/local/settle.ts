@@ -22,9 +22,11 @@ export function settleIntervalFrom(env: NodeJS.ProcessEnv): number {
  */
 export function startLocalSettleReconcile(env: NodeJS.ProcessEnv = process.env): { stop(): void } {
   if (!stripeConfigured(env)) return { stop() {} };
-  let running: Promise<void> | undefined;
+  let busy = false;
   const pass = () => {
-    running ??= (async () => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
       try {
         const gateway = await stripeGatewayFromEnv(env);
         if (gateway) {
@@ -34,7 +36,7 @@ export function startLocalSettleReconcile(env: NodeJS.ProcessEnv = process.env):
       } catch (err) {
         log.warn('local settle reconcile failed', { error: err });
       } finally {
-        running = undefined;
+        busy = false;
       }
     })();
   };

@@ -13,8 +13,8 @@ import { createGateway, type GatewayRoute, type ModuleLoader } from './gateway.t
 import { listen, urlFor } from './listen.ts';
 import { startPreviewServer } from './preview-server.ts';
 import { reconcileUnfinishedExecutions } from './reconcile.ts';
-import { startLocalSettleReconcile } from './settle.ts';
 import { type LocalS3, startS3 } from './s3.ts';
+import { startLocalSettleReconcile } from './settle.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
 import { LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
 import { reapLeftoverWorkers, removeWorkerScratch } from './worker-registry.ts';
