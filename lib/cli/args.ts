@@ -26,7 +26,7 @@ export interface GlobalOptions {
 
 export type Command =
   | { name: 'help'; topic?: CommandName }
-  | { name: 'runs'; phase?: Phase; limit: number; cursor?: string; unsettled: boolean }
+  | { name: 'runs'; phase?: Phase; limit: number; cursor?: string; unsettled?: boolean }
   | { name: 'show' | 'approve' | 'artifacts' | 'settle'; runId: string }
   | { name: 'retry'; runId: string; noCharge?: string }
   | { name: 'prune'; olderThanDays?: number; dryRun: boolean }
@@ -230,7 +230,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
               : DEFAULT_RUNS_LIMIT,
           ...(phase !== undefined ? { phase: phase as Phase } : {}),
           ...(values.cursor !== undefined ? { cursor: values.cursor } : {}),
-          unsettled: values.unsettled ?? false,
+          ...(values.unsettled ? { unsettled: true } : {}),
         },
       };
     }
