@@ -17,6 +17,7 @@ import type { Connection } from '../../lib/cli/target.ts';
 import { newBuildRun, transition } from '../../lib/domain/lifecycle.ts';
 import { STRIPE_EVENT_TTL_SECONDS, stripeEventKey } from '../../lib/domain/payment.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
+import { startLocalSettleReconcile } from '../../lib/local/settle.ts';
 import { apiEvent, bodyOf, context, type Result } from '../support/api-event.ts';
 import { startDynalite } from '../support/dynalite.ts';
 import { type LocalStripeServer, startStripeServer } from '../support/stripe-server.ts';
@@ -30,6 +31,7 @@ process.env.STRIPE_SECRET_KEY = 'sk_test_local';
 process.env.PORTAL_URL = 'http://portal.test';
 
 const { setAppDeps } = await import('../../functions/shared/deps.ts');
+const { setOrchestratorDeps } = await import('../../functions/orchestrator/deps.ts');
 const { setPaymentGateway } = await import('../../functions/shared/payments.ts');
 const { issueSession } = await import('../../functions/shared/session.ts');
 const { handler: checkout } = await import('../../functions/api/checkout.ts');
@@ -703,6 +705,38 @@ describe('settlement', () => {
     expect(stored.payment.status).toBe('expired');
     expect(runSummary(stored).unsettled).toBe(true);
     expect((await settleDueRuns({ store, gateway, now: eightDaysLater }))[runId]).toBeUndefined();
+  });
+
+  it('the local stack settles open card payments on its timer (the stand-in for the AWS SettleRule)', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    const ready = await advance(runId, 'artifact_ready');
+    stripeServer.outage = true;
+    try {
+      // Failed an hour ago: the backoff has passed.
+      await settlePayment(
+        { store, gateway, now: () => new Date(Date.now() - 3600_000).toISOString() },
+        ready,
+      );
+    } finally {
+      stripeServer.outage = false;
+    }
+    setOrchestratorDeps({ store, now } as never);
+    const timer = startLocalSettleReconcile({
+      STRIPE_SECRET_KEY: 'sk_test_local',
+      STRIPE_API_BASE: stripeServer.url,
+      SETTLE_INTERVAL_SECONDS: '1',
+    });
+    try {
+      const end = Date.now() + 15_000;
+      while ((await store.getRun(runId))?.payment.status !== 'captured') {
+        if (Date.now() > end) throw new Error('the local settle reconcile never captured');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      timer.stop();
+      setOrchestratorDeps(undefined);
+    }
+    expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`)).toHaveLength(1);
   });
 
   it('bus-build settle captures an unsettled run once and then has nothing to do', async () => {
