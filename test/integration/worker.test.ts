@@ -523,6 +523,27 @@ describe('worker program (child process, local emulators)', () => {
     expect(git('--git-dir', bareDir, 'rev-parse', `refs/heads/${branch}`)).toBe(baseCommit);
   }, 120_000);
 
+  it('a worker whose attempt goes stale while a step hangs stops itself (LEASE_CHECK_SECONDS)', async () => {
+    const runId = newTestRunId();
+    const marker = join(root, `${runId}.hanging`);
+    await prepare(runId, tipSpec({ artifactType: 'web' }), {
+      testCommands: [['sh', '-c', `touch '${marker}' && sleep 300`]],
+    });
+    const worker = startWorker(runId, { LEASE_CHECK_SECONDS: '1' });
+    const until = Date.now() + 60_000;
+    while (!(await stat(marker).catch(() => undefined))) {
+      if (Date.now() > until) throw new Error(`the worker never ran its tests: ${worker.stderr()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const staleAt = Date.now();
+    await holdAttempt(runId, 2, 'worker-newer');
+    const run = await worker.done;
+    expect(Date.now() - staleAt).toBeLessThan(30_000); // not the 300 s the step would have taken
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('stale attempt: the run is at attempt 2, not 1');
+    expect(await listKeys(EVIDENCE, `runs/${runId}/1/`)).toEqual([keys.workerLog(runId, 1)]);
+  }, 120_000);
+
   it('exposes the worker profile the orchestrator copies into assignments', () => {
     expect(ARTIFACT_BUILDER_PROFILE.manifestPath).toBe('dist/artifact-manifest.json');
     expect(ARTIFACT_BUILDER_PROFILE.buildCommands).toEqual([['go', 'run', './tools/build']]);

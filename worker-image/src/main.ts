@@ -111,6 +111,18 @@ async function main(): Promise<void> {
 
   const store = new DynamoRunStore(documentClient(), config.tableName);
   checkLease = async (l) => staleLeaseReason(await store.getRun(l.runId), l);
+  // Between the checkpoints too: a worker whose attempt went stale (its execution ended, a newer
+  // attempt took over) stops itself within LEASE_CHECK_SECONDS instead of working on for nothing.
+  const leaseTimer = setInterval(() => {
+    const current = lease;
+    if (!current || !checkLease || stopping || finished) return;
+    checkLease(current)
+      .then((reason) => {
+        if (reason) stop(target, `stale attempt: ${reason}`);
+      })
+      .catch(() => undefined); // an unreadable store is checked again at the next checkpoint
+  }, config.leaseCheckSeconds * 1000);
+  leaseTimer.unref();
   const result = await runWorker({
     checkLease,
     onLease: (l) => {
