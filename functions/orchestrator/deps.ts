@@ -1,6 +1,10 @@
 import { inProcessAcceptanceRunners } from '../../lib/app/orchestrator/acceptance-runners.ts';
 import type { OrchestratorDeps, VerifySettings } from '../../lib/app/orchestrator/deps.ts';
 import type { AcceptanceRunners, RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
+import {
+  DEFAULT_INFRA_RETRY,
+  type InfraRetryPolicy,
+} from '../../lib/app/orchestrator/record-worker-failure.ts';
 import { type BucketNames, bucketNames, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
 import { documentClient, eventBridgeClient, lambdaClient, s3Client } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
@@ -67,6 +71,22 @@ export function acceptanceRunnersFrom(
   return inProcessAcceptanceRunners(settings);
 }
 
+/** `MAX_INFRA_RETRIES` (0–10, default 3) and `INFRA_RETRY_BASE_SECONDS` (0–600, default 30). */
+export function infraRetryFrom(env: NodeJS.ProcessEnv): InfraRetryPolicy {
+  const int = (name: string, fallback: number, max: number) => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > max)
+      throw new Error(`${name} must be an integer from 0 to ${max}`);
+    return n;
+  };
+  return {
+    max: int('MAX_INFRA_RETRIES', DEFAULT_INFRA_RETRY.max, 10),
+    baseSeconds: int('INFRA_RETRY_BASE_SECONDS', DEFAULT_INFRA_RETRY.baseSeconds, 600),
+  };
+}
+
 let deps: OrchestratorDeps | undefined;
 
 /** Adapters built once per Lambda container (or once per local runner process). */
@@ -90,6 +110,7 @@ export function orchestratorDeps(): OrchestratorDeps {
     // Only PrepareBranch needs the repository (REPO_DIR: the bare repo, EFS on AWS).
     repos: branchStoreFromEnv(env),
     maxAttempts: maxAttemptsFrom(env),
+    infraRetry: infraRetryFrom(env),
     verifierPlatform: verifySettings.hostPlatform ?? detectHostPlatform(),
     profile: ARTIFACT_BUILDER_PROFILE,
     verifySettings,

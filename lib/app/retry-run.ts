@@ -1,42 +1,88 @@
-import { DomainError } from '../domain/errors.ts';
+import { ConflictError, DomainError } from '../domain/errors.ts';
+import { transition } from '../domain/lifecycle.ts';
+import { retryPayment } from '../domain/payment.ts';
 import type { BuildRun } from '../domain/run.ts';
-import { type ApproveDeps, moveToAuthorized, wasAuthorized } from './approve-run.ts';
+import { type ApproveDeps, moveToAuthorized } from './approve-run.ts';
 import { loadRun } from './orchestrator/run-ops.ts';
-import { startRunExecution } from './start-execution.ts';
+import { executionName, startRunExecution } from './start-execution.ts';
 
 export type RetryDeps = ApproveDeps;
 
 export interface RetryResult {
   started: boolean;
   alreadyStarted: boolean;
-  /** `{run_id}-retry-{n}`. */
+  /** `{run_id}-retry-{n}` (started now, or once the visitor has paid again). */
   executionName: string;
+  /** The run went back to `quoted`: the visitor pays again (a new checkout), then it builds. */
+  checkoutRequired: boolean;
   run: BuildRun;
 }
 
+export interface RetryOptions {
+  /** `--no-charge <reason>`: rebuild a card-paid run without a new payment; recorded on the run. */
+  noCharge?: string;
+}
+
 /**
- * Operator retry of a failed run: `failed → authorized` (the failure is cleared; attempts, branch,
- * verification history and payment stay), `retries` is incremented and a NEW execution named
- * `{run_id}-retry-{n}` is started. The next execution continues the attempt numbering, with a full
- * set of repair attempts. Idempotent: repeating the call while the run is still `authorized` only
- * re-attempts the same start. Only a run that was authorized before can be retried.
+ * Operator retry of a failed run, `retries` + 1, a NEW execution named `{run_id}-retry-{n}` that
+ * continues the attempt numbering with a full set of repair attempts (attempts, branch,
+ * verification history stay). The payment decides the way back (`retryPayment`):
+ *
+ * - approved manually (or free): `failed → authorized` and the execution starts now;
+ * - paid by card: the failed run's authorization was released, so it goes `failed → quoted` with
+ *   a fresh checkout (the visitor pays again; the webhook authorizes it and starts the retry
+ *   execution), or with `noCharge` `failed → authorized` as an operator override, recorded on the
+ *   payment and in the authorized event. Either way the run is charged at most once.
+ *
+ * Idempotent: repeating it while the run is `authorized` re-attempts the same start; while it
+ * waits for the visitor's payment it reports that again.
  */
-export async function retryRun(deps: RetryDeps, runId: string, actor: string): Promise<RetryResult> {
+export async function retryRun(
+  deps: RetryDeps,
+  runId: string,
+  actor: string,
+  opts: RetryOptions = {},
+): Promise<RetryResult> {
   let run = await loadRun(deps.store, runId);
   if (run.phase === 'failed') {
-    if (!wasAuthorized(run) || !run.spec) {
+    if (!run.spec) {
       throw new DomainError('not_retryable', 'This build run was never approved; approve it instead.', 409);
     }
-    run = await moveToAuthorized(
-      deps,
+    const at = deps.now();
+    const plan = retryPayment(run, {
+      ...(opts.noCharge !== undefined && { override: { actor, reason: opts.noCharge.slice(0, 500), at } }),
+    });
+    const reopened = { failure: undefined, retries: (run.retries ?? 0) + 1, workerId: undefined };
+    if (plan.kind === 'checkout') {
+      const next = transition(run, 'quoted', { ...reopened, payment: plan.payment }, at);
+      try {
+        await deps.store.saveRun(next, { phase: run.phase, version: run.version });
+        run = next;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        run = await loadRun(deps.store, runId);
+      }
+    } else {
+      run = await moveToAuthorized(
+        deps,
+        run,
+        { ...reopened, ...(plan.kind === 'override' && { payment: plan.payment }) },
+        { method: plan.kind === 'override' ? 'manual' : (run.payment.method ?? 'manual'), actor },
+      );
+    }
+  }
+  if (run.phase === 'quoted' && (run.retries ?? 0) > 0) {
+    return {
+      started: false,
+      alreadyStarted: false,
+      checkoutRequired: true,
+      executionName: executionName(run),
       run,
-      { failure: undefined, retries: (run.retries ?? 0) + 1, workerId: undefined },
-      { method: run.payment.method ?? 'manual', actor },
-    );
+    };
   }
   if (run.phase === 'authorized' && (run.retries ?? 0) > 0) {
     const result = await startRunExecution(deps.starter, run);
-    return { ...result, run };
+    return { ...result, checkoutRequired: false, run };
   }
   throw new DomainError('not_retryable', 'Only a failed build run can be retried.', 409);
 }

@@ -184,6 +184,7 @@ async function applySessionEvent(deps: FulfillmentDeps, event: StripeEventLike):
         paymentIntentId: pi,
         checkoutSessionId: facts.sessionId,
         quoteVersion: facts.quoteVersion,
+        authorizedAt: deps.now(),
       },
       // Re-checked on the run as it is right before the transition (a concurrent re-quote wins).
       guard: (current) => {

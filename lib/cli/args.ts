@@ -3,7 +3,16 @@ import { RUN_ID_PATTERN } from '../domain/ids.ts';
 import { PHASES, type Phase } from '../domain/phases.ts';
 import { UsageError } from './errors.ts';
 
-export const COMMAND_NAMES = ['runs', 'show', 'approve', 'artifacts', 'retry', 'prune', 'status'] as const;
+export const COMMAND_NAMES = [
+  'runs',
+  'show',
+  'approve',
+  'artifacts',
+  'retry',
+  'settle',
+  'prune',
+  'status',
+] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Options every command accepts. */
@@ -17,8 +26,9 @@ export interface GlobalOptions {
 
 export type Command =
   | { name: 'help'; topic?: CommandName }
-  | { name: 'runs'; phase?: Phase; limit: number; cursor?: string }
-  | { name: 'show' | 'approve' | 'artifacts' | 'retry'; runId: string }
+  | { name: 'runs'; phase?: Phase; limit: number; cursor?: string; unsettled?: boolean }
+  | { name: 'show' | 'approve' | 'artifacts' | 'settle'; runId: string }
+  | { name: 'retry'; runId: string; noCharge?: string }
   | { name: 'prune'; olderThanDays?: number; dryRun: boolean }
   | { name: 'status' };
 
@@ -39,11 +49,13 @@ const OPTIONS = {
   cursor: { type: 'string' },
   'older-than-days': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  unsettled: { type: 'boolean' },
+  'no-charge': { type: 'string' },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
 const GLOBAL: readonly OptionName[] = ['json', 'aws', 'data-dir', 'help'];
-const RUN_ID_COMMANDS = ['show', 'approve', 'artifacts', 'retry'] as const;
+const RUN_ID_COMMANDS = ['show', 'approve', 'artifacts', 'retry', 'settle'] as const;
 
 interface CommandSpec {
   args: string;
@@ -54,10 +66,11 @@ interface CommandSpec {
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   runs: {
-    args: '[--phase <phase>] [--limit N] [--cursor C]',
+    args: '[--phase <phase>] [--limit N] [--cursor C] [--unsettled]',
     summary: 'List build runs, newest first (all phases, or one phase).',
-    options: ['phase', 'limit', 'cursor'],
+    options: ['phase', 'limit', 'cursor', 'unsettled'],
     details: [
+      '--unsettled       only runs whose card payment is not settled (capture/cancel open, or the hold expired)',
       `--phase <phase>   one of: ${PHASES.join(', ')}`,
       `--limit N         at most N runs (default ${DEFAULT_RUNS_LIMIT}, max ${MAX_RUNS_LIMIT})`,
       '--cursor C        continue a --phase listing after the cursor a previous page printed',
@@ -79,8 +92,17 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     options: [],
   },
   retry: {
-    args: '<run_id>',
+    args: '<run_id> [--no-charge <reason>]',
     summary: 'Reopen a failed run with a new attempt and a new build execution.',
+    options: ['no-charge'],
+    details: [
+      'A card-paid run goes back to its quote: the visitor pays again (a new checkout), then it builds.',
+      '--no-charge <reason>   rebuild a card-paid run without a new payment (recorded operator override)',
+    ],
+  },
+  settle: {
+    args: '<run_id>',
+    summary: "Settle a finished run's card payment now: capture if verified, release if failed.",
     options: [],
   },
   prune: {
@@ -175,7 +197,19 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     if (rest.length !== 1) throw new UsageError(`'${name}' needs exactly one <run_id>`);
     const runId = rest[0]!;
     if (!RUN_ID_PATTERN.test(runId)) throw new UsageError(`'${runId}' is not a build run id (run_…)`);
-    return { ...global, command: { name: name as (typeof RUN_ID_COMMANDS)[number], runId } };
+    if (name === 'retry') {
+      const noCharge = values['no-charge'];
+      if (noCharge !== undefined && !noCharge.trim())
+        throw new UsageError('--no-charge needs a reason (it is recorded on the run)');
+      return {
+        ...global,
+        command: { name, runId, ...(noCharge !== undefined && { noCharge: noCharge.trim() }) },
+      };
+    }
+    return {
+      ...global,
+      command: { name: name as Exclude<(typeof RUN_ID_COMMANDS)[number], 'retry'>, runId },
+    };
   }
   if (rest.length > 0) throw new UsageError(`'${name}' takes no arguments (got '${rest[0]}')`);
 
@@ -196,6 +230,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
               : DEFAULT_RUNS_LIMIT,
           ...(phase !== undefined ? { phase: phase as Phase } : {}),
           ...(values.cursor !== undefined ? { cursor: values.cursor } : {}),
+          ...(values.unsettled ? { unsettled: true } : {}),
         },
       };
     }

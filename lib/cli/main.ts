@@ -6,6 +6,7 @@ import { artifactsCommand } from './commands/artifacts.ts';
 import { pruneCommand } from './commands/prune.ts';
 import { retryCommand } from './commands/retry.ts';
 import { runsCommand } from './commands/runs.ts';
+import { settleCommand } from './commands/settle.ts';
 import { showCommand } from './commands/show.ts';
 import { statusCommand } from './commands/status.ts';
 import { CliError, EXIT, probeError, UsageError } from './errors.ts';
@@ -71,7 +72,12 @@ async function dispatch(
     case 'approve':
       return approveCommand(conn, cmd.runId, actor);
     case 'retry':
-      return retryCommand(conn, cmd.runId, actor);
+      return retryCommand(conn, cmd.runId, {
+        ...actor,
+        ...(cmd.noCharge !== undefined && { noCharge: cmd.noCharge }),
+      });
+    case 'settle':
+      return settleCommand(conn, cmd.runId, { env: io.env, now: io.now });
     case 'prune':
       return pruneCommand(conn, cmd, { now: io.now });
   }

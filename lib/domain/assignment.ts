@@ -33,3 +33,10 @@ export const NO_SOURCE_RULE =
   'Source code is never delivered to the customer: build outputs only, source_included is always false.';
 export const PROGRESS_STYLE =
   'Customer-facing progress is short plain sentences from a fixed list; never paths, file names, logs, code or branch names.';
+
+/** Scratch directories of worker attempts start with this (the local stack removes leftovers). */
+export const WORKER_SCRATCH_PREFIX = 'busdk-worker-';
+
+/** The scratch directory prefix of one attempt: `busdk-worker-<runId>-<attempt>-`. */
+export const attemptScratchPrefix = (runId: string, attempt: number | string) =>
+  `${WORKER_SCRATCH_PREFIX}${runId}-${attempt}-`;

@@ -61,8 +61,15 @@ export function checkoutIdempotencyKey(
   return `checkout-${run.runId}-q${quoteVersion}-a${run.payment.checkoutAttempt ?? 0}`;
 }
 
-export const captureIdempotencyKey = (runId: string) => `capture-${runId}`;
-export const cancelIdempotencyKey = (runId: string) => `cancel-${runId}`;
+/**
+ * Stripe idempotency keys of the capture / cancel of one authorization. They name the payment
+ * intent too: a rebuilt run (a new checkout) has a new intent, and Stripe refuses a key reused
+ * with other parameters.
+ */
+export const captureIdempotencyKey = (runId: string, paymentIntentId: string) =>
+  `capture-${runId}-${paymentIntentId}`;
+export const cancelIdempotencyKey = (runId: string, paymentIntentId: string) =>
+  `cancel-${runId}-${paymentIntentId}`;
 /** Cancelling an authorization that is not (or no longer) wanted for the run, e.g. a stale quote. */
 export const releaseIdempotencyKey = (paymentIntentId: string) => `release-${paymentIntentId}`;
 
@@ -97,6 +104,9 @@ export function decideCompleted(run: BuildRun | undefined, s: CheckoutSessionFac
   if (!s.paymentIntentId) return { action: 'noop', reason: 'no payment intent on the session' };
   // Not one of ours (another integration or environment on the same Stripe account): hands off.
   if (!run) return { action: 'noop', reason: 'unknown run' };
+  if (run.payment.retiredPaymentIntents?.includes(s.paymentIntentId)) {
+    return { action: 'release', reason: 'an earlier, released authorization of this run' };
+  }
   if (run.payment.paymentIntentId === s.paymentIntentId) {
     return run.phase === 'authorized'
       ? { action: 'authorize' } // crash recovery: the start may not have happened yet
@@ -152,6 +162,104 @@ export function settlementAction(run: BuildRun): SettlementAction {
   if (run.phase === 'artifact_ready' || run.phase === 'delivered') return 'capture';
   if (run.phase === 'failed') return 'cancel';
   return 'none';
+}
+
+/** Stripe holds an uncaptured card authorization for 7 days; capture retries stop there. */
+export const CARD_HOLD_MS = 7 * 24 * 3600 * 1000;
+/** Backoff of settlement retries: 1 min, 2, 4 … at most 1 h between two tries. */
+export const SETTLE_RETRY_BASE_MS = 60_000;
+export const SETTLE_RETRY_MAX_MS = 3600_000;
+
+export function settleRetryDelayMs(failedAttempts: number): number {
+  return Math.min(SETTLE_RETRY_MAX_MS, SETTLE_RETRY_BASE_MS * 2 ** Math.max(0, failedAttempts - 1));
+}
+
+/** Whether the card hold has expired (no `authorizedAt`: older runs, counted from `updatedAt`). */
+export function holdExpired(run: Pick<BuildRun, 'payment' | 'updatedAt'>, nowIso: string): boolean {
+  const since = Date.parse(run.payment.authorizedAt ?? run.updatedAt);
+  return Number.isFinite(since) && Date.parse(nowIso) - since >= CARD_HOLD_MS;
+}
+
+/**
+ * Unsettled: the run has an outcome but its card authorization is still open (capture or cancel
+ * pending or failing), or the hold expired before it could be captured. `bus-build runs` marks
+ * these; `bus-build settle` and the settle reconcile work on them.
+ */
+export function isUnsettled(run: BuildRun): boolean {
+  return settlementAction(run) !== 'none' || run.payment.status === 'expired';
+}
+
+/** Whether the settle reconcile should try this run now (its backoff has passed). */
+export function settlementDue(run: BuildRun, nowIso: string): boolean {
+  if (settlementAction(run) === 'none') return false;
+  return !run.payment.nextSettleAt || run.payment.nextSettleAt <= nowIso;
+}
+
+/** How an operator retry of a failed run deals with its payment. */
+export type RetryPayment =
+  /** Authorized before and nothing to settle (manual approval, free): rebuild on the same footing. */
+  | { kind: 'reuse' }
+  /** A card run whose authorization was released: back to `quoted`, the visitor pays again. */
+  | { kind: 'checkout'; payment: BuildRun['payment'] }
+  /** A card run rebuilt without a new charge, by an operator's recorded decision. */
+  | { kind: 'override'; payment: BuildRun['payment'] };
+
+/**
+ * The payment side of `bus-build retry` for a `failed` run. A card-paid run is never charged
+ * twice: its first authorization was cancelled (a failed run is never captured), so the rebuild
+ * needs a new one — a new checkout for the visitor — or an operator's recorded `--no-charge`
+ * override. A card authorization still open must be settled first (`bus-build settle`).
+ */
+export function retryPayment(
+  run: BuildRun,
+  opts: { override?: { actor: string; reason: string; at: string } },
+): RetryPayment {
+  const p = run.payment;
+  if (p.method === 'stripe') {
+    if (p.status === 'authorized') {
+      throw new DomainError(
+        'settle_first',
+        'Its card authorization is still open: release it first with bus-build settle, then retry.',
+        409,
+      );
+    }
+    if (p.status !== 'cancelled' && p.status !== 'expired') {
+      throw new DomainError(
+        'not_retryable',
+        'This card payment cannot be rebuilt in its current state.',
+        409,
+      );
+    }
+    const retired = [...(p.retiredPaymentIntents ?? []), ...(p.paymentIntentId ? [p.paymentIntentId] : [])];
+    if (opts.override) {
+      return {
+        kind: 'override',
+        payment: {
+          status: 'manual_approved',
+          method: 'manual',
+          quoteVersion: p.quoteVersion,
+          retiredPaymentIntents: retired,
+          override: opts.override,
+        },
+      };
+    }
+    return {
+      kind: 'checkout',
+      payment: {
+        status: 'none',
+        quoteVersion: p.quoteVersion,
+        checkoutAttempt: (p.checkoutAttempt ?? 0) + 1,
+        retiredPaymentIntents: retired,
+      },
+    };
+  }
+  if (!['manual_approved', 'authorized', 'captured'].includes(p.status)) {
+    throw new DomainError('not_retryable', 'This build run was never approved; approve it instead.', 409);
+  }
+  if (opts.override) {
+    return { kind: 'override', payment: { ...p, override: opts.override } };
+  }
+  return { kind: 'reuse' };
 }
 
 /** Input of a Stripe Checkout Session for one quote of one run. */

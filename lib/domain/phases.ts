@@ -31,7 +31,9 @@ export const TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = {
   artifact_pending: ['artifact_ready', 'worker_running', 'failed'],
   artifact_ready: ['delivered'],
   delivered: [],
-  failed: ['authorized'],
+  // An operator retry: straight back to `authorized`, or to `quoted` when the visitor must pay
+  // again (a card-paid run whose authorization was released).
+  failed: ['authorized', 'quoted'],
 };
 
 export const TERMINAL_PHASES: readonly Phase[] = ['delivered', 'failed'];

@@ -15,6 +15,8 @@ export const PaymentStatusSchema = z.enum([
   'captured',
   'cancelled',
   'manual_approved',
+  /** The card hold expired before it could be captured: unsettled, for the operators to decide. */
+  'expired',
 ]);
 export type PaymentStatus = z.infer<typeof PaymentStatusSchema>;
 
@@ -82,6 +84,18 @@ export const BuildRunSchema = z
         checkoutAttempt: z.number().int().nonnegative().optional(),
         /** Internal note for operators (e.g. a failed capture). Never public. */
         note: z.string().max(1000).optional(),
+        /** When the card was authorized (Stripe holds it about 7 days): capture retries end there. */
+        authorizedAt: z.string().optional(),
+        /** Failed capture / cancel calls so far, and when the next is due (the settle reconcile). */
+        settleAttempts: z.number().int().nonnegative().optional(),
+        nextSettleAt: z.string().optional(),
+        /** Payment intents of earlier authorizations of this run (released): never authorize again. */
+        retiredPaymentIntents: z.array(z.string()).max(20).optional(),
+        /** An operator rebuilt the run without a new charge (`bus-build retry --no-charge`). */
+        override: z
+          .object({ actor: z.string().max(100), reason: z.string().max(500), at: z.string() })
+          .strict()
+          .optional(),
       })
       .strict(),
     spec: BuildSpecSchema.optional(),

@@ -8,6 +8,8 @@ export const FAILURE_SENTENCES = {
   verification_failed:
     'The build failed verification after every repair attempt. Nothing unverified was delivered.',
   worker_failed: 'The build worker could not finish this tool. Nothing unverified was delivered.',
+  infrastructure:
+    'Our build systems had a technical problem, so the build could not be completed. This was not a problem with your request, and nothing unverified was delivered.',
   timeout: 'The build took longer than allowed and was stopped. Nothing unverified was delivered.',
   internal_error: 'Something went wrong on our side. Nothing unverified was delivered.',
   cancelled: 'The build run was cancelled.',

@@ -188,7 +188,13 @@ export class BuildStack extends Stack {
     };
 
     const payments = new Payments(this, 'Payments', { stage: config.stage, config: config.payments });
-    for (const fn of [apiFn('Checkout'), apiFn('StripeWebhook'), taskFn('Publish'), taskFn('FailRun')]) {
+    for (const fn of [
+      apiFn('Checkout'),
+      apiFn('StripeWebhook'),
+      taskFn('Publish'),
+      taskFn('FailRun'),
+      this.pipeline.settler.function,
+    ]) {
       payments.grantStripeKey(fn);
     }
     payments.advertiseCard(apiFn('GetRun'));

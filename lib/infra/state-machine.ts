@@ -113,6 +113,9 @@ export class BuildStateMachine extends Construct {
   /** Fails the runs of executions that ended ABORTED or TIMED_OUT (no FailRun ran for them). */
   readonly reconciler: BuildFunction;
   readonly reconcileRule: events.Rule;
+  /** Settles card payments left open (capture after a Stripe outage), on a schedule. */
+  readonly settler: BuildFunction;
+  readonly settleRule: events.Rule;
   readonly logGroup: LogGroup;
   /** The definition with every substitution applied (tokens until synthesis). */
   readonly definition: string;
@@ -326,6 +329,24 @@ export class BuildStateMachine extends Construct {
       targets: [new targets.LambdaFunction(this.reconciler.function, { retryAttempts: 8 })],
     });
 
+    // Capture / release of card payments that Publish / FailRun could not settle (a Stripe outage):
+    // retried on a schedule with backoff until it succeeds or the hold expires.
+    this.settler = new BuildFunction(this, 'SettlePayments', {
+      entry: 'functions/orchestrator/settle-payments.ts',
+      description: `bus-build ${config.stage} retries open card settlements (capture / release)`,
+      runtime: config.lambda.runtime,
+      memorySize: config.lambda.memorySize,
+      timeout: Duration.minutes(5),
+      logRetention: config.logRetention,
+      environment,
+    });
+    table.grantReadWriteData(this.settler.function);
+    this.settleRule = new events.Rule(this, 'SettleRule', {
+      description: 'Retries card settlements left open (capture after an outage)',
+      schedule: events.Schedule.rate(Duration.minutes(SETTLE_INTERVAL_MINUTES)),
+      targets: [new targets.LambdaFunction(this.settler.function, { retryAttempts: 2 })],
+    });
+
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -345,6 +366,9 @@ export class BuildStateMachine extends Construct {
     });
   }
 }
+
+/** How often the settle reconcile runs on AWS. */
+export const SETTLE_INTERVAL_MINUTES = 15;
 
 /** The worker must stop itself (WORKER_TIMEOUT_SECONDS) before the RunWorker state times out. */
 function checkWorkerTimeout(asl: string, workerTimeoutSeconds: number): void {

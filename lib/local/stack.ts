@@ -12,10 +12,12 @@ import { type LocalDynamo, startDynamo } from './dynamo.ts';
 import { createGateway, type GatewayRoute, type ModuleLoader } from './gateway.ts';
 import { listen, urlFor } from './listen.ts';
 import { startPreviewServer } from './preview-server.ts';
-import { reconcileAbortedExecutions } from './reconcile.ts';
+import { reconcileUnfinishedExecutions } from './reconcile.ts';
 import { type LocalS3, startS3 } from './s3.ts';
+import { startLocalSettleReconcile } from './settle.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
 import { LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
+import { reapLeftoverWorkers, removeWorkerScratch } from './worker-registry.ts';
 
 export { LOCAL_CREDENTIALS };
 
@@ -140,6 +142,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       log.info('template repository updated', { baseCommit: template.baseCommit });
     const workDir = join(dataDir, 'work');
     mkdirSync(workDir, { recursive: true });
+    // A previous stack that died without its exit hook (SIGKILL, crash) may have left workers
+    // running and scratch behind: with the data dir locked, none of them can be ours. Reap them
+    // before any execution starts, so a run never has two workers (worker-registry.ts).
+    const reaped = reapLeftoverWorkers(dataDir);
+    const swept = removeWorkerScratch(workDir);
+    if (reaped > 0 || swept > 0)
+      log.info('local stack: cleaned up after a previous stack', { reaped, swept });
     process.env.REPO_DIR = repoDir;
     process.env.WORK_DIR = workDir;
 
@@ -168,9 +177,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     process.env.AWS_ENDPOINT_URL_SFN = sfn.url;
     process.env.STATE_MACHINE_ARN = sfn.stateMachineArn;
     // Executions cut off by a previous stop never ran FailRun: fail their runs (as the AWS rule does).
-    await reconcileAbortedExecutions(sfn.url, sfn.stateMachineArn).catch((err: unknown) =>
+    await reconcileUnfinishedExecutions(sfn.url, sfn.stateMachineArn).catch((err: unknown) =>
       log.warn('could not reconcile aborted executions', { error: err }),
     );
+
+    // Card payments left open (a Stripe outage at capture time) are settled on a timer, as the
+    // AWS SettleRule schedule does.
+    const settle = startLocalSettleReconcile();
 
     const gateway = createGateway({
       routes: opts.routes ?? [...API_ROUTES, ...LOCAL_ROUTES],
@@ -203,7 +216,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       startedAt: new Date().toISOString(),
     }).catch((err: unknown) => log.warn('could not write the local stack info file', { error: err }));
 
-    const started = { dynamo, s3, sfn, preview, restoreEnv };
+    const started = { dynamo, s3, sfn, preview, restoreEnv, settle };
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -222,6 +235,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           await gateway.drain(3000);
           gateway.server.closeAllConnections();
           await closed;
+          started.settle.stop();
           await started.sfn
             .stop()
             .catch((err) => log.warn('local Step Functions did not stop cleanly', { error: err }));

@@ -44,8 +44,14 @@ describe('payments (Stripe secrets, operator topic)', () => {
     }
   });
 
-  it('gives the Stripe key ARN and read access to Checkout, StripeWebhook, Publish and FailRun only', () => {
-    const holders = [apiFn('Checkout'), apiFn('StripeWebhook'), taskFn('Publish'), taskFn('FailRun')];
+  it('gives the Stripe key ARN and read access to Checkout, StripeWebhook, Publish, FailRun and SettlePayments only', () => {
+    const holders = [
+      apiFn('Checkout'),
+      apiFn('StripeWebhook'),
+      taskFn('Publish'),
+      taskFn('FailRun'),
+      stack.pipeline.settler,
+    ];
     for (const fn of holders) {
       expect(env(fn).STRIPE_SECRET_KEY_ARN).toEqual(ref(stack.payments.stripeSecretKey));
       expect(readableSecrets(fn.role)).toContain(key());
@@ -60,6 +66,13 @@ describe('payments (Stripe secrets, operator topic)', () => {
     }
     // GetRun only advertises card payment (presence of the variable); it cannot read the key.
     expect(env(apiFn('GetRun')).STRIPE_SECRET_KEY_ARN).toEqual(ref(stack.payments.stripeSecretKey));
+  });
+
+  it('runs the settle reconcile on a schedule (capture retried after a Stripe outage)', () => {
+    const rule = template.toJSON().Resources[logicalIdOf(stack.pipeline.settleRule)].Properties;
+    expect(rule.ScheduleExpression).toBe('rate(15 minutes)');
+    expect(JSON.stringify(rule.Targets)).toContain(logicalIdOf(stack.pipeline.settler.function));
+    expect(readableSecrets(stack.pipeline.settler.role)).not.toContain(webhook());
   });
 
   it('gives the webhook signing secret to StripeWebhook only', () => {

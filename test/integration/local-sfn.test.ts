@@ -32,8 +32,18 @@ const HANDLERS: Record<string, string> = {
   PrepareBranch: "return { ...event, branch: 'build/local/' + event.runId };",
   AssignWorker:
     'const { workerError, error, passed, ...rest } = event; return { ...rest, attempt: event.attempt + 1 };',
-  RecordWorkerFailure:
-    'return { ...event, repairable: true, lastFailure: event.workerError.Error, passed: false };',
+  // Exit code 75 stands for a worker that reported an infrastructure failure (a failed clone):
+  // the state the real handler returns then (workerFailureState, unit-tested on its own).
+  RecordWorkerFailure: `
+    const { workerError, ...rest } = event;
+    let exit;
+    try { exit = JSON.parse(workerError.Cause).Containers[0].ExitCode; } catch {}
+    if (exit === 75) {
+      return { ...rest, passed: false, repairable: false, retryInfrastructure: true,
+        infraRetries: (event.infraRetries ?? 0) + 1, maxAttempts: event.maxAttempts + 1, retryDelaySeconds: 1 };
+    }
+    const { retryInfrastructure, retryDelaySeconds, ...left } = rest;
+    return { ...left, repairable: true, lastFailure: workerError.Error, passed: false };`,
   VerifyArtifacts: `
     const key = 'verify-' + event.runId + '-' + event.attempt;
     if (event.transientVerify && !seen.has(key)) {
@@ -68,6 +78,7 @@ note({ event: 'start', mode, table: process.env.TABLE_NAME, secret: process.env.
 console.log('worker ' + runId + ' attempt ' + attempt + ' mode ' + mode);
 if (mode === 'ok') process.exit(0);
 if (mode === 'exit3') { console.error('recipe failed'); process.exit(3); }
+if (mode === 'infra') { console.error('the build branch could not be cloned'); process.exit(75); }
 if (mode === 'crash') process.kill(process.pid, 'SIGKILL');
 if (mode === 'slow') setTimeout(() => process.exit(0), 1500);
 if (mode === 'hang') {
@@ -259,6 +270,26 @@ describe('build-run ASL on the local Step Functions endpoint', () => {
     expect(readFileSync(join(dir, 'data', 'logs', 'worker-run_exit-1.log'), 'utf8')).toContain(
       'recipe failed',
     );
+  });
+
+  it('an infrastructure failure waits (backoff) and is retried without using up a repair attempt', async () => {
+    setPlan('run_infra', ['infra', 'exit3', 'exit3', 'ok']);
+    const began = Date.now();
+    const { described, visited: states } = await runToEnd('run_infra', { passOnAttempt: 4 });
+    // maxAttempts 3: two repairs after the first real attempt; the failed clone did not count.
+    expect(described.status).toBe('SUCCEEDED');
+    expect(states.slice(0, 6)).toEqual([
+      'PrepareBranch',
+      'AssignWorker',
+      'RunWorker',
+      'RecordWorkerFailure',
+      'CanRepair',
+      'InfrastructureBackoff',
+    ]);
+    expect(states.filter((s) => s === 'RunWorker')).toHaveLength(4);
+    expect(states.filter((s) => s === 'InfrastructureBackoff')).toHaveLength(1);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1000); // the Wait's SecondsPath
+    expect(output(described)).toMatchObject({ attempt: 4, maxAttempts: 4, passed: true });
   });
 
   it('a worker past TimeoutSeconds is killed (SIGTERM, then SIGKILL, with its children) and takes the States.Timeout path', async () => {

@@ -5,14 +5,19 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { approveRun } from '../../lib/app/approve-run.ts';
 import { failRun } from '../../lib/app/orchestrator/fail-run.ts';
-import { paymentSettlement, settlePayment } from '../../lib/app/settle-payment.ts';
+import { retryRun } from '../../lib/app/retry-run.ts';
+import { paymentSettlement, settleDueRuns, settlePayment } from '../../lib/app/settle-payment.ts';
 import { STRIPE_EVENT_LEASE_SECONDS } from '../../lib/app/stripe-fulfillment.ts';
 import { NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { StripeGateway } from '../../lib/aws/stripe-gateway.ts';
+import { runSummary } from '../../lib/cli/commands/runs.ts';
+import { settleCommand } from '../../lib/cli/commands/settle.ts';
+import type { Connection } from '../../lib/cli/target.ts';
 import { newBuildRun, transition } from '../../lib/domain/lifecycle.ts';
 import { STRIPE_EVENT_TTL_SECONDS, stripeEventKey } from '../../lib/domain/payment.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
+import { startLocalSettleReconcile } from '../../lib/local/settle.ts';
 import { apiEvent, bodyOf, context, type Result } from '../support/api-event.ts';
 import { startDynalite } from '../support/dynalite.ts';
 import { type LocalStripeServer, startStripeServer } from '../support/stripe-server.ts';
@@ -26,6 +31,7 @@ process.env.STRIPE_SECRET_KEY = 'sk_test_local';
 process.env.PORTAL_URL = 'http://portal.test';
 
 const { setAppDeps } = await import('../../functions/shared/deps.ts');
+const { setOrchestratorDeps } = await import('../../functions/orchestrator/deps.ts');
 const { setPaymentGateway } = await import('../../functions/shared/payments.ts');
 const { issueSession } = await import('../../functions/shared/session.ts');
 const { handler: checkout } = await import('../../functions/api/checkout.ts');
@@ -614,7 +620,7 @@ describe('settlement', () => {
     await port.settle((await store.getRun(runId)) as BuildRun);
     expect(
       stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`).map((c) => c.idempotencyKey),
-    ).toEqual([`capture-${runId}`]);
+    ).toEqual([`capture-${runId}-${pi}`]);
     expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/cancel`)).toHaveLength(0);
     expect(stripeServer.paymentIntents.get(pi)?.status).toBe('succeeded');
     const stored = await store.getRun(runId);
@@ -637,7 +643,7 @@ describe('settlement', () => {
     await failRun(deps, state);
     expect(
       stripeServer.calls('POST', `/v1/payment_intents/${pi}/cancel`).map((c) => c.idempotencyKey),
-    ).toEqual([`cancel-${runId}`]);
+    ).toEqual([`cancel-${runId}-${pi}`]);
     expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`)).toHaveLength(0);
     const stored = await store.getRun(runId);
     expect(stored?.phase).toBe('failed');
@@ -654,6 +660,187 @@ describe('settlement', () => {
     expect(stored?.phase).toBe('artifact_ready');
     expect(stored?.payment.status).toBe('authorized');
     expect(stored?.payment.note).toMatch(/^capture failed at .*could not be captured/);
+  });
+
+  it('capture retried after a Stripe outage: backoff, listed as unsettled, settled by the reconcile, charged once', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    const ready = await advance(runId, 'artifact_ready');
+    stripeServer.outage = true;
+    const t0 = Date.now();
+    const at = (ms: number) => () => new Date(t0 + ms).toISOString();
+    try {
+      expect(await settlePayment({ store, gateway, now: at(0) }, ready)).toBe('error');
+    } finally {
+      stripeServer.outage = false;
+    }
+    let stored = (await store.getRun(runId)) as BuildRun;
+    expect(stored.phase).toBe('artifact_ready');
+    expect(stored.payment).toMatchObject({ status: 'authorized', settleAttempts: 1 });
+    expect(stored.payment.nextSettleAt).toBe(new Date(t0 + 60_000).toISOString());
+    expect(runSummary(stored)).toMatchObject({ unsettled: true, payment: 'authorized' });
+
+    // The reconcile honours the backoff, then settles.
+    expect((await settleDueRuns({ store, gateway, now: at(30_000) }))[runId]).toBeUndefined();
+    expect((await settleDueRuns({ store, gateway, now: at(61_000) }))[runId]).toBe('captured');
+    expect((await settleDueRuns({ store, gateway, now: at(200_000) }))[runId]).toBeUndefined();
+    stored = (await store.getRun(runId)) as BuildRun;
+    expect(stored.payment.status).toBe('captured');
+    expect(stored.payment.settleAttempts).toBeUndefined();
+    expect(runSummary(stored).unsettled).toBe(false);
+    expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`)).toHaveLength(1);
+    expect(stripeServer.paymentIntents.get(pi)?.status).toBe('succeeded');
+  });
+
+  it('a capture that still fails once the card hold has expired ends the retries as expired (unsettled)', async () => {
+    const { runId } = await authorizedByStripe();
+    const ready = await advance(runId, 'artifact_ready');
+    const eightDaysLater = () => new Date(Date.now() + 8 * 24 * 3600 * 1000).toISOString();
+    stripeServer.outage = true;
+    try {
+      expect(await settlePayment({ store, gateway, now: eightDaysLater }, ready)).toBe('expired');
+    } finally {
+      stripeServer.outage = false;
+    }
+    const stored = (await store.getRun(runId)) as BuildRun;
+    expect(stored.payment.status).toBe('expired');
+    expect(runSummary(stored).unsettled).toBe(true);
+    expect((await settleDueRuns({ store, gateway, now: eightDaysLater }))[runId]).toBeUndefined();
+  });
+
+  it('the local stack settles open card payments on its timer (the stand-in for the AWS SettleRule)', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    const ready = await advance(runId, 'artifact_ready');
+    stripeServer.outage = true;
+    try {
+      // Failed an hour ago: the backoff has passed.
+      await settlePayment(
+        { store, gateway, now: () => new Date(Date.now() - 3600_000).toISOString() },
+        ready,
+      );
+    } finally {
+      stripeServer.outage = false;
+    }
+    setOrchestratorDeps({ store, now } as never);
+    const timer = startLocalSettleReconcile({
+      STRIPE_SECRET_KEY: 'sk_test_local',
+      STRIPE_API_BASE: stripeServer.url,
+      SETTLE_INTERVAL_SECONDS: '1',
+    });
+    try {
+      const end = Date.now() + 15_000;
+      while ((await store.getRun(runId))?.payment.status !== 'captured') {
+        if (Date.now() > end) throw new Error('the local settle reconcile never captured');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      timer.stop();
+      setOrchestratorDeps(undefined);
+    }
+    expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`)).toHaveLength(1);
+  });
+
+  it('bus-build settle captures an unsettled run once and then has nothing to do', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    const ready = await advance(runId, 'artifact_ready');
+    stripeServer.outage = true;
+    try {
+      await settlePayment({ store, gateway, now }, ready);
+    } finally {
+      stripeServer.outage = false;
+    }
+    const conn = { store } as unknown as Connection;
+    const env = { STRIPE_SECRET_KEY: 'sk_test_local', STRIPE_API_BASE: stripeServer.url };
+    const first = await settleCommand(conn, runId, { env, now: () => new Date() });
+    expect(first.data).toMatchObject({ outcome: 'captured', payment: 'captured' });
+    expect(first.text).toContain('charged once');
+    const second = await settleCommand(conn, runId, { env, now: () => new Date() });
+    expect(second.data).toMatchObject({ outcome: 'none' });
+    expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`)).toHaveLength(1);
+  });
+
+  it('a failed card-paid run is rebuilt through a new checkout and charged exactly once', async () => {
+    const { run, token, session } = await paidRun();
+    const runId = run.runId;
+    const pi1 = session.payment_intent as string;
+    const completed = stripeEvent('checkout.session.completed', session);
+    expect(bodyOf(await call(webhook, signedDelivery(completed))).outcome).toBe('authorized');
+    await advance(runId, 'worker_running');
+    const settlement = paymentSettlement({ store, gateway, now });
+    await failRun(
+      { store, publisher, now, settlement },
+      { runId, attempt: 1, maxAttempts: 3, failureCode: 'infrastructure' },
+    );
+    expect((await store.getRun(runId))?.payment.status).toBe('cancelled');
+
+    // Operator: bus-build retry → back at the quote, the visitor pays again.
+    const retry = await retryRun({ store, publisher, starter, now }, runId, 'cli:op');
+    expect(retry).toMatchObject({
+      checkoutRequired: true,
+      started: false,
+      executionName: `${runId}-retry-1`,
+    });
+    expect(retry.run.phase).toBe('quoted');
+    expect(retry.run.payment).toMatchObject({
+      status: 'none',
+      checkoutAttempt: 1,
+      retiredPaymentIntents: [pi1],
+    });
+    // Idempotent: asking again changes nothing.
+    expect((await retryRun({ store, publisher, starter, now }, runId, 'cli:op')).checkoutRequired).toBe(true);
+
+    const res = await checkoutCall(runId, token, 'stripe');
+    expect(res.statusCode).toBe(200);
+    const session2Id = (await store.getRun(runId))?.payment.checkoutSessionId as string;
+    expect(session2Id).not.toBe(session.id);
+    const session2 = stripeServer.completeSession(session2Id);
+    const pi2 = session2.payment_intent as string;
+    expect(pi2).not.toBe(pi1);
+    // A late event of the first (released) session must not authorize the run again.
+    const late = stripeEvent('checkout.session.async_payment_succeeded', session);
+    expect(bodyOf(await call(webhook, signedDelivery(late))).outcome).toBe('released');
+    expect(
+      bodyOf(await call(webhook, signedDelivery(stripeEvent('checkout.session.completed', session2))))
+        .outcome,
+    ).toBe('authorized');
+    expect(starter.names).toContain(`${runId}-retry-1`);
+
+    const ready = await advance(runId, 'artifact_ready');
+    await settlement.settle(ready);
+    await settlement.settle(ready);
+    const stored = (await store.getRun(runId)) as BuildRun;
+    expect(stored.payment).toMatchObject({ status: 'captured', paymentIntentId: pi2 });
+    const captures = stripeServer
+      .calls('POST', /^\/v1\/payment_intents\/[^/]+\/capture$/)
+      .filter((c) => [pi1, pi2].some((pi) => c.path.includes(pi)));
+    expect(captures.map((c) => c.path)).toEqual([`/v1/payment_intents/${pi2}/capture`]);
+    expect(stripeServer.paymentIntents.get(pi1)?.status).toBe('canceled');
+    expect(stripeServer.paymentIntents.get(pi2)?.status).toBe('succeeded');
+  });
+
+  it('retry --no-charge rebuilds a failed card run without a new payment, recorded; an open hold must be settled first', async () => {
+    const { runId, pi } = await authorizedByStripe();
+    await advance(runId, 'worker_running');
+    // FailRun without settlement: the hold is still open.
+    await failRun(
+      { store, publisher, now },
+      { runId, attempt: 1, maxAttempts: 3, failureCode: 'worker_failed' },
+    );
+    await expect(retryRun({ store, publisher, starter, now }, runId, 'cli:op')).rejects.toMatchObject({
+      code: 'settle_first',
+    });
+    await settlePayment({ store, gateway, now }, (await store.getRun(runId)) as BuildRun);
+    const retry = await retryRun({ store, publisher, starter, now }, runId, 'cli:op', {
+      noCharge: 'goodwill',
+    });
+    expect(retry).toMatchObject({ started: true, checkoutRequired: false });
+    expect(retry.run.phase).toBe('authorized');
+    expect(retry.run.payment).toMatchObject({
+      status: 'manual_approved',
+      method: 'manual',
+      retiredPaymentIntents: [pi],
+      override: { actor: 'cli:op', reason: 'goodwill' },
+    });
+    expect(stripeServer.calls('POST', `/v1/payment_intents/${pi}/capture`)).toHaveLength(0);
   });
 
   it('does nothing for runs not paid by card', async () => {

@@ -18,6 +18,7 @@ import { RepoStore } from '../../lib/aws/repo-store.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import type { WorkerAssignment } from '../../lib/domain/assignment.ts';
 import type { BuildSpec } from '../../lib/domain/build-spec.ts';
+import { newBuildRun, transition, update } from '../../lib/domain/lifecycle.ts';
 import { ARTIFACT_BUILDER_PROFILE, workerProfileFields } from '../../worker-image/src/profile.ts';
 import { type WorkerResult, WorkerResultSchema, workerResultKey } from '../../worker-image/src/result.ts';
 import { startDynalite } from '../support/dynalite.ts';
@@ -94,6 +95,7 @@ async function prepare(
     ...workerProfileFields(),
     ...overrides,
   };
+  await holdAttempt(runId, assignment.attempt, assignment.workerId);
   await s3.send(
     new PutObjectCommand({
       Bucket: STAGING,
@@ -103,6 +105,26 @@ async function prepare(
     }),
   );
   return { branch: ensured.branch, baseCommit: ensured.commit };
+}
+
+/**
+ * Records the attempt on the run as AssignWorker does (`worker_running`, attempt, worker id): the
+ * worker checks this lease before it starts, uploads and pushes.
+ */
+async function holdAttempt(runId: string, attempt: number, workerId: string): Promise<void> {
+  const store = new DynamoRunStore(db.doc, db.tableName);
+  let run = await store.getRun(runId);
+  if (!run) {
+    const draft = newBuildRun(
+      { sessionId: 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa', emailVerified: false },
+      CREATED_AT,
+      runId,
+    );
+    run = transition(transition(draft, 'quoted', {}, CREATED_AT), 'authorized', {}, CREATED_AT);
+    run = transition(transition(run, 'repo_ready', {}, CREATED_AT), 'worker_running', {}, CREATED_AT);
+    await store.createRun(run);
+  }
+  await store.saveRun(update(run, { attempts: attempt, workerId }, CREATED_AT), run);
 }
 
 interface WorkerRun {
@@ -461,6 +483,66 @@ describe('worker program (child process, local emulators)', () => {
       await new Promise<void>((r) => blackhole.close(() => r()));
     }
   }, 60_000);
+
+  it('a clone that fails is an infrastructure failure (retried by the orchestrator, never repaired)', async () => {
+    const runId = newTestRunId();
+    await prepare(runId, tipSpec({ artifactType: 'web' }));
+    const run = await startWorker(runId, { REPO_DIR: join(root, 'repos', 'missing.git') }).done;
+    expect(run.code).toBe(1);
+    expect(await readResult(runId)).toMatchObject({
+      ok: false,
+      code: 'infrastructure',
+      reason: 'the build branch could not be cloned',
+      workerId: 'worker-local',
+    });
+  }, 60_000);
+
+  it('a worker whose attempt went stale mid-build uploads nothing, pushes nothing and reports no result', async () => {
+    const runId = newTestRunId();
+    const marker = join(root, `${runId}.testing`);
+    const { branch, baseCommit } = await prepare(runId, tipSpec({ artifactType: 'web' }), {
+      testCommands: [['sh', '-c', `touch '${marker}' && sleep 3`]],
+    });
+    const worker = startWorker(runId);
+    const until = Date.now() + 60_000;
+    while (!(await stat(marker).catch(() => undefined))) {
+      if (Date.now() > until) throw new Error(`the worker never ran its tests: ${worker.stderr()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Meanwhile the orchestrator moved on: a newer attempt with another worker holds the run.
+    await holdAttempt(runId, 2, 'worker-newer');
+    const run = await worker.done;
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toMatchObject({
+      ok: false,
+      code: 'stale_attempt',
+    });
+    expect(run.stderr).toContain('stale attempt before the upload');
+    expect(await listKeys(STAGING, keys.candidatePrefix(runId, 1))).toEqual([]);
+    expect(await listKeys(EVIDENCE, `runs/${runId}/1/`)).toEqual([keys.workerLog(runId, 1)]);
+    expect(git('--git-dir', bareDir, 'rev-parse', `refs/heads/${branch}`)).toBe(baseCommit);
+  }, 120_000);
+
+  it('a worker whose attempt goes stale while a step hangs stops itself (LEASE_CHECK_SECONDS)', async () => {
+    const runId = newTestRunId();
+    const marker = join(root, `${runId}.hanging`);
+    await prepare(runId, tipSpec({ artifactType: 'web' }), {
+      testCommands: [['sh', '-c', `touch '${marker}' && sleep 300`]],
+    });
+    const worker = startWorker(runId, { LEASE_CHECK_SECONDS: '1' });
+    const until = Date.now() + 60_000;
+    while (!(await stat(marker).catch(() => undefined))) {
+      if (Date.now() > until) throw new Error(`the worker never ran its tests: ${worker.stderr()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const staleAt = Date.now();
+    await holdAttempt(runId, 2, 'worker-newer');
+    const run = await worker.done;
+    expect(Date.now() - staleAt).toBeLessThan(30_000); // not the 300 s the step would have taken
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('stale attempt: the run is at attempt 2, not 1');
+    expect(await listKeys(EVIDENCE, `runs/${runId}/1/`)).toEqual([keys.workerLog(runId, 1)]);
+  }, 120_000);
 
   it('exposes the worker profile the orchestrator copies into assignments', () => {
     expect(ARTIFACT_BUILDER_PROFILE.manifestPath).toBe('dist/artifact-manifest.json');

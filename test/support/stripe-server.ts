@@ -114,7 +114,14 @@ export class LocalStripeServer {
     return pi;
   }
 
+  /** While true, every request is cut off unanswered (a Stripe outage as the client sees one). */
+  outage = false;
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.outage) {
+      req.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');

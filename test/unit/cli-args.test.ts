@@ -5,6 +5,20 @@ import { UsageError } from '../../lib/cli/errors.ts';
 const RUN = 'run_aaaaaaaaaaaaaaaaaaaaaaaaaa';
 
 describe('parseCliArgs', () => {
+  it('parses settle, retry --no-charge <reason> and runs --unsettled', () => {
+    const id = 'run_aaaaaaaaaaaaaaaaaaaaaaaaaa';
+    expect(parseCliArgs(['settle', id]).command).toEqual({ name: 'settle', runId: id });
+    expect(parseCliArgs(['retry', id, '--no-charge', 'goodwill']).command).toEqual({
+      name: 'retry',
+      runId: id,
+      noCharge: 'goodwill',
+    });
+    expect(parseCliArgs(['retry', id]).command).toEqual({ name: 'retry', runId: id });
+    expect(() => parseCliArgs(['retry', id, '--no-charge', ' '])).toThrow(/needs a reason/);
+    expect(() => parseCliArgs(['settle', id, '--no-charge', 'x'])).toThrow(/does not take/);
+    expect(parseCliArgs(['runs', '--unsettled']).command).toMatchObject({ name: 'runs', unsettled: true });
+  });
+
   it('parses runs with and without a phase, and the global flags anywhere', () => {
     expect(parseCliArgs(['runs'])).toEqual({
       json: false,

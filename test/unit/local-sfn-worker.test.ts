@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,32 @@ describe('local RunWorker (ecs:runTask.sync as a child process)', () => {
     expect(task).toMatchObject({ LastStatus: 'STOPPED', StopCode: 'EssentialContainerExited' });
     expect(task.Containers).toMatchObject([{ Name: 'worker', ExitCode: 0 }]);
     expect(readFileSync(join(dir, 'logs', 'worker-run_ok-1.log'), 'utf8')).toContain('run_ok 1 base-value');
+  });
+
+  it('removes the scratch of a killed worker and keeps a pid file only while it lives', async () => {
+    const work = join(dir, 'work-killed');
+    const data = join(dir, 'data-killed');
+    const scratch = join(work, 'busdk-worker-run_killed-3-abc');
+    const other = join(work, 'busdk-worker-run_killed-4-def');
+    mkdirSync(other, { recursive: true });
+    const slot = new WorkerSlot(dir, join(dir, 'logs'), {
+      dataDir: data,
+      env: { WORK_DIR: work },
+      command: [
+        process.execPath,
+        '-e',
+        `require('node:fs').mkdirSync(${JSON.stringify(join(scratch, 'repo'))}, { recursive: true });
+         console.log(require('node:fs').readdirSync(${JSON.stringify(join(data, 'workers'))}).length);
+         process.kill(process.pid, 'SIGKILL');`,
+      ],
+    });
+    const err = await slot.runTask(params({ RUN_ID: 'run_killed', ATTEMPT: '3' }), 10_000).catch((e) => e);
+    expect(err).toBeInstanceOf(AslTaskError);
+    expect(JSON.parse((err as Error).message)).toMatchObject({ Containers: [{ ExitCode: 137 }] });
+    expect(readFileSync(join(dir, 'logs', 'worker-run_killed-3.log'), 'utf8')).toMatch(/^1$/m);
+    expect(existsSync(scratch)).toBe(false);
+    expect(existsSync(other)).toBe(true); // another attempt's scratch is not this slot's to remove
+    expect(readdirSync(join(data, 'workers'))).toEqual([]);
   });
 
   it('fails with States.TaskFailed / TaskFailedToStart when the program cannot start', async () => {

@@ -393,6 +393,87 @@ describe('RecordWorkerFailure', () => {
   });
 });
 
+describe('infrastructure failures and stale workers', () => {
+  const cloneFailed = JSON.stringify({
+    ok: false,
+    code: 'infrastructure',
+    reason: 'the build branch could not be cloned',
+    workerId: 'wkr_1',
+  });
+
+  it('a failed clone is retried with backoff and does not use up a repair attempt', async () => {
+    const { run, state } = await runningRun();
+    expect(state).toMatchObject({ attempt: 1, maxAttempts: 3 });
+    artifacts.put('evidence', keys.workerResult(run.runId, 1), cloneFailed);
+    const infra = { max: 2, baseSeconds: 10 };
+    const out = await recordWorkerFailure(
+      { ...deps, infraRetry: infra },
+      { ...state, workerError: { Error: 'States.TaskFailed' } },
+    );
+    expect(out).toMatchObject({
+      passed: false,
+      repairable: false,
+      retryInfrastructure: true,
+      infraRetries: 1,
+      retryDelaySeconds: 10,
+      maxAttempts: 4, // the budget grows by the attempt the failed clone took
+      failureCode: 'infrastructure',
+    });
+    // The coder is not handed "could not be cloned" as something to repair.
+    expect(out.lastFailure).toBeUndefined();
+
+    // Next attempt: the count carries on, the backoff doubles, the limit ends it as infrastructure.
+    const second = await assignWorker(deps, out);
+    expect(second).toMatchObject({ attempt: 2, maxAttempts: 4, infraRetries: 1 });
+    artifacts.put('evidence', keys.workerResult(run.runId, 2), cloneFailed.replace('wkr_1', 'wkr_2'));
+    const again = await recordWorkerFailure({ ...deps, infraRetry: infra }, second);
+    expect(again).toMatchObject({ retryInfrastructure: true, infraRetries: 2, retryDelaySeconds: 20 });
+    const third = await assignWorker(deps, again);
+    artifacts.put('evidence', keys.workerResult(run.runId, 3), cloneFailed.replace('wkr_1', 'wkr_3'));
+    const last = await recordWorkerFailure({ ...deps, infraRetry: infra }, third);
+    expect(last.retryInfrastructure).toBeUndefined();
+    expect(last).toMatchObject({ repairable: false, failureCode: 'infrastructure' });
+    await failRun(deps, last);
+    const stored = await get(run.runId);
+    expect(stored.failure?.code).toBe('infrastructure');
+    expect(toPublicRun(stored).status_message).toBe(FAILURE_SENTENCES.infrastructure);
+    expect(FAILURE_SENTENCES.infrastructure).toMatch(/not a problem with your request/);
+    expect(JSON.stringify(toPublicRun(stored))).not.toContain('cloned');
+  });
+
+  it('a task that never started (ECS TaskFailedToStart) is an infrastructure failure too', async () => {
+    const { state } = await runningRun();
+    const out = await recordWorkerFailure(deps, {
+      ...state,
+      workerError: {
+        Error: 'States.TaskFailed',
+        Cause: JSON.stringify({ StopCode: 'TaskFailedToStart', StoppedReason: 'CannotPullContainerError' }),
+      },
+    });
+    expect(out).toMatchObject({ retryInfrastructure: true, failureCode: 'infrastructure' });
+  });
+
+  it('a task error the Retry gave up on (TransientError) fails the run as infrastructure', async () => {
+    const { run, state } = await runningRun();
+    await failRun(deps, { ...state, error: { Error: 'TransientError', Cause: 'dynamodb unreachable' } });
+    expect((await get(run.runId)).failure?.code).toBe('infrastructure');
+  });
+
+  it("ignores the result of a stale worker (another worker id than the attempt's)", async () => {
+    const { run, state } = await runningRun();
+    expect(run.workerId).toBe('wkr_1');
+    artifacts.put(
+      'evidence',
+      keys.workerResult(run.runId, 1),
+      JSON.stringify({ ok: false, code: 'no_matching_recipe', reason: 'stale says no', workerId: 'wkr_old' }),
+    );
+    const out = await recordWorkerFailure(deps, { ...state, workerError: { Error: 'States.TaskFailed' } });
+    // Not the stale worker's verdict (no_matching_recipe, not repairable): no result at all.
+    expect(out).toMatchObject({ repairable: true, failureCode: 'worker_failed' });
+    expect(out.lastFailure).not.toContain('stale says no');
+  });
+});
+
 describe('VerifyArtifacts', () => {
   it('passes: artifact_pending, events, evidence report, verification on the run; scratch removed', async () => {
     const { run, state } = await runningRun();

@@ -4,11 +4,19 @@ import { transition, update } from '../../lib/domain/lifecycle.ts';
 import {
   assertPayable,
   availablePaymentMethods,
+  CARD_HOLD_MS,
+  cancelIdempotencyKey,
+  captureIdempotencyKey,
   checkoutIdempotencyKey,
   decideCompleted,
+  holdExpired,
+  isUnsettled,
   reopenedPayment,
   reopensCheckout,
+  retryPayment,
   settlementAction,
+  settlementDue,
+  settleRetryDelayMs,
 } from '../../lib/domain/payment.ts';
 import { toPublicRun } from '../../lib/domain/projection.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
@@ -141,5 +149,100 @@ describe('reopen and settlement', () => {
     expect(settlementAction({ ...ready, payment: { status: 'manual_approved', method: 'manual' } })).toBe(
       'none',
     );
+  });
+});
+
+describe('money states (README "Money states"): the transitions not covered above', () => {
+  const failedWith = (payment: BuildRun['payment']) => {
+    const w = transition(transition(stripeAuthorized(), 'repo_ready', {}, T0), 'worker_running', {}, T0);
+    return transition(
+      w,
+      'failed',
+      { payment, failure: { code: 'worker_failed', internalReason: 'x', at: T0 } },
+      T0,
+    );
+  };
+  const readyWith = (payment: BuildRun['payment']) => {
+    let r = transition(stripeAuthorized(), 'repo_ready', {}, T0);
+    r = transition(transition(r, 'worker_running', {}, T0), 'artifact_pending', {}, T0);
+    return transition(r, 'artifact_ready', { payment }, T0);
+  };
+  const card = { method: 'stripe' as const, paymentIntentId: 'pi_1', quoteVersion: 1 };
+
+  it('an open authorization with an outcome is unsettled; settled, expired and manual runs are not retried', () => {
+    expect(isUnsettled(readyWith({ ...card, status: 'authorized' }))).toBe(true);
+    expect(isUnsettled(failedWith({ ...card, status: 'authorized' }))).toBe(true);
+    expect(isUnsettled(readyWith({ ...card, status: 'captured' }))).toBe(false);
+    expect(isUnsettled(failedWith({ ...card, status: 'cancelled' }))).toBe(false);
+    const expired = readyWith({ ...card, status: 'expired' });
+    expect(isUnsettled(expired)).toBe(true); // listed for the operators…
+    expect(settlementAction(expired)).toBe('none'); // …but never retried automatically
+    expect(isUnsettled(readyWith({ status: 'manual_approved', method: 'manual' }))).toBe(false);
+    expect(isUnsettled(stripeAuthorized())).toBe(false); // still building: no outcome yet
+  });
+
+  it('settlement retries back off exponentially (1 min … 1 h) and wait for nextSettleAt', () => {
+    expect([1, 2, 3, 7, 8, 30].map(settleRetryDelayMs)).toEqual([
+      60_000, 120_000, 240_000, 3_600_000, 3_600_000, 3_600_000,
+    ]);
+    const waiting = readyWith({ ...card, status: 'authorized', nextSettleAt: '2026-11-24T10:05:00.000Z' });
+    expect(settlementDue(waiting, '2026-11-24T10:04:59.000Z')).toBe(false);
+    expect(settlementDue(waiting, '2026-11-24T10:05:00.000Z')).toBe(true);
+    expect(settlementDue(readyWith({ ...card, status: 'captured' }), '2030-01-01T00:00:00.000Z')).toBe(false);
+  });
+
+  it('the card hold expires 7 days after the authorization', () => {
+    const run = readyWith({ ...card, status: 'authorized', authorizedAt: T0 });
+    const at = (ms: number) => new Date(Date.parse(T0) + ms).toISOString();
+    expect(holdExpired(run, at(CARD_HOLD_MS - 1))).toBe(false);
+    expect(holdExpired(run, at(CARD_HOLD_MS))).toBe(true);
+  });
+
+  it('retry: manual runs are reused; card runs need a new checkout or a recorded override; an open hold first settles', () => {
+    const manual = failedWith({ status: 'manual_approved', method: 'manual' });
+    expect(retryPayment(manual, {})).toEqual({ kind: 'reuse' });
+    const released = failedWith({ ...card, status: 'cancelled', checkoutAttempt: 0 });
+    expect(retryPayment(released, {})).toEqual({
+      kind: 'checkout',
+      payment: { status: 'none', quoteVersion: 1, checkoutAttempt: 1, retiredPaymentIntents: ['pi_1'] },
+    });
+    const override = { actor: 'cli:op', reason: 'goodwill', at: T0 };
+    expect(retryPayment(released, { override })).toEqual({
+      kind: 'override',
+      payment: {
+        status: 'manual_approved',
+        method: 'manual',
+        quoteVersion: 1,
+        retiredPaymentIntents: ['pi_1'],
+        override,
+      },
+    });
+    expect(() => retryPayment(failedWith({ ...card, status: 'authorized' }), {})).toThrow(
+      expect.objectContaining({ code: 'settle_first' }),
+    );
+    expect(() => retryPayment(failedWith({ status: 'none' }), {})).toThrow(
+      expect.objectContaining({ code: 'not_retryable' }),
+    );
+  });
+
+  it('an earlier, released payment intent never authorizes the run again', () => {
+    const reopened = {
+      ...quotedRun(),
+      payment: { status: 'none' as const, retiredPaymentIntents: ['pi_1'] },
+    };
+    expect(decideCompleted(reopened, facts({ runId: reopened.runId }))).toMatchObject({ action: 'release' });
+    expect(decideCompleted(reopened, facts({ runId: reopened.runId, paymentIntentId: 'pi_2' }))).toEqual({
+      action: 'authorize',
+    });
+  });
+
+  it('a failed run can go back to its quote (retry with a new checkout)', () => {
+    const failed = failedWith({ ...card, status: 'cancelled' });
+    expect(transition(failed, 'quoted', {}, T0).phase).toBe('quoted');
+  });
+
+  it('idempotency keys of capture and cancel name the payment intent (a rebuilt run has a new one)', () => {
+    expect(captureIdempotencyKey('run_a', 'pi_1')).not.toBe(captureIdempotencyKey('run_a', 'pi_2'));
+    expect(cancelIdempotencyKey('run_a', 'pi_1')).toBe('cancel-run_a-pi_1');
   });
 });

@@ -25,6 +25,8 @@ export interface WorkerConfig {
   coderSettings: CoderSettings;
   goCache: string | undefined;
   timeoutSeconds: number;
+  /** `LEASE_CHECK_SECONDS` (1–3600, default 30): how often the attempt's lease is re-checked. */
+  leaseCheckSeconds: number;
   /**
    * `RENDER_CHECK`: `auto` (default) renders web apps when a browser is found and logs a skip
    * otherwise; `required` fails the attempt (internal, not repairable) when it cannot render.
@@ -131,6 +133,16 @@ function timeoutOf(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+function leaseCheckOf(env: NodeJS.ProcessEnv): number {
+  const raw = env.LEASE_CHECK_SECONDS?.trim();
+  if (!raw) return 30;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 3600) {
+    throw new ConfigError('LEASE_CHECK_SECONDS must be an integer from 1 to 3600');
+  }
+  return value;
+}
+
 function renderCheckOf(env: NodeJS.ProcessEnv): RenderCheckMode {
   const value = env.RENDER_CHECK?.trim() || 'auto';
   if (!(RENDER_CHECK_MODES as readonly string[]).includes(value)) {
@@ -191,6 +203,7 @@ export function loadWorkerConfig(
     recipesDir: optionalPath(env, 'RECIPES_DIR'),
     goCache: optionalPath(env, 'GOCACHE'),
     timeoutSeconds: timeoutOf(env),
+    leaseCheckSeconds: leaseCheckOf(env),
     renderCheck: renderCheckOf(env),
     commandUser: commandUserOf(env, getuid),
   };

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BRANCH_PATTERN } from '../../lib/domain/branch.ts';
+import { isRunId } from '../../lib/domain/ids.ts';
 
 /**
  * Worker-side git: clone a build branch, commit the work, push it back.
@@ -177,6 +178,8 @@ export async function commitAndPush(opts: {
   url?: string;
   /** The clone's separate git directory (`cloneBranch({ gitDir })`). */
   gitDir?: string;
+  /** Push only while this repository lease is the attempt's (atomic with the lease's next commit). */
+  lease?: RepoLease;
 }): Promise<CommitPushResult> {
   assertAuthor(opts.author);
   if (!opts.message.trim()) throw new Error('commit message is empty');
@@ -201,9 +204,106 @@ export async function commitAndPush(opts: {
     },
   });
   const commit = (await runGit(['rev-parse', 'HEAD'], at)).trim();
+  const remote = opts.url ?? 'origin';
+  if (opts.lease) {
+    // One atomic push: the branch moves only if the repository lease is still this attempt's.
+    const next = await leaseCommit(opts.dir, opts.gitDir, `push ${opts.lease.holder}`);
+    await runGit(
+      [
+        'push',
+        '--quiet',
+        '--no-verify',
+        '--atomic',
+        `--force-with-lease=${opts.lease.ref}:${opts.lease.token}`,
+        '--',
+        remote,
+        `HEAD:refs/heads/${branch}`,
+        `${next}:${opts.lease.ref}`,
+      ],
+      at,
+    ).catch((err: unknown) => {
+      if (err instanceof GitCommandError && /stale info|rejected/.test(err.stderr))
+        throw new StaleRepoLeaseError(err);
+      throw err;
+    });
+    opts.lease.token = next;
+  } else {
+    await runGit(['push', '--quiet', '--no-verify', '--', remote, `HEAD:refs/heads/${branch}`], at);
+  }
+  return { committed: true, commit, branch };
+}
+
+/**
+ * The repository side of "one worker per attempt": a fencing ref per run,
+ * `refs/busdk/leases/<run_id>`. A worker whose attempt is current takes it right after its clone
+ * (compare-and-swap from whatever it pointed at to a fresh commit object naming the attempt), and
+ * every push of the build branch is one atomic push together with the next lease commit,
+ * conditional on the lease still being the one this worker took (`--force-with-lease`; the
+ * receiving side checks the old value under its ref lock). A later attempt that took the lease
+ * therefore makes every push of an older attempt fail as a whole: the branch never moves for a
+ * stale worker, whatever its own clock or checks said.
+ */
+export interface RepoLease {
+  ref: string;
+  /** The lease commit this worker last wrote; the next push expects it. */
+  token: string;
+  /** `run <run_id> attempt <n> worker <id>` (recorded in the lease commits). */
+  holder: string;
+}
+
+export class StaleRepoLeaseError extends Error {
+  constructor(readonly gitError: GitCommandError) {
+    super('the repository lease is held by a newer attempt');
+    this.name = 'StaleRepoLeaseError';
+  }
+}
+
+export const repoLeaseRef = (runId: string) => {
+  if (!isRunId(runId)) throw new Error('invalid run id');
+  return `refs/busdk/leases/${runId}`;
+};
+
+/** A parentless commit of HEAD's tree naming the lease holder (objects the remote mostly has). */
+async function leaseCommit(dir: string, gitDir: string | undefined, message: string): Promise<string> {
+  const at = { cwd: dir, gitDir };
+  const stamp = `${message} at ${new Date().toISOString()} ${process.pid}`;
+  return (
+    await runGit(['commit-tree', 'HEAD^{tree}', '-m', stamp], {
+      ...at,
+      env: {
+        GIT_AUTHOR_NAME: 'BusDK Lease',
+        GIT_AUTHOR_EMAIL: 'lease@busdk.invalid',
+        GIT_COMMITTER_NAME: 'BusDK Lease',
+        GIT_COMMITTER_EMAIL: 'lease@busdk.invalid',
+      },
+    })
+  ).trim();
+}
+
+/** Takes the run's repository lease for this attempt (see `RepoLease`); call it after the clone. */
+export async function takeRepoLease(opts: {
+  dir: string;
+  gitDir?: string;
+  url: string;
+  runId: string;
+  holder: string;
+}): Promise<RepoLease> {
+  const ref = repoLeaseRef(opts.runId);
+  const at = { cwd: opts.dir, gitDir: opts.gitDir };
+  const listed = (await runGit(['ls-remote', '--', opts.url, ref], at)).trim();
+  const current = listed.split(/\s+/)[0] ?? '';
+  const token = await leaseCommit(opts.dir, opts.gitDir, `lease ${opts.holder}`);
   await runGit(
-    ['push', '--quiet', '--no-verify', '--', opts.url ?? 'origin', `HEAD:refs/heads/${branch}`],
+    [
+      'push',
+      '--quiet',
+      '--no-verify',
+      `--force-with-lease=${ref}:${current}`,
+      '--',
+      opts.url,
+      `${token}:${ref}`,
+    ],
     at,
   );
-  return { committed: true, commit, branch };
+  return { ref, token, holder: opts.holder };
 }

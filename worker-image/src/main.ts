@@ -14,6 +14,7 @@
 
 import { documentClient, s3Client } from '../../lib/aws/clients.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
+import { staleLeaseReason, type WorkerLease } from '../../lib/domain/worker-lease.ts';
 import { createCoder } from './coders.ts';
 import { ConfigError, loadReportTarget, loadWorkerConfig, type ReportTarget } from './config.ts';
 import { WorkerLog } from './log.ts';
@@ -28,6 +29,18 @@ const REPORT_GRACE_MS = 30_000;
 const log = new WorkerLog();
 let stopping = false;
 let finished = false;
+/** The attempt's lease, once the assignment named the worker; checked again before the result. */
+let lease: WorkerLease | undefined;
+let checkLease: ((l: WorkerLease) => Promise<string | undefined>) | undefined;
+
+/** Whether the result may be written: not by a stale attempt (the orchestrator moved on). */
+async function mayReport(result: WorkerResult): Promise<boolean> {
+  if (result.code === 'stale_attempt') return false;
+  if (!lease || !checkLease) return true;
+  const reason = await checkLease(lease).catch(() => undefined); // unreadable store: report anyway
+  if (reason) log.line(`worker: not reporting a result: stale attempt (${reason})`);
+  return !reason;
+}
 
 async function finish(target: ReportTarget | undefined, result: WorkerResult): Promise<never> {
   if (finished) return new Promise<never>(() => {});
@@ -45,8 +58,9 @@ async function finish(target: ReportTarget | undefined, result: WorkerResult): P
         bucket: target.evidenceBucket,
         runId: target.runId,
         attempt: target.attempt,
-        logText: log.text(),
         result,
+        writeResult: await mayReport(result),
+        logText: log.text(),
       });
     } catch (err) {
       process.stderr.write(
@@ -96,7 +110,24 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop(target, 'the worker was stopped (SIGINT)'));
 
   const store = new DynamoRunStore(documentClient(), config.tableName);
+  checkLease = async (l) => staleLeaseReason(await store.getRun(l.runId), l);
+  // Between the checkpoints too: a worker whose attempt went stale (its execution ended, a newer
+  // attempt took over) stops itself within LEASE_CHECK_SECONDS instead of working on for nothing.
+  const leaseTimer = setInterval(() => {
+    const current = lease;
+    if (!current || !checkLease || stopping || finished) return;
+    checkLease(current)
+      .then((reason) => {
+        if (reason) stop(target, `stale attempt: ${reason}`);
+      })
+      .catch(() => undefined); // an unreadable store is checked again at the next checkpoint
+  }, config.leaseCheckSeconds * 1000);
+  leaseTimer.unref();
   const result = await runWorker({
+    checkLease,
+    onLease: (l) => {
+      lease = l;
+    },
     config,
     s3: s3Client(),
     coder: createCoder(config),

@@ -19,6 +19,10 @@ export const WORKER_FAILURE_CODES = [
   'build_failed',
   'tests_failed',
   'internal',
+  /** The worker's infrastructure failed (clone, push, upload, the store): retried, not repaired. */
+  'infrastructure',
+  /** A newer attempt holds the run (the lease is stale): this attempt stopped before any effect. */
+  'stale_attempt',
 ] as const;
 export type WorkerFailureCode = (typeof WORKER_FAILURE_CODES)[number];
 
@@ -33,6 +37,8 @@ export const WorkerResultSchema = z
       .regex(/^[0-9a-f]{40}$/)
       .optional(),
     repairable: z.literal(false).optional(),
+    /** The worker id of the attempt's lease; the orchestrator ignores a result of another worker. */
+    workerId: z.string().max(100).optional(),
     render: z.array(RenderRecordSchema).max(MAX_RENDER_RECORDS).optional(),
   })
   .strict();
@@ -60,6 +66,8 @@ export async function writeEvidence(opts: {
   attempt: number;
   logText: string;
   result: WorkerResult;
+  /** False: the log only (a stale attempt reports nothing the orchestrator would read). */
+  writeResult?: boolean;
 }): Promise<void> {
   const result = WorkerResultSchema.parse(opts.result);
   await opts.s3.send(
@@ -70,6 +78,7 @@ export async function writeEvidence(opts: {
       ContentType: 'text/plain; charset=utf-8',
     }),
   );
+  if (opts.writeResult === false) return;
   await opts.s3.send(
     new PutObjectCommand({
       Bucket: opts.bucket,

@@ -2,7 +2,8 @@ import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { keys } from '../../lib/aws/keys.ts';
-import type { WorkerAssignment } from '../../lib/domain/assignment.ts';
+import { attemptScratchPrefix, type WorkerAssignment } from '../../lib/domain/assignment.ts';
+import type { WorkerLease } from '../../lib/domain/worker-lease.ts';
 import { renderCheck } from '../../lib/verify/render-check.ts';
 import { AssignmentError, fetchAssignment, manifestRelativePath } from './assignment.ts';
 import type { Coder } from './coder/coder.ts';
@@ -14,7 +15,14 @@ import {
   sandboxEnv,
 } from './command-user.ts';
 import type { WorkerConfig } from './config.ts';
-import { cloneBranch, commitAndPush, GitCommandError } from './git.ts';
+import {
+  cloneBranch,
+  commitAndPush,
+  GitCommandError,
+  type RepoLease,
+  StaleRepoLeaseError,
+  takeRepoLease,
+} from './git.ts';
 import { commandEnv, holdGoCacheTrim } from './go-env.ts';
 import type { WorkerLog } from './log.ts';
 import { implementingStage, type ProgressReporter } from './progress.ts';
@@ -48,6 +56,14 @@ export interface WorkerDeps {
   env?: NodeJS.ProcessEnv;
   /** The render check (tests replace it); default `lib/verify/render-check.ts`. */
   renderCheck?: typeof renderCheck;
+  /**
+   * Why the attempt's lease is stale (a newer attempt, or the run ended), or undefined while it
+   * is current (main.ts reads the run store). Checked before any effect: the start, the upload,
+   * every push. Unset (tests): always current.
+   */
+  checkLease?: (lease: WorkerLease) => Promise<string | undefined>;
+  /** Called once the lease is known (main.ts checks it again before writing the result). */
+  onLease?: (lease: WorkerLease) => void;
 }
 
 /** A step failed in a known way; becomes the attempt's result. */
@@ -63,6 +79,21 @@ class StepFailure extends Error {
 }
 
 class Stopped extends Error {}
+
+/** The attempt's lease is stale: it stops without pushing, uploading or reporting success. */
+class StaleAttempt extends Error {}
+
+/** Throws StaleAttempt when the lease is no longer current (an unreadable store: infrastructure). */
+async function assertLease(deps: WorkerDeps, lease: WorkerLease, before: string): Promise<void> {
+  if (!deps.checkLease) return;
+  let reason: string | undefined;
+  try {
+    reason = await deps.checkLease(lease);
+  } catch {
+    throw new StepFailure('infrastructure', `the attempt lease could not be checked before ${before}`);
+  }
+  if (reason) throw new StaleAttempt(`stale attempt before ${before}: ${reason}`);
+}
 
 function clamp(text: string, max = MAX_REASON_CHARS): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
@@ -83,16 +114,18 @@ const KEPT_ON_FAILURE: ReadonlySet<WorkerFailureCode> = new Set([
  */
 async function keepFailedWork(
   deps: WorkerDeps,
-  work: { worktree: string; branch: string; attempt: number; gitDir?: string },
+  work: AttemptWork,
   code: WorkerFailureCode,
 ): Promise<string | undefined> {
   try {
+    await assertLease(deps, work.lease, 'keeping the failed work');
     const pushed = await commitAndPush({
       dir: work.worktree,
       message: `Build attempt ${work.attempt} for ${deps.config.runId} (failed: ${code})\n\nCoder: ${deps.coder.name}\nKept for the repair attempt.\n`,
       author: WORKER_AUTHOR,
       branch: work.branch,
       url: deps.config.repoUrl,
+      lease: work.repoLease,
       ...(work.gitDir && { gitDir: work.gitDir }),
     });
     deps.log.line(
@@ -103,9 +136,22 @@ async function keepFailedWork(
     return pushed.committed ? pushed.commit : undefined;
   } catch (err) {
     if (err instanceof GitCommandError) deps.log.block(err.stderr);
+    if (err instanceof StaleAttempt || err instanceof StaleRepoLeaseError) {
+      deps.log.line(`worker: ${err.message}; the failed attempt's work was not pushed`);
+      return undefined;
+    }
     deps.log.line("worker: the failed attempt's work could not be pushed");
     return undefined;
   }
+}
+
+interface AttemptWork {
+  worktree: string;
+  branch: string;
+  attempt: number;
+  gitDir?: string;
+  lease: WorkerLease;
+  repoLease: RepoLease;
 }
 
 /**
@@ -116,7 +162,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const { config, log } = deps;
   let scratch: string | undefined;
   /** Set once the branch is cloned: where a failed attempt's work is kept for the repair. */
-  let attemptWork: { worktree: string; branch: string; attempt: number; gitDir?: string } | undefined;
+  let attemptWork: AttemptWork | undefined;
+  let workerId: string | undefined;
   const checkpoint = () => {
     if (deps.isStopping()) throw new Stopped();
   };
@@ -135,6 +182,14 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         err instanceof AssignmentError ? err.message : 'the assignment failed',
       );
     }
+    const lease: WorkerLease = {
+      runId: config.runId,
+      attempt: config.attempt,
+      workerId: assignment.workerId,
+    };
+    workerId = lease.workerId;
+    deps.onLease?.(lease);
+    await assertLease(deps, lease, 'the start');
     log.line(
       `worker: assignment ${assignment.taskRef} (${assignment.artifactType}, platforms ${
         assignment.platforms.join(' ') || 'default'
@@ -148,7 +203,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     );
 
     // A fresh directory per attempt; the branch carries the earlier attempts' work (kept on failure).
-    scratch = await mkdtemp(path.join(config.workDir, 'busdk-worker-'));
+    scratch = await mkdtemp(path.join(config.workDir, attemptScratchPrefix(config.runId, config.attempt)));
     const worktree = path.join(scratch, 'repo');
     // With COMMAND_USER the untrusted commands run as that user: they get the worktree, a HOME
     // and a TMPDIR; the repository (git directory) and everything else stay root's (command-user.ts).
@@ -169,14 +224,31 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       if (user) await giveToCommandUser(worktree, user);
     } catch (err) {
       if (err instanceof GitCommandError) log.block(err.stderr);
-      throw new StepFailure('internal', 'the build branch could not be cloned');
+      throw new StepFailure('infrastructure', 'the build branch could not be cloned');
     }
     log.line(`worker: cloned the build branch at ${baseCommit}`);
+    // The repository side of the lease: from here on, only this attempt can move the branch.
+    await assertLease(deps, lease, 'taking the repository lease');
+    let repoLease: RepoLease;
+    try {
+      repoLease = await takeRepoLease({
+        dir: worktree,
+        url: config.repoUrl,
+        runId: config.runId,
+        holder: `run ${config.runId} attempt ${config.attempt} worker ${lease.workerId}`,
+        ...(gitDir && { gitDir }),
+      });
+    } catch (err) {
+      if (err instanceof GitCommandError) log.block(err.stderr);
+      throw new StepFailure('infrastructure', 'the repository lease could not be taken');
+    }
     if (user) log.line(`worker: commands run as uid ${user.uid} gid ${user.gid}`);
     attemptWork = {
       worktree,
       branch: assignment.branch,
       attempt: assignment.attempt,
+      lease,
+      repoLease,
       ...(gitDir && { gitDir }),
     };
     checkpoint();
@@ -266,6 +338,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     }
     checkpoint();
 
+    await assertLease(deps, lease, 'the upload');
     let uploaded: Awaited<ReturnType<typeof uploadCandidate>>;
     try {
       const prefix = keys.candidatePrefix(config.runId, config.attempt);
@@ -282,11 +355,12 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     } catch (err) {
       if (err instanceof CandidateRefusedError) throw new StepFailure('build_failed', err.message);
       log.line(`upload: failed (${(err as { name?: string }).name ?? 'Error'})`);
-      throw new StepFailure('internal', 'the candidate could not be uploaded');
+      throw new StepFailure('infrastructure', 'the candidate could not be uploaded');
     }
     log.line(`worker: uploaded ${uploaded.files} files (${uploaded.bytes} bytes) to ${uploaded.prefix}`);
     checkpoint();
 
+    await assertLease(deps, lease, 'the push');
     let commit: string;
     try {
       const pushed = await commitAndPush({
@@ -295,22 +369,32 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         author: WORKER_AUTHOR,
         branch: assignment.branch,
         url: config.repoUrl,
+        lease: repoLease,
         ...(gitDir && { gitDir }),
       });
       commit = pushed.commit;
       log.line(pushed.committed ? `worker: pushed ${commit}` : `worker: no changes to commit (${commit})`);
     } catch (err) {
+      if (err instanceof StaleRepoLeaseError)
+        throw new StaleAttempt(`stale attempt at the push: ${err.message}`);
       if (err instanceof GitCommandError) log.block(err.stderr);
-      throw new StepFailure('internal', 'the work could not be pushed to the build branch');
+      throw new StepFailure('infrastructure', 'the work could not be pushed to the build branch');
     }
     return {
       ok: true,
+      workerId: lease.workerId,
       summary: clamp(coded.summary, 1000),
       commit,
       ...(render.records.length > 0 && { render: render.records }),
     };
   } catch (err) {
-    if (err instanceof Stopped) return { ok: false, code: 'internal', reason: 'the worker was stopped' };
+    const who = workerId ? { workerId } : {};
+    if (err instanceof Stopped)
+      return { ok: false, code: 'internal', reason: 'the worker was stopped', ...who };
+    if (err instanceof StaleAttempt) {
+      log.line(`worker: ${err.message}; stopping without effect`);
+      return { ok: false, code: 'stale_attempt', reason: clamp(err.message), ...who };
+    }
     if (err instanceof StepFailure) {
       log.line(`worker: failed (${err.code})`);
       const kept =
@@ -323,12 +407,13 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         reason: clamp(log.redact(err.reason)),
         ...(!err.repairable && { repairable: false }),
         ...(kept && { commit: kept }),
+        ...who,
       };
     }
     log.line(
       `worker: unexpected error (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)})`,
     );
-    return { ok: false, code: 'internal', reason: 'unexpected worker error' };
+    return { ok: false, code: 'internal', reason: 'unexpected worker error', ...who };
   } finally {
     if (scratch && !deps.isStopping()) {
       await rm(scratch, { recursive: true, force: true }).catch(() => undefined);

@@ -65,6 +65,7 @@ export async function assignWorker(deps: AssignWorkerDeps, state: BuildState): P
   const previousFailure = attempt > 1 ? state.lastFailure : undefined;
   const out: BuildState = { runId: run.runId, attempt, maxAttempts: state.maxAttempts };
   if (state.lastFailure !== undefined) out.lastFailure = state.lastFailure;
+  if (state.infraRetries !== undefined) out.infraRetries = state.infraRetries;
 
   // A retry of this very attempt: same worker, the same assignment rewritten, nothing recorded.
   const assigned = run.phase === 'worker_running' && run.attempts === attempt ? run.workerId : undefined;

@@ -9,6 +9,7 @@ import type {
   DownloadLimits,
   RemoteSmoke,
 } from './ports.ts';
+import type { InfraRetryPolicy } from './record-worker-failure.ts';
 
 /** What every orchestrator task needs. */
 export interface TaskDeps {
@@ -36,6 +37,8 @@ export interface AssignWorkerDeps extends TaskDeps {
 
 export interface RecordWorkerFailureDeps extends TaskDeps {
   artifacts: ArtifactStore;
+  /** How infrastructure failures of a worker are retried (default `DEFAULT_INFRA_RETRY`). */
+  infraRetry?: InfraRetryPolicy;
 }
 
 /** Options of `verifyCandidate` the deployment may set (limits, host platform, smoke timeouts…). */
@@ -45,6 +48,7 @@ export type VerifySettings = Partial<
 
 export interface VerifyArtifactsDeps extends TaskDeps {
   artifacts: ArtifactStore;
+  infraRetry?: InfraRetryPolicy;
   /** The verification gate; `verifyCandidate` from `lib/verify` unless a test replaces it. */
   verify?: (opts: VerifyCandidateOptions) => Promise<VerificationReport>;
   verifySettings?: VerifySettings;

@@ -11,6 +11,19 @@ import { type BuildState, clip, type TaskError } from './state.ts';
 /** Phases FailRun leaves alone: already failed, or a verified artifact exists. */
 const SETTLED: readonly Phase[] = ['failed', 'artifact_ready', 'delivered'];
 
+/**
+ * Task errors that are the infrastructure's, not the run's: a store / S3 / Step Functions error
+ * the task's `Retry` gave up on (`TransientError`, see functions/orchestrator/task.ts) or a
+ * Lambda service failure.
+ */
+const INFRASTRUCTURE_ERRORS = new Set([
+  'TransientError',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+]);
+
 /** `errorType: errorMessage` of a Lambda error cause (JSON), else the raw cause. Internal only. */
 function describeTaskError(error: TaskError): string {
   if (!error.Cause) return error.Error;
@@ -30,7 +43,12 @@ function describeTaskError(error: TaskError): string {
 export function failureOf(state: BuildState): { code: FailureCode; internalReason: string } {
   if (state.error) {
     return {
-      code: state.error.Error === 'States.Timeout' ? 'timeout' : 'internal_error',
+      code:
+        state.error.Error === 'States.Timeout'
+          ? 'timeout'
+          : INFRASTRUCTURE_ERRORS.has(state.error.Error)
+            ? 'infrastructure'
+            : 'internal_error',
       internalReason: clip(describeTaskError(state.error)),
     };
   }

@@ -25,17 +25,51 @@ export function workerFailureRecord(attempt: number, failure: WorkerFailure, at:
   };
 }
 
-/** The repair-loop state for a failed worker attempt. */
-export function workerFailureState(state: BuildState, failure: WorkerFailure): BuildState {
-  return {
+/** How infrastructure failures are retried (env `MAX_INFRA_RETRIES`, `INFRA_RETRY_BASE_SECONDS`). */
+export interface InfraRetryPolicy {
+  /** Infrastructure retries per execution; past them the run fails as `infrastructure`. */
+  max: number;
+  /** Backoff before retry n: `baseSeconds * 2^(n-1)`, at most one hour. */
+  baseSeconds: number;
+}
+export const DEFAULT_INFRA_RETRY: InfraRetryPolicy = { max: 3, baseSeconds: 30 };
+
+/**
+ * The repair-loop state for a failed worker attempt. An infrastructure failure is retried with
+ * backoff (`retryInfrastructure`) while retries are left, and it does not use up a repair
+ * attempt: `maxAttempts` grows by one, and the reason given to the next worker stays the last
+ * failure of the artifact itself (the coder cannot fix a failed clone).
+ */
+export function workerFailureState(
+  state: BuildState,
+  failure: WorkerFailure,
+  policy: InfraRetryPolicy = DEFAULT_INFRA_RETRY,
+): BuildState {
+  const base = {
     runId: state.runId,
     attempt: state.attempt,
     maxAttempts: state.maxAttempts,
     passed: false,
-    repairable: failure.repairable,
-    lastFailure: failure.reason,
     failureCode: failure.code,
+    ...(state.infraRetries !== undefined && { infraRetries: state.infraRetries }),
   };
+  if (failure.code === 'infrastructure') {
+    const used = state.infraRetries ?? 0;
+    const retry = used < policy.max && state.attempt < 99;
+    return {
+      ...base,
+      repairable: false,
+      ...(state.lastFailure !== undefined && { lastFailure: state.lastFailure }),
+      ...(retry && {
+        retryInfrastructure: true,
+        infraRetries: used + 1,
+        maxAttempts: Math.min(99, state.maxAttempts + 1),
+        retryDelaySeconds: Math.min(3600, policy.baseSeconds * 2 ** used),
+      }),
+      ...(!retry && { lastFailure: failure.reason }),
+    };
+  }
+  return { ...base, repairable: failure.repairable, lastFailure: failure.reason };
 }
 
 /** Reconstructs a recorded worker failure (for idempotent re-runs). */
@@ -43,7 +77,7 @@ export function recordedWorkerFailure(v: VerificationResult): WorkerFailure | un
   const check = v.checks.find((c) => c.name === WORKER_CHECK);
   if (!check) return undefined;
   const code = (check.detail ?? 'worker_failed') as WorkerFailure['code'] & FailureCode;
-  const repairable = code !== 'no_matching_recipe' && code !== 'internal_error';
+  const repairable = code !== 'no_matching_recipe' && code !== 'internal_error' && code !== 'infrastructure';
   return { code, repairable, reason: v.internalReason ?? 'worker failed' };
 }
 
@@ -80,8 +114,8 @@ export async function recordWorkerFailure(
 ): Promise<BuildState> {
   if (state.attempt < 1) throw new TaskStateError('RecordWorkerFailure needs an attempt');
   const run = await loadTaskRun(deps, state.runId);
-  const result = await readWorkerResult(deps.artifacts, run.runId, state.attempt);
+  const result = await readWorkerResult(deps.artifacts, run.runId, state.attempt, run.workerId);
   const failure = classifyWorkerFailure(result, state.workerError ?? { Error: 'WorkerFailed' });
   await saveWorkerFailure(deps, run, state.attempt, failure, result);
-  return workerFailureState(state, failure);
+  return workerFailureState(state, failure, deps.infraRetry);
 }

@@ -22,6 +22,10 @@ export type TaskError = z.infer<typeof TaskErrorSchema>;
  *   `previousFailure`; never shown to the customer.
  * - `failureCode`: the customer-safe code FailRun records when the loop gives up.
  * - `workerError` / `error`: what `Catch` recorded (RunWorker / any Lambda task).
+ * - `retryInfrastructure`: the last attempt failed for an infrastructure reason (clone, push,
+ *   upload, the store), not because of the artifact: `CanRepair` waits `retryDelaySeconds`
+ *   (exponential backoff) and starts another attempt. Such an attempt does not use up a repair
+ *   attempt (`maxAttempts` grows by one); `infraRetries` counts them against their own limit.
  */
 export const BuildStateSchema = z.object({
   runId: RunIdSchema,
@@ -33,6 +37,9 @@ export const BuildStateSchema = z.object({
   failureCode: FailureCodeSchema.optional(),
   workerError: TaskErrorSchema.optional(),
   error: TaskErrorSchema.optional(),
+  retryInfrastructure: z.boolean().optional(),
+  infraRetries: z.number().int().min(0).max(99).optional(),
+  retryDelaySeconds: z.number().int().min(0).max(3600).optional(),
 });
 export type BuildState = z.infer<typeof BuildStateSchema>;
 

@@ -88,7 +88,12 @@ async function saveScreenshots(
 }
 
 function stateFromRecord(state: BuildState, v: VerificationResult): BuildState {
-  const base = { runId: state.runId, attempt: state.attempt, maxAttempts: state.maxAttempts };
+  const base = {
+    runId: state.runId,
+    attempt: state.attempt,
+    maxAttempts: state.maxAttempts,
+    ...(state.infraRetries !== undefined && { infraRetries: state.infraRetries }),
+  };
   if (v.passed) return { ...base, passed: true, repairable: false };
   return {
     ...base,
@@ -146,7 +151,7 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
   const recorded = run.verification.find((v) => v.attempt === attempt);
   if (recorded) {
     const workerFailure = recordedWorkerFailure(recorded);
-    if (workerFailure) return workerFailureState(state, workerFailure);
+    if (workerFailure) return workerFailureState(state, workerFailure, deps.infraRetry);
     if (run.phase === 'artifact_pending' || run.phase === 'artifact_ready' || run.phase === 'delivered') {
       return stateFromRecord(state, recorded);
     }
@@ -162,13 +167,13 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
   const evidenceMode = deps.verifySettings?.smoke?.renderEvidence ?? 'none';
   let result: WorkerResult | undefined;
   if (run.phase === 'worker_running' || evidenceMode === 'worker') {
-    result = await readWorkerResult(deps.artifacts, run.runId, attempt);
+    result = await readWorkerResult(deps.artifacts, run.runId, attempt, run.workerId);
   }
   if (run.phase === 'worker_running') {
     if (result && !result.ok) {
       const failure = classifyWorkerFailure(result, undefined);
       await saveWorkerFailure(deps, run, attempt, failure, result);
-      return workerFailureState(state, failure);
+      return workerFailureState(state, failure, deps.infraRetry);
     }
   }
 

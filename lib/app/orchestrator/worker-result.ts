@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { keys } from '../../aws/keys.ts';
 import type { FailureCode } from '../../domain/status.ts';
+import { log } from '../../log.ts';
 import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../verify/render-evidence.ts';
 import type { ArtifactStore } from './ports.ts';
 import { clip } from './state.ts';
@@ -17,15 +18,22 @@ export const WorkerResultSchema = z.object({
   code: z.string().max(100).optional(),
   reason: z.string().optional(),
   repairable: z.boolean().optional(),
+  /** The worker id of the attempt's lease (worker-image/src/result.ts); absent before the assignment. */
+  workerId: z.string().max(100).optional(),
   render: z.array(RenderRecordSchema).max(MAX_RENDER_RECORDS).optional().catch(undefined),
 });
 export type WorkerResult = z.infer<typeof WorkerResultSchema>;
 
-/** The worker's result, or undefined when it wrote none (crash, timeout) or it is unreadable. */
+/**
+ * The worker's result, or undefined when it wrote none (crash, timeout). A result written by
+ * another worker than the attempt's (`expectedWorkerId`, the run's `workerId`: a stale attempt) is
+ * refused: it counts as no result and is logged.
+ */
 export async function readWorkerResult(
   artifacts: ArtifactStore,
   runId: string,
   attempt: number,
+  expectedWorkerId?: string,
 ): Promise<WorkerResult | undefined> {
   let json: unknown;
   try {
@@ -37,11 +45,21 @@ export async function readWorkerResult(
   }
   if (json === undefined) return undefined;
   const parsed = WorkerResultSchema.safeParse(json);
-  return parsed.success ? parsed.data : { ok: false, reason: 'the worker result was not valid' };
+  if (!parsed.success) return { ok: false, reason: 'the worker result was not valid' };
+  const writer = parsed.data.workerId;
+  if (writer !== undefined && expectedWorkerId !== undefined && writer !== expectedWorkerId) {
+    log.warn('ignored the result of a stale worker', { runId, attempt, workerId: writer, expectedWorkerId });
+    return undefined;
+  }
+  return parsed.data;
 }
 
 export interface WorkerFailure {
-  code: Extract<FailureCode, 'no_matching_recipe' | 'worker_failed' | 'timeout' | 'internal_error'>;
+  code: Extract<
+    FailureCode,
+    'no_matching_recipe' | 'worker_failed' | 'timeout' | 'internal_error' | 'infrastructure'
+  >;
+  /** Whether a repair attempt (the coder, given the reason) can fix it. */
   repairable: boolean;
   /** Internal only. */
   reason: string;
@@ -74,11 +92,42 @@ function describeEcsCause(cause: string | undefined): string | undefined {
   }
 }
 
-/** Classifies a failed worker attempt from its own result and/or the task error. */
+/** Worker result codes that name an infrastructure failure, not the artifact's own. */
+const INFRASTRUCTURE_CODES = new Set(['infrastructure', 'stale_attempt']);
+/** ECS stop codes of a task that never ran the worker (capacity, image pull, networking). */
+const INFRASTRUCTURE_STOP_CODES = new Set([
+  'TaskFailedToStart',
+  'SpotInterruption',
+  'ServiceSchedulerInitiated',
+]);
+
+function ecsStopCode(cause: string | undefined): string | undefined {
+  try {
+    return (JSON.parse(cause ?? '') as { StopCode?: string }).StopCode;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Classifies a failed worker attempt from its own result and/or the task error. Infrastructure
+ * failures (the worker's clone, push or upload failed, the store could not be read, the task never
+ * started) are `infrastructure`: not repairable by the coder, retried as such by the state machine.
+ */
 export function classifyWorkerFailure(
   result: WorkerResult | undefined,
   workerError: TaskErrorLike | undefined,
 ): WorkerFailure {
+  const stopCode = ecsStopCode(workerError?.Cause);
+  if (
+    (result && !result.ok && INFRASTRUCTURE_CODES.has(result.code ?? '')) ||
+    (!result && stopCode !== undefined && INFRASTRUCTURE_STOP_CODES.has(stopCode))
+  ) {
+    const detail = result
+      ? `${result.code}: ${result.reason ?? 'no reason given'}`
+      : `worker task ${workerError?.Error} (${describeEcsCause(workerError?.Cause) ?? stopCode})`;
+    return { code: 'infrastructure', repairable: false, reason: clip(`infrastructure: ${detail}`) };
+  }
   if (result?.code === 'no_matching_recipe') {
     return {
       code: 'no_matching_recipe',

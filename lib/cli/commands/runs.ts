@@ -1,3 +1,4 @@
+import { isUnsettled } from '../../domain/payment.ts';
 import { PHASES } from '../../domain/phases.ts';
 import type { BuildRun } from '../../domain/run.ts';
 import type { Command } from '../args.ts';
@@ -17,6 +18,9 @@ export function runSummary(run: BuildRun) {
     attempts: run.attempts,
     retries: run.retries ?? 0,
     payment: run.payment.status,
+    /** The card payment is not settled (capture / cancel open or failing, or the hold expired). */
+    unsettled: isUnsettled(run),
+    ...(run.payment.note && { paymentNote: run.payment.note }),
     failure: run.failure?.code,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
@@ -46,6 +50,7 @@ export async function runsCommand(conn: Connection, cmd: RunsCommand): Promise<C
       .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
       .slice(0, cmd.limit);
   }
+  if (cmd.unsettled) runs = runs.filter(isUnsettled);
   const rows = runs.map(runSummary);
   const table = renderTable(
     rows,
@@ -54,14 +59,23 @@ export async function runsCommand(conn: Connection, cmd: RunsCommand): Promise<C
       { header: 'PHASE', value: (r) => r.phase },
       { header: 'TYPE', value: (r) => r.artifactType ?? '' },
       { header: 'ATTEMPTS', value: (r) => r.attempts, align: 'right' },
-      { header: 'PAYMENT', value: (r) => r.payment },
+      { header: 'PAYMENT', value: (r) => (r.unsettled ? `${r.payment} UNSETTLED` : r.payment) },
       { header: 'UPDATED', value: (r) => formatTime(r.updatedAt) },
       { header: 'TITLE', value: (r) => r.title ?? '', maxWidth: 40 },
     ],
-    cmd.phase ? `No build runs in phase ${cmd.phase}.` : 'No build runs.',
+    cmd.unsettled
+      ? 'No unsettled card payments.'
+      : cmd.phase
+        ? `No build runs in phase ${cmd.phase}.`
+        : 'No build runs.',
   );
   const lines = [table];
   if (rows.length > 0) lines.push('', `${rows.length} run${rows.length === 1 ? '' : 's'}`);
+  const unsettled = rows.filter((r) => r.unsettled).length;
+  if (unsettled > 0)
+    lines.push(
+      `${unsettled} with an unsettled card payment: bus-build settle <run_id> (retried automatically)`,
+    );
   if (cursor) lines.push(`More: bus-build runs --phase ${cmd.phase} --cursor ${cursor}`);
   return { data: { runs: rows, ...(cursor ? { cursor } : {}) }, text: lines.join('\n') };
 }

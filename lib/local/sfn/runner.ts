@@ -164,7 +164,10 @@ export class LocalStateMachineRunner {
   }
 
   start(input: unknown, meta: ExecutionMeta): LocalExecution {
-    const slot = new WorkerSlot(this.opts.root, join(this.opts.dataDir, 'logs'), this.opts.worker);
+    const slot = new WorkerSlot(this.opts.root, join(this.opts.dataDir, 'logs'), {
+      ...this.opts.worker,
+      dataDir: this.opts.dataDir,
+    });
     this.slots.add(slot);
     let closed = false;
     const guard = () => {

@@ -4,7 +4,9 @@ import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { attemptScratchPrefix } from '../../domain/assignment.ts';
 import { killProcessGroup } from '../../process.ts';
+import { registerWorker, removeWorkerScratch, unregisterWorker } from '../worker-registry.ts';
 import { AslTaskError } from './errors.ts';
 
 /**
@@ -35,6 +37,11 @@ export interface WorkerProcessOptions {
   cwd?: string;
   /** SIGTERM → SIGKILL grace period, like ECS's stopTimeout. Default 30 000 ms. */
   killGraceMs?: number;
+  /**
+   * The local stack's data dir: each live worker has a pid file under `<dataDir>/workers/` so the
+   * next start can reap it if this process dies without its exit hook (worker-registry.ts).
+   */
+  dataDir?: string;
 }
 
 export const DEFAULT_KILL_GRACE_MS = 30_000;
@@ -201,6 +208,14 @@ export class WorkerSlot {
       if (pid !== undefined) {
         installExitHook();
         liveGroups.add(pid);
+        if (this.options.dataDir) {
+          registerWorker(this.options.dataDir, {
+            pid,
+            runId: overrides.RUN_ID ?? '',
+            attempt: overrides.ATTEMPT ?? '',
+            startedAt: new Date(startedAt).toISOString(),
+          });
+        }
       }
 
       const stop = (why: 'timeout' | 'stopped') => {
@@ -222,6 +237,16 @@ export class WorkerSlot {
           // The essential container exited: the task stops, and so does everything it started.
           killProcessGroup(pid, 'SIGKILL');
           liveGroups.delete(pid);
+          if (this.options.dataDir) unregisterWorker(this.options.dataDir, pid);
+        }
+        // The worker removes its scratch directory itself, except when it was killed or stopped:
+        // whatever of this attempt's scratch is left goes now that nothing of it is alive.
+        if (env.WORK_DIR && overrides.RUN_ID && overrides.ATTEMPT) {
+          try {
+            removeWorkerScratch(env.WORK_DIR, attemptScratchPrefix(overrides.RUN_ID, overrides.ATTEMPT));
+          } catch {
+            // Best effort: the next start removes leftovers.
+          }
         }
         const summary =
           stopped.exitCode === undefined ? stopped.stoppedReason : `exit code ${stopped.exitCode}`;
