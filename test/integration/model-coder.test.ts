@@ -297,7 +297,7 @@ describe('model-driven coder over the real wire formats', () => {
       finish,
     );
     const result = await code(coder(bedrock()), spec('both'));
-    expect(result, logs.join('\n')).toEqual({ ok: true, summary: 'The reverse text tool is ready.' });
+    expect(result, logs.join('\n')).toMatchObject({ ok: true, summary: 'The reverse text tool is ready.' });
     expect(server.requests.every((r) => r.format === 'bedrock' && r.model === 'anthropic.claude-test')).toBe(
       true,
     );
@@ -327,7 +327,7 @@ describe('model-driven coder over the real wire formats', () => {
       finish,
     );
     const result = await code(coder(openai()), spec('binary'));
-    expect(result, logs.join('\n')).toEqual({ ok: true, summary: 'The reverse text tool is ready.' });
+    expect(result, logs.join('\n')).toMatchObject({ ok: true, summary: 'The reverse text tool is ready.' });
     expect(server.requests.every((r) => r.format === 'openai' && r.model === 'scripted-coder')).toBe(true);
     // The request after the failed build carries the compiler's message as an error tool result.
     const afterBuild = (server.requests[2]!.body as { messages: { role: string; content: string }[] })
@@ -359,7 +359,7 @@ describe('model-driven coder over the real wire formats', () => {
         { toolCalls: [{ name: 'finish', input: { summary: 'Done.' } }] },
       );
       const result = await code(coder(make(), { maxSteps: 2, maxTokens: 1e6, maxSeconds: 60 }), spec('web'));
-      expect(result).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (2/2)' });
+      expect(result).toMatchObject({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (2/2)' });
       const results = toolResults();
       expect(results).toHaveLength(5);
       expect(results.every((r) => r.error && r.text.startsWith('Error:'))).toBe(true);
@@ -387,7 +387,7 @@ describe('model-driven coder over the real wire formats', () => {
       coder(openai(), { maxSteps: 10, maxTokens: 100_000, maxSeconds: 60 }),
       spec('web'),
     );
-    expect(tokens).toEqual({
+    expect(tokens).toMatchObject({
       ok: false,
       code: 'coder_failed',
       reason: 'budget exhausted: tokens (110000/100000)',
@@ -395,7 +395,7 @@ describe('model-driven coder over the real wire formats', () => {
 
     server.push(...Array.from({ length: 3 }, () => ({ toolCalls: [{ name: 'list_files', input: {} }] })));
     const steps = await code(coder(bedrock(), { maxSteps: 3, maxTokens: 1e6, maxSeconds: 60 }), spec('web'));
-    expect(steps).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (3/3)' });
+    expect(steps).toMatchObject({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (3/3)' });
 
     // The orchestrator turns it into the fixed customer sentence; the budget detail stays internal.
     const failure = classifyWorkerFailure(

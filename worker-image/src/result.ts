@@ -22,6 +22,31 @@ export const WORKER_FAILURE_CODES = [
 ] as const;
 export type WorkerFailureCode = (typeof WORKER_FAILURE_CODES)[number];
 
+const count = z.number().int().nonnegative();
+
+/**
+ * `coder` (model and command coders): how the coder's attempt went — steps, tool calls, tokens by
+ * kind as the provider reported them plus the budget tokens, the limits, what was left, and why it
+ * stopped (`finished` or the internal reason). Shown by `bus-build show`; internal only.
+ */
+export const CoderReportSchema = z
+  .object({
+    kind: z.enum(['model', 'command']),
+    coder: z.string().max(200),
+    steps: count.optional(),
+    toolCalls: count.optional(),
+    tokens: z
+      .object({ input: count, cachedInput: count, cacheWrite: count, output: count, budget: count })
+      .strict()
+      .optional(),
+    limits: z.object({ maxSteps: count.optional(), maxTokens: count.optional(), maxSeconds: count }).strict(),
+    left: z.object({ steps: count, tokens: count, seconds: count }).strict().optional(),
+    seconds: count,
+    progressReports: count,
+    stopped: z.string().max(300),
+  })
+  .strict();
+
 export const WorkerResultSchema = z
   .object({
     ok: z.boolean(),
@@ -34,6 +59,7 @@ export const WorkerResultSchema = z
       .optional(),
     repairable: z.literal(false).optional(),
     render: z.array(RenderRecordSchema).max(MAX_RENDER_RECORDS).optional(),
+    coder: CoderReportSchema.optional(),
   })
   .strict();
 export type WorkerResult = z.infer<typeof WorkerResultSchema>;

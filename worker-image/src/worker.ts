@@ -5,7 +5,8 @@ import { keys } from '../../lib/aws/keys.ts';
 import type { WorkerAssignment } from '../../lib/domain/assignment.ts';
 import { renderCheck } from '../../lib/verify/render-check.ts';
 import { AssignmentError, fetchAssignment, manifestRelativePath } from './assignment.ts';
-import type { Coder } from './coder/coder.ts';
+import type { Coder, CoderReport, CoderResult } from './coder/coder.ts';
+import { failureReport } from './command-report.ts';
 import {
   type CommandSandbox,
   endCommandUserProcesses,
@@ -20,7 +21,7 @@ import type { WorkerLog } from './log.ts';
 import { implementingStage, type ProgressReporter } from './progress.ts';
 import { renderWebArtifacts } from './render.ts';
 import type { WorkerFailureCode, WorkerResult } from './result.ts';
-import { describeFailure, outputTail, runCommand } from './run-commands.ts';
+import { describeFailure, runCommand } from './run-commands.ts';
 import {
   CandidateRefusedError,
   clearCandidatePrefix,
@@ -115,6 +116,8 @@ async function keepFailedWork(
 export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const { config, log } = deps;
   let scratch: string | undefined;
+  /** The model/command coder's account of the attempt (steps, tokens, budget), for result.json. */
+  let coderReport: CoderReport | undefined;
   /** Set once the branch is cloned: where a failed attempt's work is kept for the repair. */
   let attemptWork: { worktree: string; branch: string; attempt: number; gitDir?: string } | undefined;
   const checkpoint = () => {
@@ -181,6 +184,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     };
     checkpoint();
 
+    // The coder's own progress reaches the visitor only as validated feature numbers and stages.
+    const channel = await deps.progress.openCoderChannel?.();
     const coderInput = {
       worktree,
       spec: assignment.spec,
@@ -189,11 +194,16 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       ...(assignment.previousFailure ? { previousFailure: assignment.previousFailure } : {}),
       ...(sandbox && { sandbox }),
       ...(gitDir && { gitDir }),
+      ...(channel && { progress: (r: Parameters<typeof channel.report>[0]) => channel.report(r) }),
     };
-    const coded = await deps.coder.code(coderInput).catch((err: unknown) => {
-      log.line(`coder: crashed (${err instanceof Error ? err.message : String(err)})`);
-      return { ok: false as const, code: 'coder_failed' as const, reason: 'the coder crashed' };
-    });
+    const coded: CoderResult = await deps.coder
+      .code(coderInput)
+      .catch((err: unknown) => {
+        log.line(`coder: crashed (${err instanceof Error ? err.message : String(err)})`);
+        return { ok: false as const, code: 'coder_failed' as const, reason: 'the coder crashed' };
+      })
+      .finally(() => channel?.close());
+    if (coded.report) coderReport = coded.report;
     if (!coded.ok) throw new StepFailure(coded.code, coded.reason);
     log.line(`coder: ${coded.summary}`);
     // Files the worker wrote as root (offline recipes) become the command user's; the coder's
@@ -217,7 +227,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       if (!result.ok) {
         throw new StepFailure(
           failure,
-          clamp(log.redact(`${describeFailure(result)}\n${outputTail(result.output)}`)),
+          clamp(log.redact(failureReport(describeFailure(result), result.output, 4000))),
         );
       }
     };
@@ -308,6 +318,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       summary: clamp(coded.summary, 1000),
       commit,
       ...(render.records.length > 0 && { render: render.records }),
+      ...(coderReport && { coder: coderReport }),
     };
   } catch (err) {
     if (err instanceof Stopped) return { ok: false, code: 'internal', reason: 'the worker was stopped' };
@@ -323,6 +334,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         reason: clamp(log.redact(err.reason)),
         ...(!err.repairable && { repairable: false }),
         ...(kept && { commit: kept }),
+        ...(coderReport && { coder: coderReport }),
       };
     }
     log.line(

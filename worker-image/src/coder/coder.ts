@@ -1,5 +1,7 @@
 import type { BuildSpec } from '../../../lib/domain/build-spec.ts';
 import type { CommandSandbox } from '../command-user.ts';
+import type { BudgetLeft, CoderBudgetLimits, TokenCounts } from './budget.ts';
+import type { CoderProgress } from './progress-report.ts';
 
 /**
  * A coder modifies a checked-out worktree of the template repository so that the template's one
@@ -23,13 +25,37 @@ export interface CoderInput {
   sandbox?: CommandSandbox;
   /** The clone's git directory when it is kept outside the worktree (with a sandbox). */
   gitDir?: string;
+  /**
+   * Customer-visible progress (validated reports only: an approved feature's number or a fixed
+   * stage). Fire and forget: the worker rate-limits, deduplicates and records it.
+   */
+  progress?: (report: CoderProgress) => void;
+}
+
+/** How a model or command coder's attempt went, for `result.json` and `bus-build show`. Internal. */
+export interface CoderReport {
+  /** `model` or `command`. */
+  kind: 'model' | 'command';
+  /** The coder's name (`model (openai:gpt-x)`, `command (codex)`). */
+  coder: string;
+  /** Model calls (model coder). */
+  steps?: number;
+  toolCalls?: number;
+  tokens?: TokenCounts & { budget: number };
+  /** The command coder has a wall-time budget only. */
+  limits: Pick<CoderBudgetLimits, 'maxSeconds'> & Partial<CoderBudgetLimits>;
+  left?: BudgetLeft;
+  seconds: number;
+  progressReports: number;
+  /** `finished`, or the internal reason the coder stopped. */
+  stopped: string;
 }
 
 export type CoderFailureCode = 'no_matching_recipe' | 'coder_failed';
 
 export type CoderResult =
-  | { ok: true; summary: string }
-  | { ok: false; code: CoderFailureCode; reason: string };
+  | { ok: true; summary: string; report?: CoderReport }
+  | { ok: false; code: CoderFailureCode; reason: string; report?: CoderReport };
 
 export interface Coder {
   readonly name: string;
