@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { keys } from '../../lib/aws/keys.ts';
+import { CoderReportSchema } from '../../lib/domain/coder-report.ts';
 import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../lib/verify/render-evidence.ts';
 
 /**
@@ -12,6 +13,8 @@ import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../lib/verify/render-
  * `render` (on success): the render evidence, per web artifact `{ artifact_id, status, digest }`
  * with the directory digest of the rendered files (lib/verify/render-evidence.ts); the gate
  * (`RENDER_EVIDENCE=worker`) accepts it in place of its own render for exactly those bytes.
+ * `coder` (model and command coders, success or failure): steps, tokens by kind, budget left and
+ * why the coder stopped (lib/domain/coder-report.ts), for `bus-build show`.
  */
 export const WORKER_FAILURE_CODES = [
   'no_matching_recipe',
@@ -21,31 +24,6 @@ export const WORKER_FAILURE_CODES = [
   'internal',
 ] as const;
 export type WorkerFailureCode = (typeof WORKER_FAILURE_CODES)[number];
-
-const count = z.number().int().nonnegative();
-
-/**
- * `coder` (model and command coders): how the coder's attempt went — steps, tool calls, tokens by
- * kind as the provider reported them plus the budget tokens, the limits, what was left, and why it
- * stopped (`finished` or the internal reason). Shown by `bus-build show`; internal only.
- */
-export const CoderReportSchema = z
-  .object({
-    kind: z.enum(['model', 'command']),
-    coder: z.string().max(200),
-    steps: count.optional(),
-    toolCalls: count.optional(),
-    tokens: z
-      .object({ input: count, cachedInput: count, cacheWrite: count, output: count, budget: count })
-      .strict()
-      .optional(),
-    limits: z.object({ maxSteps: count.optional(), maxTokens: count.optional(), maxSeconds: count }).strict(),
-    left: z.object({ steps: count, tokens: count, seconds: count }).strict().optional(),
-    seconds: count,
-    progressReports: count,
-    stopped: z.string().max(300),
-  })
-  .strict();
 
 export const WorkerResultSchema = z
   .object({

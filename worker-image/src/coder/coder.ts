@@ -1,6 +1,6 @@
 import type { BuildSpec } from '../../../lib/domain/build-spec.ts';
+import type { CoderReport } from '../../../lib/domain/coder-report.ts';
 import type { CommandSandbox } from '../command-user.ts';
-import type { BudgetLeft, CoderBudgetLimits, TokenCounts } from './budget.ts';
 import type { CoderProgress } from './progress-report.ts';
 
 /**
@@ -32,24 +32,7 @@ export interface CoderInput {
   progress?: (report: CoderProgress) => void;
 }
 
-/** How a model or command coder's attempt went, for `result.json` and `bus-build show`. Internal. */
-export interface CoderReport {
-  /** `model` or `command`. */
-  kind: 'model' | 'command';
-  /** The coder's name (`model (openai:gpt-x)`, `command (codex)`). */
-  coder: string;
-  /** Model calls (model coder). */
-  steps?: number;
-  toolCalls?: number;
-  tokens?: TokenCounts & { budget: number };
-  /** The command coder has a wall-time budget only. */
-  limits: Pick<CoderBudgetLimits, 'maxSeconds'> & Partial<CoderBudgetLimits>;
-  left?: BudgetLeft;
-  seconds: number;
-  progressReports: number;
-  /** `finished`, or the internal reason the coder stopped. */
-  stopped: string;
-}
+export type { CoderReport };
 
 export type CoderFailureCode = 'no_matching_recipe' | 'coder_failed';
 
