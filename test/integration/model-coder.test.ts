@@ -660,7 +660,19 @@ describe('local stack with the scripted model as the worker coder (CODER=openai)
   it('builds, verifies and publishes a run whose code the model wrote', async () => {
     const { startTestStack, ApiClient } = await import('./harness.ts');
     const { busBuild, chatToQuote, pollEvents, sharedGoCache } = await import('./pipeline-helpers.ts');
-    server.push(writes('web'), runTests, runBuild, finish);
+    // The model reports the first approved feature done (and tries free text, which is refused).
+    server.push(
+      writes('web'),
+      {
+        toolCalls: [
+          { name: 'report_progress', input: { feature: 1 } },
+          { name: 'report_progress', input: { feature: 'tool.go and app.js are written' } },
+          { name: 'run_tests', input: {} },
+        ],
+      },
+      runBuild,
+      finish,
+    );
     const stack = await startTestStack({
       env: {
         GOCACHE: sharedGoCache(),
@@ -689,6 +701,11 @@ describe('local stack with the scripted model as the worker coder (CODER=openai)
       expect(server.requests.every((r) => r.format === 'openai' && r.model === 'scripted-coder')).toBe(true);
       expect(server.requests[0]!.headers.authorization).toBe('Bearer sk-local-test-key');
       const publicText = JSON.stringify(polled.events);
+      // The visitor saw the approved feature in the spec's own words, once.
+      const feature = run.scope!.features[0]!.replace(/[\s.;:!?,]+$/u, '');
+      const messages = (polled.events as { message: string }[]).map((e) => e.message);
+      expect(messages.filter((m) => m === `Done: ${feature}.`)).toHaveLength(1);
+      expect(publicText).not.toContain('are written');
       for (const internal of ['scripted', 'write_file', 'tool.go', 'budget', 'sk-local-test-key']) {
         expect(publicText).not.toContain(internal);
       }

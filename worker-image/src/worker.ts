@@ -185,7 +185,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     checkpoint();
 
     // The coder's own progress reaches the visitor only as validated feature numbers and stages.
-    const channel = await deps.progress.openCoderChannel?.();
+    const channel = deps.coder.reportsProgress ? await deps.progress.openCoderChannel?.() : undefined;
     const coderInput = {
       worktree,
       spec: assignment.spec,

@@ -42,5 +42,7 @@ export type CoderResult =
 
 export interface Coder {
   readonly name: string;
+  /** True when the coder may call `input.progress` (model and command coders). */
+  readonly reportsProgress?: boolean;
   code(input: CoderInput): Promise<CoderResult>;
 }

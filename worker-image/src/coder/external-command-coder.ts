@@ -151,6 +151,7 @@ interface Exit {
 
 export class ExternalCommandCoder implements Coder {
   readonly name: string;
+  readonly reportsProgress = true;
 
   constructor(private readonly options: ExternalCommandCoderOptions) {
     if (options.argv.length === 0) throw new CoderCommandError('no command');

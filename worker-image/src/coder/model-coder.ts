@@ -53,6 +53,7 @@ class CoderStop extends Error {}
 
 export class ModelCoder implements Coder {
   readonly name: string;
+  readonly reportsProgress = true;
 
   constructor(private readonly options: ModelCoderOptions) {
     this.name = `model (${options.model.id})`;
