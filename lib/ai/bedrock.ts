@@ -71,10 +71,15 @@ export class BedrockModelClient implements ModelClient {
   }
 }
 
+/** A Converse cache point: the prefix before it is cached (5 minutes, refreshed on every hit). */
+const CACHE_POINT = { type: 'default' } as const;
+
 export function toConverseInput(modelId: string, request: ModelRequest): ConverseCommandInput {
   const input: ConverseCommandInput = {
     modelId,
-    system: request.system ? [{ text: request.system }] : undefined,
+    system: request.system
+      ? [{ text: request.system }, ...(request.promptCache ? [{ cachePoint: CACHE_POINT }] : [])]
+      : undefined,
     messages: toBedrockMessages(request.messages),
     inferenceConfig: {
       maxTokens: request.maxTokens ?? 1024,
@@ -89,6 +94,7 @@ export function toConverseInput(modelId: string, request: ModelRequest): Convers
         inputSchema: { json: t.inputSchema as DocumentType },
       },
     }));
+    if (request.promptCache) tools.push({ cachePoint: CACHE_POINT });
     let toolChoice: ToolChoice | undefined;
     if (request.toolChoice && request.toolChoice !== 'auto')
       toolChoice = { tool: { name: request.toolChoice.name } };
@@ -143,7 +149,14 @@ export function toBedrockMessages(messages: ModelMessage[]): Message[] {
 export function fromConverseOutput(out: {
   output?: { message?: Message } | undefined;
   stopReason?: string | undefined;
-  usage?: { inputTokens?: number | undefined; outputTokens?: number | undefined } | undefined;
+  usage?:
+    | {
+        inputTokens?: number | undefined;
+        outputTokens?: number | undefined;
+        cacheReadInputTokens?: number | undefined;
+        cacheWriteInputTokens?: number | undefined;
+      }
+    | undefined;
 }): ModelResponse {
   const content = out.output?.message?.content ?? [];
   const text: string[] = [];
@@ -168,7 +181,13 @@ export function fromConverseOutput(out: {
     text: text.join(''),
     toolCalls,
     stopReason: mapStopReason(out.stopReason),
-    usage: { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 },
+    // Converse reports cached input apart from `inputTokens` (the uncached part).
+    usage: {
+      inputTokens: out.usage?.inputTokens ?? 0,
+      outputTokens: out.usage?.outputTokens ?? 0,
+      cachedInputTokens: out.usage?.cacheReadInputTokens ?? 0,
+      cacheWriteInputTokens: out.usage?.cacheWriteInputTokens ?? 0,
+    },
   };
 }
 

@@ -34,13 +34,33 @@ export interface ModelRequest {
   maxTokens?: number;
   temperature?: number;
   signal?: AbortSignal;
+  /**
+   * Ask the provider to cache the stable prefix of the request (the system prompt and the tool
+   * specs). Bedrock Converse: `cachePoint` blocks after the system prompt and after the tools.
+   * OpenAI-compatible servers cache automatically and ignore it.
+   */
+  promptCache?: boolean;
+}
+
+/**
+ * Token usage of one call as the provider bills it, normalised: `inputTokens` counts only the
+ * input billed at the full rate (Bedrock `inputTokens`; OpenAI `prompt_tokens` minus
+ * `prompt_tokens_details.cached_tokens`), `cachedInputTokens` the input read from the prompt
+ * cache (Bedrock `cacheReadInputTokens`; OpenAI `cached_tokens`), `cacheWriteInputTokens` the
+ * input written to the cache (Bedrock `cacheWriteInputTokens`; OpenAI reports none).
+ */
+export interface ModelUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number;
+  cacheWriteInputTokens?: number;
 }
 
 export interface ModelResponse {
   text: string;
   toolCalls: ToolCall[];
   stopReason: 'end_turn' | 'tool_use' | 'max_tokens' | 'other';
-  usage: { inputTokens: number; outputTokens: number };
+  usage: ModelUsage;
 }
 
 export interface ModelClient {

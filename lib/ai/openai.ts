@@ -36,7 +36,11 @@ interface ChatCompletion {
     message?: { content?: string | null; tool_calls?: ChatToolCall[] | null };
     finish_reason?: string | null;
   }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  };
 }
 
 /** The model port over any OpenAI-compatible `POST /chat/completions` endpoint. */
@@ -164,16 +168,24 @@ export function fromChatCompletion(body: ChatCompletion): ModelResponse {
     const rawInput = c.function?.arguments ?? '';
     return { id: c.id ?? `call_${i}`, name: c.function?.name ?? '', input: parseJson(rawInput), rawInput };
   });
+  // `prompt_tokens` includes the cached part (servers cache the prompt prefix automatically).
+  const prompt = count(body.usage?.prompt_tokens);
+  const cached = Math.min(prompt, count(body.usage?.prompt_tokens_details?.cached_tokens));
   return {
     text: typeof choice.message?.content === 'string' ? choice.message.content : '',
     toolCalls,
     stopReason: mapFinishReason(choice.finish_reason, toolCalls.length > 0),
     usage: {
-      inputTokens: body.usage?.prompt_tokens ?? 0,
-      outputTokens: body.usage?.completion_tokens ?? 0,
+      inputTokens: prompt - cached,
+      outputTokens: count(body.usage?.completion_tokens),
+      cachedInputTokens: cached,
+      cacheWriteInputTokens: 0,
     },
   };
 }
+
+const count = (n: number | null | undefined): number =>
+  typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 
 function mapFinishReason(reason: string | null | undefined, hasTools: boolean): ModelResponse['stopReason'] {
   if (reason === 'tool_calls' || reason === 'function_call') return 'tool_use';

@@ -1,5 +1,5 @@
 import type { BuildEvent } from '../domain/events.ts';
-import { type PublicEvent, toPublicEvent } from '../domain/projection.ts';
+import { type PublicEvent, publicEventsOf } from '../domain/projection.ts';
 import { type Caller, loadOwnedRun } from './access.ts';
 import type { AppDeps } from './deps.ts';
 
@@ -19,7 +19,7 @@ export async function listPublicEvents(
   after: number,
   waitSeconds: number,
 ): Promise<{ events: PublicEvent[]; nextAfter: number }> {
-  await loadOwnedRun(deps.store, runId, caller);
+  const run = await loadOwnedRun(deps.store, runId, caller);
   const deadline = Date.now() + Math.min(waitSeconds, MAX_WAIT_SECONDS) * 1000;
   let page: { events: BuildEvent[]; lastSeq: number };
   for (;;) {
@@ -27,6 +27,6 @@ export async function listPublicEvents(
     if (page.events.length > 0 || Date.now() + POLL_INTERVAL_MS > deadline) break;
     await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
   }
-  const events = page.events.map(toPublicEvent).filter((e): e is PublicEvent => e !== null);
+  const events = page.events.map(publicEventsOf(run)).filter((e): e is PublicEvent => e !== null);
   return { events, nextAfter: page.lastSeq };
 }

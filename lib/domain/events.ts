@@ -1,8 +1,32 @@
 import { z } from 'zod';
 import { FailureCodeSchema } from './status.ts';
 
+/**
+ * The stages a coder may report while it works (its `report_progress` tool, or the external
+ * agent's `BUSDK-PROGRESS` lines). A coder names one of these or an approved feature — never text.
+ */
+export const CODER_STAGE_SENTENCES = {
+  planning: 'The build worker is planning how to build your tool.',
+  writing_logic: "The build worker is writing the tool's logic.",
+  writing_tests: 'The build worker is writing tests for the tool.',
+  building_page: 'The build worker is building the page.',
+  testing: 'The build worker is testing the tool.',
+  fixing: 'The build worker is fixing a problem it found.',
+  final_checks: 'The build worker is making the final checks.',
+} as const;
+export type CoderStage = keyof typeof CODER_STAGE_SENTENCES;
+export const CODER_STAGES = Object.keys(CODER_STAGE_SENTENCES) as CoderStage[];
+
+/** Approved features a coder reports done; the projection quotes the spec's own titles. */
+export const FEATURE_DONE_STAGE = 'feature_done';
+/** The most features one event may name (the spec has at most 12). */
+export const MAX_FEATURES_PER_EVENT = 12;
+
 /** Customer-safe progress stages; the projection maps each to one fixed sentence. */
 export const PROGRESS_SENTENCES = {
+  ...CODER_STAGE_SENTENCES,
+  // Said only when the features named cannot be found in the approved spec.
+  [FEATURE_DONE_STAGE]: 'The build worker finished a part of your tool.',
   enough_detail: 'I have enough detail to create the first version.',
   workspace_ready: 'The build workspace is prepared.',
   implementing_web: 'The build worker is implementing the web app.',
@@ -51,8 +75,17 @@ export const WorkerAssignedEvent = ev('bus.build.worker.assigned', {
   taskRef: z.string(),
   attempt: z.number().int().positive(),
 });
+/**
+ * `features` (with the `feature_done` stage): the 1-based numbers of approved spec features the
+ * coder reports done. Numbers only: the projection looks the titles up in the run's own spec.
+ */
 export const ProgressUpdatedEvent = ev('bus.build.progress.updated', {
   stage: ProgressStageSchema,
+  features: z
+    .array(z.number().int().min(1).max(MAX_FEATURES_PER_EVENT))
+    .min(1)
+    .max(MAX_FEATURES_PER_EVENT)
+    .optional(),
   internalDetail: z.string().optional(),
 });
 export const ArtifactSubmittedEvent = ev('bus.build.artifact.submitted', {

@@ -1,6 +1,6 @@
 import { type AcceptanceCheck, checksFor } from './acceptance.ts';
 import type { BuildEvent } from './events.ts';
-import { PROGRESS_SENTENCES } from './events.ts';
+import { FEATURE_DONE_STAGE, PROGRESS_SENTENCES } from './events.ts';
 import type { VerifiedArtifact } from './manifest.ts';
 import { PAYMENT_PROMISE, type PaymentMethod } from './payment.ts';
 import { formatAmount } from './pricing.ts';
@@ -125,8 +125,35 @@ export function quoteChecks(run: Pick<BuildRun, 'spec'>): PublicQuoteCheck[] {
   return checksFor(run.spec.checks, run.spec.artifactType).map((c) => ({ title: c.title, kind: c.kind }));
 }
 
+/**
+ * The projection of one run's events. Coder progress that names approved features becomes
+ * "Done: <feature>." with the feature's own words from the run's approved spec (looked up by
+ * number; an unknown number is never quoted).
+ */
+export function publicEventsOf(run: Pick<BuildRun, 'spec'>): (e: BuildEvent) => PublicEvent | null {
+  const features = run.spec?.features ?? [];
+  return (e) => projectEvent(e, features);
+}
+
 /** Maps an internal event to a fixed customer-safe sentence, or null when it is not public. */
 export function toPublicEvent(e: BuildEvent): PublicEvent | null {
+  return projectEvent(e, []);
+}
+
+/** "Done: A." / "Done: A; B." from approved feature titles (their own words and capitals). */
+export function featuresDoneSentence(
+  numbers: readonly number[],
+  approved: readonly string[],
+): string | undefined {
+  const titles = [...new Set(numbers)]
+    .map((n) => approved[n - 1])
+    .filter((t): t is string => typeof t === 'string')
+    .map((t) => t.trim().replace(/[\s.;:!?,]+$/u, ''))
+    .filter(Boolean);
+  return titles.length > 0 ? `Done: ${titles.join('; ')}.` : undefined;
+}
+
+function projectEvent(e: BuildEvent, approved: readonly string[]): PublicEvent | null {
   const pub = (message: string, phase?: string): PublicEvent => ({
     seq: e.seq,
     type: e.type,
@@ -155,8 +182,13 @@ export function toPublicEvent(e: BuildEvent): PublicEvent | null {
           : 'A build worker has started on your tool.',
         'worker_running',
       );
-    case 'bus.build.progress.updated':
-      return pub(PROGRESS_SENTENCES[e.data.stage]);
+    case 'bus.build.progress.updated': {
+      const done =
+        e.data.stage === FEATURE_DONE_STAGE && e.data.features
+          ? featuresDoneSentence(e.data.features, approved)
+          : undefined;
+      return pub(done ?? PROGRESS_SENTENCES[e.data.stage]);
+    }
     // The progress events that follow carry "being verified" / "preview is ready"; these two name
     // the milestones themselves, so a transcript never shows the same sentence twice in a row.
     case 'bus.build.artifact.submitted':

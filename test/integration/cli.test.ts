@@ -32,6 +32,9 @@ let fake: FakeAws;
 let dataDir: string;
 let repo: RepoStore;
 
+/** Objects the fake S3 serves (GET /bucket/key), e.g. worker results in the evidence bucket. */
+const s3Objects = new Map<string, string>();
+
 /** A stand-in for the Step Functions endpoint, the API's OpenAPI route and S3 bucket HEADs. */
 interface FakeAws {
   url: string;
@@ -79,6 +82,11 @@ async function startFakeAws(): Promise<FakeAws> {
     if (req.method === 'GET' && req.url === '/api/v1/openapi.json') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end('{"openapi":"3.1.0"}');
+    }
+    const object = req.method === 'GET' ? s3Objects.get((req.url ?? '').split('?')[0] ?? '') : undefined;
+    if (object !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(object) });
+      return res.end(object);
     }
     if (req.method === 'HEAD' && /^\/bus-build-(staging|artifacts|evidence)\/?$/.test(req.url ?? '')) {
       res.writeHead(200);
@@ -321,6 +329,31 @@ describe('bus-build against a local stack (child process)', () => {
 
   it('shows the full internal state: branch, worker, verification, evidence and events', async () => {
     const id = runs.delivered!.runId;
+    // Attempt 1 stopped on its token budget; attempt 2 finished (result.json in the evidence bucket).
+    const report = (stopped: string, left: number) => ({
+      kind: 'model',
+      coder: 'model (openai:gpt-coder)',
+      steps: 12,
+      toolCalls: 31,
+      tokens: { input: 41000, cachedInput: 180000, cacheWrite: 0, output: 9000, budget: 68000 },
+      limits: { maxSteps: 30, maxTokens: 600000, maxSeconds: 900 },
+      left: { steps: 18, tokens: left, seconds: 400 },
+      seconds: 500,
+      progressReports: 4,
+      stopped,
+    });
+    s3Objects.set(
+      `/bus-build-evidence/runs/${id}/1/result.json`,
+      JSON.stringify({
+        ok: false,
+        code: 'coder_failed',
+        coder: report('budget exhausted: tokens (600100/600000)', 0),
+      }),
+    );
+    s3Objects.set(
+      `/bus-build-evidence/runs/${id}/2/result.json`,
+      JSON.stringify({ ok: true, coder: report('finished', 532000) }),
+    );
     const res = await cli('show', id);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain(`Build run ${id}`);
@@ -331,12 +364,22 @@ describe('bus-build against a local stack (child process)', () => {
     expect(res.stdout).toContain('s3://bus-build-evidence/runs/x/2/worker.log');
     expect(res.stdout).toContain('bus.build.repo.ready');
     expect(res.stdout).toContain('bus.build.run.delivered');
+    expect(res.stdout).toMatch(/Coder\n\s+ATTEMPT\s+CODER\s+STEPS/);
+    expect(res.stdout).toMatch(
+      /1\s+model \(openai:gpt-coder\)\s+12\s+31\s+in 41000 \/ cached 180000 \/ cache write 0 \/ out 9000 = 68000 of 600000\s+18 steps, 0 tokens, 400 s\s+4\s+budget exhausted: tokens/,
+    );
+    expect(res.stdout).toMatch(
+      /2\s+model \(openai:gpt-coder\)[^\n]*18 steps, 532000 tokens, 400 s\s+4\s+finished/,
+    );
 
     const json = JSON.parse((await cli('show', id, '--json')).stdout);
     expect(json.run).toMatchObject({ runId: id, branch: runs.delivered!.branch, workerId: 'worker-local-1' });
     expect(json.events.map((e: { seq: number }) => e.seq)).toEqual([1, 2, 3]);
     expect(json.execution).toBe(id);
     expect(json.evidence[0].location).toBe('s3://bus-build-evidence/runs/x/2/worker.log');
+    expect(
+      json.coders.map((c: { attempt: number; report: { stopped: string } }) => c.report.stopped),
+    ).toEqual(['budget exhausted: tokens (600100/600000)', 'finished']);
   });
 
   it('lists manifests, verified artifacts and verification results', async () => {

@@ -19,11 +19,15 @@ import type { ModelClient } from '../../lib/ai/model.ts';
 import { OpenAIModelClient } from '../../lib/ai/openai.ts';
 import { classifyWorkerFailure } from '../../lib/app/orchestrator/worker-result.ts';
 import type { ArtifactType, BuildSpec } from '../../lib/domain/build-spec.ts';
+import { CODER_STAGE_SENTENCES } from '../../lib/domain/events.ts';
+import { publicEventsOf } from '../../lib/domain/projection.ts';
 import { FAILURE_SENTENCES } from '../../lib/domain/status.ts';
 import { detectHostPlatform, verifyCandidate } from '../../lib/verify/index.ts';
 import type { CoderResult } from '../../worker-image/src/coder/coder.ts';
 import { ExternalCommandCoder } from '../../worker-image/src/coder/external-command-coder.ts';
 import { ModelCoder } from '../../worker-image/src/coder/model-coder.ts';
+import type { CoderProgress } from '../../worker-image/src/coder/progress-report.ts';
+import { coderProgressChannel, type ProgressData } from '../../worker-image/src/coder-progress.ts';
 import { coderCommandEnv } from '../../worker-image/src/coders.ts';
 import { WorkerLog } from '../../worker-image/src/log.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
@@ -297,7 +301,7 @@ describe('model-driven coder over the real wire formats', () => {
       finish,
     );
     const result = await code(coder(bedrock()), spec('both'));
-    expect(result, logs.join('\n')).toEqual({ ok: true, summary: 'The reverse text tool is ready.' });
+    expect(result, logs.join('\n')).toMatchObject({ ok: true, summary: 'The reverse text tool is ready.' });
     expect(server.requests.every((r) => r.format === 'bedrock' && r.model === 'anthropic.claude-test')).toBe(
       true,
     );
@@ -327,7 +331,7 @@ describe('model-driven coder over the real wire formats', () => {
       finish,
     );
     const result = await code(coder(openai()), spec('binary'));
-    expect(result, logs.join('\n')).toEqual({ ok: true, summary: 'The reverse text tool is ready.' });
+    expect(result, logs.join('\n')).toMatchObject({ ok: true, summary: 'The reverse text tool is ready.' });
     expect(server.requests.every((r) => r.format === 'openai' && r.model === 'scripted-coder')).toBe(true);
     // The request after the failed build carries the compiler's message as an error tool result.
     const afterBuild = (server.requests[2]!.body as { messages: { role: string; content: string }[] })
@@ -338,6 +342,161 @@ describe('model-driven coder over the real wire formats', () => {
     const report = await verify('binary');
     expect(report.passed, JSON.stringify(report.checks.filter((c) => !c.passed))).toBe(true);
   }, 300_000);
+
+  it.each([
+    ['bedrock', bedrock],
+    ['openai', openai],
+  ] as const)(
+    '%s: progress, budgets, prompt cache, edit_file, run_build platforms and a failing go test',
+    async (format, make) => {
+      const brokenTest = REVERSE_TEST_GO.replace('got != "olléh"', 'got != "olleh"');
+      const cached = {
+        inputTokens: 1200,
+        outputTokens: 300,
+        cachedInputTokens: 8000,
+        cacheWriteInputTokens: 0,
+      };
+      server.push(
+        {
+          toolCalls: [
+            { name: 'report_progress', input: { stage: 'writing_logic' } },
+            { name: 'report_progress', input: { message: 'Almost done, the reverse works!' } },
+            { name: 'report_progress', input: { feature: 'tool/tool.go compiles' } },
+            { name: 'write_file', input: { path: 'tool/tool.go', content: REVERSE_GO } },
+            { name: 'write_file', input: { path: 'tool/tool_test.go', content: brokenTest } },
+            { name: 'write_file', input: { path: 'web/index.html', content: indexHtml() } },
+            { name: 'write_file', input: { path: 'web/app.js', content: APP_JS } },
+            { name: 'write_file', input: { path: 'app.json', content: appJson('both') } },
+          ],
+          usage: { inputTokens: 9000, outputTokens: 2500, cacheWriteInputTokens: 7000, cachedInputTokens: 0 },
+        },
+        { ...runTests, usage: cached },
+        {
+          toolCalls: [
+            {
+              name: 'edit_file',
+              input: { path: 'tool/tool_test.go', old_text: 'TestNothing', new_text: 'x' },
+            },
+            { name: 'edit_file', input: { path: 'tool/tool_test.go', old_text: 't.Fatalf(', new_text: 'x' } },
+            {
+              name: 'edit_file',
+              input: { path: 'tool/tool_test.go', old_text: 'got != "olleh"', new_text: 'got != "olléh"' },
+            },
+          ],
+          usage: cached,
+        },
+        {
+          toolCalls: [
+            { name: 'run_tests', input: {} },
+            { name: 'run_build', input: {} },
+          ],
+          usage: cached,
+        },
+        {
+          toolCalls: [
+            { name: 'report_progress', input: { feature: 1 } },
+            { name: 'finish', input: { summary: 'The reverse text tool is ready.' } },
+          ],
+          usage: cached,
+        },
+      );
+      const reports: CoderProgress[] = [];
+      const s = spec('both', { platforms: ['linux-amd64', 'windows-amd64'] });
+      const result = await code(coder(make()), s, { progress: (r: CoderProgress) => reports.push(r) });
+      expect(result, logs.join('\n')).toMatchObject({ ok: true, summary: 'The reverse text tool is ready.' });
+
+      // Tokens by kind as the provider reported them; cached input weighted in the budget.
+      // (OpenAI-compatible servers report no cache writes.)
+      const written = format === 'bedrock' ? 7000 : 0;
+      expect(result.report?.tokens).toEqual({
+        input: 9000 + 4 * 1200,
+        cachedInput: 4 * 8000,
+        cacheWrite: written,
+        output: 2500 + 4 * 300,
+        budget: 9000 + 4800 + written + 3700 + 3200,
+      });
+      expect(result.report).toMatchObject({ steps: 5, progressReports: 2, stopped: 'finished' });
+
+      const results = toolResults();
+      const text = results.map((r) => r.text);
+      // Free text and paths are refused; the stage is accepted with its fixed sentence.
+      expect(text[0]).toContain(CODER_STAGE_SENTENCES.writing_logic);
+      expect(results[1]).toMatchObject({
+        error: true,
+        text: expect.stringMatching(/^Error: pass exactly one of feature/),
+      });
+      expect(results[2]).toMatchObject({
+        error: true,
+        text: expect.stringMatching(/^Error: feature must be the number/),
+      });
+      // Budget figures in every tool result.
+      expect(text.every((t) => /\[budget left: \d+ steps, \d+ tokens, \d+ s\]$/.test(t))).toBe(true);
+      expect(text[0]).toMatch(
+        new RegExp(`\\[budget left: 19 steps, ${1_000_000 - 11_500 - written} tokens, \\d+ s\\]$`),
+      );
+      // The failing go test is named, with its first error.
+      const failedTests = text[8]!;
+      expect(failedTests).toMatch(
+        /^PASSED: go vet \.\/\.\.\.\nFAILED: go test \.\/\.\.\. exited with code 1$/m,
+      );
+      expect(failedTests).toContain('Failing tests: TestReverse');
+      expect(failedTests).toMatch(/First errors:\n.*tool_test\.go:\d+: got "olléh"/);
+      // edit_file: missing, ambiguous (with the count), then one unique replacement.
+      expect(text[9]).toMatch(/^Error: old_text was not found in tool\/tool_test\.go \(0 occurrences\)/);
+      expect(text[10]).toMatch(/^Error: old_text occurs 2 times in tool\/tool_test\.go/);
+      expect(text[11]).toMatch(/^Edited tool\/tool_test\.go: replaced 1 occurrence/);
+      // run_build names what it built and for which platforms.
+      const build = text[13]!;
+      expect(build).toMatch(/^PASSED: go run \.\/tools\/build/);
+      expect(build).toContain(`build: ${HOST} -> dist/bin/reverse-text-${HOST}`);
+      expect(build).toMatch(/build: wrote dist\/artifact-manifest\.json with 2 artifact\(s\)/);
+      if (HOST !== 'windows-amd64') {
+        expect(build).toContain(
+          `this build made only ${HOST} (this machine). The worker's final build after finish makes every requested platform (linux-amd64, windows-amd64)`,
+        );
+      }
+
+      // Prompt caching: Bedrock gets cache points after the system prompt and the tools.
+      const first = server.requests[0]!.body as Record<string, unknown>;
+      if (format === 'bedrock') {
+        expect((first.system as unknown[]).at(-1)).toEqual({ cachePoint: { type: 'default' } });
+        expect((first.toolConfig as { tools: unknown[] }).tools.at(-1)).toEqual({
+          cachePoint: { type: 'default' },
+        });
+      } else {
+        expect(JSON.stringify(first)).not.toContain('cachePoint');
+      }
+
+      // The worker's channel and the public projection: fixed sentences in the approved words.
+      expect(reports).toEqual([{ stage: 'writing_logic' }, { feature: 1 }]);
+      const recorded: ProgressData[] = [];
+      const channel = coderProgressChannel({
+        append: async (d) => {
+          recorded.push(d);
+        },
+        minIntervalMs: 0,
+        log: () => undefined,
+      });
+      for (const r of reports) channel.report(r);
+      await channel.close();
+      const project = publicEventsOf({ spec: s });
+      const sentences = recorded.map(
+        (data, i) =>
+          project({
+            runId: RUN_ID,
+            seq: i + 1,
+            at: new Date().toISOString(),
+            type: 'bus.build.progress.updated',
+            data,
+          })?.message,
+      );
+      expect(sentences).toEqual([
+        CODER_STAGE_SENTENCES.writing_logic,
+        'Done: Reverse the characters of a text.',
+      ]);
+    },
+    300_000,
+  );
 
   it.each([
     ['bedrock', bedrock],
@@ -359,7 +518,11 @@ describe('model-driven coder over the real wire formats', () => {
         { toolCalls: [{ name: 'finish', input: { summary: 'Done.' } }] },
       );
       const result = await code(coder(make(), { maxSteps: 2, maxTokens: 1e6, maxSeconds: 60 }), spec('web'));
-      expect(result).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (2/2)' });
+      expect(result).toMatchObject({
+        ok: false,
+        code: 'coder_failed',
+        reason: 'budget exhausted: steps (2/2)',
+      });
       const results = toolResults();
       expect(results).toHaveLength(5);
       expect(results.every((r) => r.error && r.text.startsWith('Error:'))).toBe(true);
@@ -387,7 +550,7 @@ describe('model-driven coder over the real wire formats', () => {
       coder(openai(), { maxSteps: 10, maxTokens: 100_000, maxSeconds: 60 }),
       spec('web'),
     );
-    expect(tokens).toEqual({
+    expect(tokens).toMatchObject({
       ok: false,
       code: 'coder_failed',
       reason: 'budget exhausted: tokens (110000/100000)',
@@ -395,7 +558,7 @@ describe('model-driven coder over the real wire formats', () => {
 
     server.push(...Array.from({ length: 3 }, () => ({ toolCalls: [{ name: 'list_files', input: {} }] })));
     const steps = await code(coder(bedrock(), { maxSteps: 3, maxTokens: 1e6, maxSeconds: 60 }), spec('web'));
-    expect(steps).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (3/3)' });
+    expect(steps).toMatchObject({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (3/3)' });
 
     // The orchestrator turns it into the fixed customer sentence; the budget detail stays internal.
     const failure = classifyWorkerFailure(
@@ -497,7 +660,19 @@ describe('local stack with the scripted model as the worker coder (CODER=openai)
   it('builds, verifies and publishes a run whose code the model wrote', async () => {
     const { startTestStack, ApiClient } = await import('./harness.ts');
     const { busBuild, chatToQuote, pollEvents, sharedGoCache } = await import('./pipeline-helpers.ts');
-    server.push(writes('web'), runTests, runBuild, finish);
+    // The model reports the first approved feature done (and tries free text, which is refused).
+    server.push(
+      writes('web'),
+      {
+        toolCalls: [
+          { name: 'report_progress', input: { feature: 1 } },
+          { name: 'report_progress', input: { feature: 'tool.go and app.js are written' } },
+          { name: 'run_tests', input: {} },
+        ],
+      },
+      runBuild,
+      finish,
+    );
     const stack = await startTestStack({
       env: {
         GOCACHE: sharedGoCache(),
@@ -526,6 +701,11 @@ describe('local stack with the scripted model as the worker coder (CODER=openai)
       expect(server.requests.every((r) => r.format === 'openai' && r.model === 'scripted-coder')).toBe(true);
       expect(server.requests[0]!.headers.authorization).toBe('Bearer sk-local-test-key');
       const publicText = JSON.stringify(polled.events);
+      // The visitor saw the approved feature in the spec's own words, once.
+      const feature = run.scope!.features[0]!.replace(/[\s.;:!?,]+$/u, '');
+      const messages = (polled.events as { message: string }[]).map((e) => e.message);
+      expect(messages.filter((m) => m === `Done: ${feature}.`)).toHaveLength(1);
+      expect(publicText).not.toContain('are written');
       for (const internal of ['scripted', 'write_file', 'tool.go', 'budget', 'sk-local-test-key']) {
         expect(publicText).not.toContain(internal);
       }

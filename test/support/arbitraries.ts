@@ -345,7 +345,14 @@ export const eventArb: fc.Arbitrary<BuildEvent> = fc
             attempt: fc.integer({ min: 1, max: 3 }),
           });
         case 'bus.build.progress.updated':
-          return fc.record({ stage, internalDetail: reasonValue });
+          return fc.record(
+            {
+              stage,
+              internalDetail: reasonValue,
+              features: fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 12 }),
+            },
+            { requiredKeys: ['stage', 'internalDetail'] },
+          );
         case 'bus.build.artifact.submitted':
           return fc.record({
             attempt: fc.integer({ min: 1, max: 3 }),

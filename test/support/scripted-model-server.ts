@@ -44,7 +44,17 @@ export interface ScriptedTurn {
   toolCalls?: ScriptedToolCall[];
   /** Defaults to `tool_use` when there are tool calls, `end_turn` otherwise. */
   stopReason?: 'end_turn' | 'tool_use' | 'max_tokens';
-  usage?: { inputTokens: number; outputTokens: number };
+  /**
+   * `inputTokens` is the uncached input. Bedrock sends the cache figures as
+   * `cacheReadInputTokens`/`cacheWriteInputTokens`; OpenAI as `prompt_tokens` (uncached + cached)
+   * with `prompt_tokens_details.cached_tokens`.
+   */
+  usage?: {
+    inputTokens: number;
+    outputTokens: number;
+    cachedInputTokens?: number;
+    cacheWriteInputTokens?: number;
+  };
   /** Answer with this HTTP error instead of a turn (e.g. 429, 500). */
   error?: { status: number; message?: string; type?: string };
   /** Wait this long before answering (client timeouts). */
@@ -153,7 +163,14 @@ export async function scriptedModelServer(
     }
     const calls = (turn.toolCalls ?? []).map((c) => ({ ...c, id: c.id ?? `call_${++callCounter}` }));
     const stopReason = turn.stopReason ?? (calls.length ? 'tool_use' : 'end_turn');
-    const usage = turn.usage ?? { inputTokens: 10, outputTokens: 5 };
+    const {
+      cachedInputTokens: cached = 0,
+      cacheWriteInputTokens: written = 0,
+      ...usage
+    } = turn.usage ?? {
+      inputTokens: 10,
+      outputTokens: 5,
+    };
     if (format === 'bedrock') {
       const content: unknown[] = [];
       if (turn.text !== undefined) content.push({ text: turn.text });
@@ -169,7 +186,11 @@ export async function scriptedModelServer(
       send(res, 200, {
         output: { message: { role: 'assistant', content } },
         stopReason,
-        usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens },
+        usage: {
+          ...usage,
+          ...(cached || written ? { cacheReadInputTokens: cached, cacheWriteInputTokens: written } : {}),
+          totalTokens: usage.inputTokens + usage.outputTokens + cached + written,
+        },
         metrics: { latencyMs: 1 },
       });
       return;
@@ -200,9 +221,10 @@ export async function scriptedModelServer(
         },
       ],
       usage: {
-        prompt_tokens: usage.inputTokens,
+        prompt_tokens: usage.inputTokens + cached,
         completion_tokens: usage.outputTokens,
-        total_tokens: usage.inputTokens + usage.outputTokens,
+        total_tokens: usage.inputTokens + cached + usage.outputTokens,
+        ...(cached ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
       },
     });
   }

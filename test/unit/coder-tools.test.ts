@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  coderToolSpecs,
   parseWorktreePath,
   summaryProblem,
   TOOL_SPECS,
@@ -116,17 +117,22 @@ describe('worktree path validation', () => {
     else expect(found).toMatch(problem);
   });
 
-  it('declares the seven tools with object schemas', () => {
+  it('declares the tools with object schemas; report_progress names the feature count', () => {
     expect(TOOL_SPECS.map((t) => t.name)).toEqual([
       'list_files',
       'read_file',
       'write_file',
+      'edit_file',
       'delete_file',
       'run_tests',
       'run_build',
       'finish',
     ]);
-    for (const t of TOOL_SPECS) expect(t.inputSchema.type).toBe('object');
+    const specs = coderToolSpecs(3);
+    expect(specs.map((t) => t.name)).toEqual([...TOOL_SPECS.map((t) => t.name), 'report_progress']);
+    for (const t of specs) expect(t.inputSchema.type).toBe('object');
+    const progress = specs.at(-1)!.inputSchema as { properties: { feature: { maximum: number } } };
+    expect(progress.properties.feature.maximum).toBe(3);
   });
 });
 
@@ -275,5 +281,132 @@ describe('WorktreeTools', () => {
     expect(out.isError).toBe(true);
     expect(out.content).toMatch(/timed out/);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('edit_file', () => {
+  it('replaces exactly one unique occurrence', async () => {
+    writeFileSync(path.join(worktree, 'web/style.css'), '.a { color: red; }\n.b { color: blue; }\n');
+    const out = await tools().execute(
+      call('edit_file', { path: 'web/style.css', old_text: 'color: red', new_text: 'color: green' }),
+    );
+    expect(out).toMatchObject({ isError: false });
+    expect(out.content).toMatch(/^Edited web\/style\.css: replaced 1 occurrence/);
+    expect(readFileSync(path.join(worktree, 'web/style.css'), 'utf8')).toBe(
+      '.a { color: green; }\n.b { color: blue; }\n',
+    );
+  });
+
+  it('refuses a missing or ambiguous text with the count, and changes nothing', async () => {
+    const css = '.a { color: red; }\n.b { color: red; }\n';
+    writeFileSync(path.join(worktree, 'web/style.css'), css);
+    const t = tools();
+    const missing = await t.execute(
+      call('edit_file', { path: 'web/style.css', old_text: 'color: pink', new_text: 'x' }),
+    );
+    expect(missing).toMatchObject({ isError: true });
+    expect(missing.content).toMatch(/not found in web\/style\.css \(0 occurrences\)/);
+    const ambiguous = await t.execute(
+      call('edit_file', { path: 'web/style.css', old_text: 'color: red', new_text: 'x' }),
+    );
+    expect(ambiguous).toMatchObject({ isError: true });
+    expect(ambiguous.content).toMatch(/occurs 2 times in web\/style\.css/);
+    expect(readFileSync(path.join(worktree, 'web/style.css'), 'utf8')).toBe(css);
+  });
+
+  it('keeps the write rules: frame files, missing files, source in web/', async () => {
+    const t = tools();
+    const frame = await t.execute(call('edit_file', { path: 'main.go', old_text: 'main', new_text: 'x' }));
+    expect(frame.content).toMatch(/only tool\/, web\/ and app.json/);
+    const absent = await t.execute(call('edit_file', { path: 'web/none.js', old_text: 'a', new_text: 'b' }));
+    expect(absent.content).toMatch(/no such file: web\/none\.js/);
+    writeFileSync(path.join(worktree, 'web/app.js'), 'const x = 1;\n');
+    const leak = await t.execute(
+      call('edit_file', {
+        path: 'web/app.js',
+        old_text: 'const x = 1;',
+        new_text: 'package main\n\nfunc main() {}',
+      }),
+    );
+    expect(leak.content).toMatch(/must not contain source code/);
+  });
+});
+
+describe('report_progress', () => {
+  const features = ['Split the total between any number of people', 'Round up to whole euros.'];
+
+  it('accepts an approved feature (number or exact title) or a fixed stage', async () => {
+    const reports: unknown[] = [];
+    const t = tools({ features, progress: (r) => reports.push(r) });
+    const byNumber = await t.execute(call('report_progress', { feature: 1 }));
+    expect(byNumber.isError).toBe(false);
+    expect(byNumber.content).toContain('"Done: Split the total between any number of people."');
+    await t.execute(call('report_progress', { feature: 'Round up to whole euros.' }));
+    const stage = await t.execute(call('report_progress', { stage: 'writing_tests' }));
+    expect(stage.content).toContain('The build worker is writing tests for the tool.');
+    expect(reports).toEqual([{ feature: 1 }, { feature: 2 }, { stage: 'writing_tests' }]);
+  });
+
+  it.each([
+    [{ message: 'Almost done, the CSV parser works!' }],
+    [{ feature: 'tool/tool.go is written' }],
+    [{ feature: 'Split the total' }],
+    [{ feature: 3 }],
+    [{ feature: 0 }],
+    [{ feature: 1.5 }],
+    [{ stage: 'hacking' }],
+    [{ stage: 'testing', feature: 1 }],
+    [{ feature: 1, text: 'hello' }],
+    [{}],
+  ])('refuses %j as a tool error and reports nothing', async (args) => {
+    const reports: unknown[] = [];
+    const out = await tools({ features, progress: (r) => reports.push(r) }).execute(
+      call('report_progress', args),
+    );
+    expect(out.isError).toBe(true);
+    expect(out.content).toMatch(/^Error: /);
+    expect(reports).toEqual([]);
+  });
+});
+
+describe('command reports', () => {
+  const goTestOutput = [
+    '=== RUN   TestSplit',
+    '    tool_test.go:14: Split(100, 3) = 33, want 34',
+    '--- FAIL: TestSplit (0.00s)',
+    '=== RUN   TestRound/zero',
+    '--- FAIL: TestRound (0.00s)',
+    '    --- FAIL: TestRound/zero (0.00s)',
+    ...Array.from({ length: 400 }, (_, i) => `noise line ${i}`),
+    'FAIL\texample.com/tool/tool\t0.004s',
+  ].join('\n');
+
+  it('a failing test run names the failing tests and the first errors, keeping head and tail', async () => {
+    const script = path.join(root, 'go-test.js');
+    writeFileSync(script, `process.stdout.write(${JSON.stringify(goTestOutput)}); process.exit(1)`);
+    const out = await tools({ testCommands: [[process.execPath, script]] }).execute(call('run_tests', {}));
+    expect(out.isError).toBe(true);
+    const lines = out.content.split('\n');
+    expect(lines[0]).toMatch(/^FAILED: .* exited with code 1$/);
+    expect(lines[1]).toBe('Failing tests: TestSplit, TestRound, TestRound/zero');
+    expect(out.content).toContain('First errors:\n    tool_test.go:14: Split(100, 3) = 33, want 34');
+    expect(out.content).toContain('=== RUN   TestSplit'); // head
+    expect(out.content).toContain('FAIL\texample.com/tool/tool'); // tail
+    expect(out.content).toMatch(/… \d+ line\(s\) omitted …/);
+    expect(out.content.length).toBeLessThan(6500);
+  });
+
+  it('a passing build returns its own lines and the platform note', async () => {
+    const script = 'console.log("build: linux-amd64 -> dist/bin/x-linux-amd64 (10 bytes)")';
+    const out = await tools({
+      buildCommands: [[process.execPath, '-e', script]],
+      buildNote: 'Note: this build made only linux-amd64 (this machine).',
+    }).execute(call('run_build', {}));
+    expect(out.isError).toBe(false);
+    expect(out.content.split('\n')).toEqual([
+      expect.stringMatching(/^PASSED: /),
+      'build: linux-amd64 -> dist/bin/x-linux-amd64 (10 bytes)',
+      'Note: this build made only linux-amd64 (this machine).',
+    ]);
   });
 });

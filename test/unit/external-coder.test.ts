@@ -152,7 +152,7 @@ console.log(JSON.stringify({ summary: 'The reverse text web app is ready.' }));
       passEnv: ['AGENT_KEY'],
       baseEnv: { AGENT_KEY: 'agent-key-1' },
     }).code(input({ attempt: 2, previousFailure: 'go test failed: want x' }));
-    expect(result).toEqual({ ok: true, summary: 'The reverse text web app is ready.' });
+    expect(result).toMatchObject({ ok: true, summary: 'The reverse text web app is ready.' });
     expect(readFileSync(path.join(worktree, 'web/index.html'), 'utf8')).toBe('<h1>Reverse text</h1>');
     const seen = JSON.parse(readFileSync(path.join(worktree, 'web/assignment.json'), 'utf8'));
     expect(seen).toEqual({
@@ -172,10 +172,48 @@ console.log(JSON.stringify({ summary: 'The reverse text web app is ready.' }));
 
   it('uses a fixed summary when the agent prints none (or an unsafe one)', async () => {
     const script = agent('agent.mjs', `console.log(JSON.stringify({ summary: 'Edited web/index.html' }));`);
-    expect(await coder(script).code(input())).toEqual({
+    expect(await coder(script).code(input())).toMatchObject({
       ok: true,
       summary: 'The tool is implemented and ready to be built.',
     });
+  });
+
+  it('reads BUSDK-PROGRESS lines as they are printed; other values are refused and logged', async () => {
+    const script = agent(
+      'progress.mjs',
+      `import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+const a = JSON.parse(readFileSync(0, 'utf8'));
+writeFileSync('web/protocol.txt', a.progress);
+process.stdout.write('BUSDK-PROGRESS {"stage":"planning"}\\n');
+// Wait until the worker has seen the first report (it writes a marker), proving it is read live.
+const until = Date.now() + 5000;
+while (!existsSync('web/seen.txt') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+if (!existsSync('web/seen.txt')) process.exit(7);
+console.log('BUSDK-PROGRESS {"feature":1}');
+console.log('BUSDK-PROGRESS {"feature":"tool/tool.go compiles"}');
+console.log('BUSDK-PROGRESS {"message":"Almost done!"}');
+process.stdout.write('BUSDK-PROGRESS {"feature":"Reverse the letters"}');
+`,
+    );
+    const reports: unknown[] = [];
+    const result = await coder(script).code(
+      input({
+        spec: { ...spec, features: ['Reverse the letters', 'Keep spaces'] },
+        progress: (r: unknown) => {
+          reports.push(r);
+          if (reports.length === 1) writeFileSync(path.join(worktree, 'web/seen.txt'), 'yes');
+        },
+      }),
+    );
+    expect(result).toMatchObject({
+      ok: true,
+      report: { kind: 'command', progressReports: 3, stopped: 'finished' },
+    });
+    expect(reports).toEqual([{ stage: 'planning' }, { feature: 1 }, { feature: 1 }]);
+    expect(logs.filter((l) => l.includes('progress line refused'))).toHaveLength(2);
+    expect(readFileSync(path.join(worktree, 'web/protocol.txt'), 'utf8')).toMatch(
+      /^Print BUSDK-PROGRESS \{"feature":N\}.*nothing else the agent prints or writes reaches the customer\.$/,
+    );
   });
 
   it('fails on a non-zero exit, with the output in the internal reason', async () => {
@@ -214,7 +252,11 @@ setInterval(() => {}, 1000);
     );
     const started = Date.now();
     const result = await coder(script, { maxSeconds: 1 }).code(input());
-    expect(result).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: wall time (1 s)' });
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'coder_failed',
+      reason: 'budget exhausted: wall time (1 s)',
+    });
     expect(Date.now() - started).toBeLessThan(8000);
     const [agentPid, childPid] = JSON.parse(readFileSync(pids, 'utf8')) as number[];
     await new Promise((r) => setTimeout(r, 200));

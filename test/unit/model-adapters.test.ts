@@ -75,9 +75,23 @@ describe.each([
       text: 'Hello there',
       toolCalls: [],
       stopReason: 'end_turn',
-      usage: { inputTokens: 12, outputTokens: 3 },
+      usage: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
     });
     expect(server.requests[0]?.format).toBe(format);
+  });
+
+  it('counts cached input apart from the uncached input', async () => {
+    server.push({
+      text: 'ok',
+      usage: { inputTokens: 300, outputTokens: 40, cachedInputTokens: 9000, cacheWriteInputTokens: 0 },
+    });
+    const res = await make().converse({ system: 's', messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.usage).toEqual({
+      inputTokens: 300,
+      outputTokens: 40,
+      cachedInputTokens: 9000,
+      cacheWriteInputTokens: 0,
+    });
   });
 
   it('maps tool calls, including malformed JSON arguments', async () => {
@@ -96,6 +110,23 @@ describe.each([
       input: undefined,
       rawInput: '{"title": "Tips",',
     });
+  });
+
+  it('with promptCache sends cache points after the system prompt and the tools (Bedrock only)', async () => {
+    server.push({ text: 'ok' }, { text: 'ok' });
+    await make().converse({ ...request, promptCache: true });
+    await make().converse(request);
+    const [cached, plain] = server.requests.map((r) => r.body as Record<string, unknown>);
+    if (format === 'bedrock') {
+      expect(cached!.system).toEqual([{ text: request.system }, { cachePoint: { type: 'default' } }]);
+      const tools = (cached!.toolConfig as { tools: Record<string, unknown>[] }).tools;
+      expect(tools.at(-1)).toEqual({ cachePoint: { type: 'default' } });
+      expect(tools.slice(0, -1).every((t) => 'toolSpec' in t)).toBe(true);
+      expect(JSON.stringify(plain)).not.toContain('cachePoint');
+    } else {
+      // OpenAI-compatible servers cache automatically: the request is the same either way.
+      expect(cached).toEqual(plain);
+    }
   });
 
   it('maps max_tokens', async () => {

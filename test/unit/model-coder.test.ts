@@ -111,7 +111,7 @@ describe('ModelCoder', () => {
       { text: 'Done', toolCalls: [tc('finish', { summary: 'The reverse text web app is ready.' })] },
     ]);
     const result = await coder(model).code(input());
-    expect(result).toEqual({ ok: true, summary: 'The reverse text web app is ready.' });
+    expect(result).toMatchObject({ ok: true, summary: 'The reverse text web app is ready.' });
     expect(readFileSync(path.join(worktree, 'web/index.html'), 'utf8')).toBe('<h1>{{APP_TITLE}}</h1>');
     expect(model.requests).toHaveLength(3);
     const first = model.requests[0]!;
@@ -120,11 +120,101 @@ describe('ModelCoder', () => {
     expect(first.tools?.map((t) => t.name)).toContain('run_build');
     // Tool results go back with the call ids.
     const last = model.requests[2]!.messages;
+    // Every tool result ends with what is left of the budget (3 steps of the default 30 used … ).
     expect(last.filter((m) => m.role === 'tool').map((m) => (m as { content: string }).content)).toEqual([
-      'Wrote web/index.html (22 bytes).',
-      expect.stringMatching(/^PASSED/),
-      expect.stringMatching(/^PASSED/),
+      expect.stringMatching(
+        /^Wrote web\/index\.html \(22 bytes\)\.\n\[budget left: 29 steps, 599985 tokens, \d+ s\]$/,
+      ),
+      expect.stringMatching(/^PASSED[\s\S]*\[budget left: 28 steps, 599970 tokens, \d+ s\]$/),
+      expect.stringMatching(/^PASSED[\s\S]*\[budget left: 28 steps, 599970 tokens, \d+ s\]$/),
     ]);
+    expect(first.system).toContain('Budget of this attempt: 30 model calls, 600000 tokens');
+    expect(first.system).toMatch(/not the finish summary \(stored internally only\)/);
+    expect(first.promptCache).toBe(true);
+  });
+
+  it('counts tokens by kind (cached input weighted) and reports them with the result', async () => {
+    const model = new FakeModel([
+      {
+        toolCalls: [tc('list_files', {})],
+        usage: { inputTokens: 2000, outputTokens: 100, cachedInputTokens: 0, cacheWriteInputTokens: 9000 },
+      },
+      {
+        toolCalls: [tc('run_tests', {}), tc('run_build', {})],
+        usage: { inputTokens: 500, outputTokens: 200, cachedInputTokens: 10_000, cacheWriteInputTokens: 0 },
+      },
+      {
+        toolCalls: [tc('finish', { summary: 'The reverse text web app is ready.' })],
+        usage: { inputTokens: 300, outputTokens: 50, cachedInputTokens: 12_000 },
+      },
+    ]);
+    const result = await coder(model, { budget: { maxSteps: 10, maxTokens: 100_000, maxSeconds: 60 } }).code(
+      input(),
+    );
+    // input 2800 + output 350 + cache write 9000 + cached 22000 × 0.1 = 14350
+    expect(result).toMatchObject({
+      ok: true,
+      report: {
+        kind: 'model',
+        coder: 'model (fake:model)',
+        steps: 3,
+        toolCalls: 4,
+        tokens: { input: 2800, cachedInput: 22_000, cacheWrite: 9000, output: 350, budget: 14_350 },
+        limits: { maxSteps: 10, maxTokens: 100_000, maxSeconds: 60 },
+        left: { steps: 7, tokens: 85_650 },
+        progressReports: 0,
+        stopped: 'finished',
+      },
+    });
+    const afterSecond = model.requests[2]!.messages.filter((m) => m.role === 'tool').at(-1) as {
+      content: string;
+    };
+    // 2000 + 100 + 9000 + 500 + 200 + 1000 = 12800 used after the second step.
+    expect(afterSecond.content).toMatch(/\[budget left: 8 steps, 87200 tokens, \d+ s\]$/);
+    expect(logs.join('\n')).toMatch(
+      /tokens 14350 \(input 2800, cached 22000, cache write 9000, output 350\)/,
+    );
+  });
+
+  it('passes report_progress to the worker as structured reports; free text and paths are refused', async () => {
+    const reports: unknown[] = [];
+    const model = new FakeModel([
+      {
+        toolCalls: [
+          tc('report_progress', { stage: 'planning' }),
+          tc('report_progress', { feature: 1 }),
+          tc('report_progress', { feature: 'Reverse letters' }),
+          tc('report_progress', { feature: 'web/index.html is done' }),
+          tc('report_progress', { message: 'Nearly there!' }),
+          tc('report_progress', { stage: 'Compiling your tool now' }),
+        ],
+      },
+    ]);
+    const result = await coder(model, { budget: { maxSteps: 1, maxTokens: 1e6, maxSeconds: 60 } }).code(
+      input(spec(), { progress: (r: unknown) => reports.push(r) }),
+    );
+    expect(result).toMatchObject({
+      ok: false,
+      reason: 'budget exhausted: steps (1/1)',
+      report: { progressReports: 3 },
+    });
+    expect(reports).toEqual([{ stage: 'planning' }, { feature: 1 }, { feature: 1 }]);
+    expect(model.requests[0]!.tools?.map((t) => t.name)).toContain('report_progress');
+  });
+
+  it('the budget-exhausted failure carries the coder report; the reason stays internal', async () => {
+    const model = new FakeModel([
+      { toolCalls: [tc('list_files', {})], usage: { inputTokens: 5000, outputTokens: 10 } },
+    ]);
+    const result = await coder(model, { budget: { maxSteps: 9, maxTokens: 4000, maxSeconds: 60 } }).code(
+      input(),
+    );
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'coder_failed',
+      reason: 'budget exhausted: tokens (5010/4000)',
+      report: { stopped: 'budget exhausted: tokens (5010/4000)', left: { steps: 8, tokens: 0 } },
+    });
   });
 
   it('puts the visitor request in delimited data that cannot close its own delimiter', async () => {
@@ -163,7 +253,11 @@ describe('ModelCoder', () => {
     const result = await coder(model, { budget: { maxSteps: 3, maxTokens: 1e6, maxSeconds: 60 } }).code(
       input(),
     );
-    expect(result).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: steps (3/3)' });
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'coder_failed',
+      reason: 'budget exhausted: steps (3/3)',
+    });
     expect(model.requests).toHaveLength(3);
   });
 
@@ -191,7 +285,11 @@ describe('ModelCoder', () => {
     const result = await coder(new FakeModel([hang]), {
       budget: { maxSteps: 5, maxTokens: 1e6, maxSeconds: 1 },
     }).code(input());
-    expect(result).toEqual({ ok: false, code: 'coder_failed', reason: 'budget exhausted: wall time (1 s)' });
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'coder_failed',
+      reason: 'budget exhausted: wall time (1 s)',
+    });
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
@@ -205,7 +303,11 @@ describe('ModelCoder', () => {
       reason: expect.stringMatching(/without finishing/),
     });
     const broken = await coder(new FakeModel([new ModelError('bedrock: throttled', true)])).code(input());
-    expect(broken).toEqual({ ok: false, code: 'coder_failed', reason: 'model error: bedrock: throttled' });
+    expect(broken).toMatchObject({
+      ok: false,
+      code: 'coder_failed',
+      reason: 'model error: bedrock: throttled',
+    });
   });
 
   it('refuses an invalid spec without calling the model', async () => {
@@ -218,7 +320,7 @@ describe('ModelCoder', () => {
 
 describe('budgets', () => {
   it('reads CODER_MAX_* with defaults and bounds', () => {
-    expect(loadCoderBudget({})).toEqual({ maxSteps: 40, maxTokens: 600_000, maxSeconds: 900 });
+    expect(loadCoderBudget({})).toEqual({ maxSteps: 30, maxTokens: 600_000, maxSeconds: 900 });
     expect(
       loadCoderBudget({ CODER_MAX_STEPS: '5', CODER_MAX_TOKENS: '1000', CODER_MAX_SECONDS: '30' }),
     ).toEqual({

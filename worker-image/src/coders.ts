@@ -29,6 +29,7 @@ export function createCoder(
         profile: ARTIFACT_BUILDER_PROFILE,
         commandEnv: coderCommandEnv(config.runId, env),
         budget: config.coderSettings!.budget,
+        promptCache: config.coderSettings!.promptCache,
       });
     }
     case 'command': {

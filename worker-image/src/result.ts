@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { keys } from '../../lib/aws/keys.ts';
+import { CoderReportSchema } from '../../lib/domain/coder-report.ts';
 import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../lib/verify/render-evidence.ts';
 
 /**
@@ -12,6 +13,8 @@ import { MAX_RENDER_RECORDS, RenderRecordSchema } from '../../lib/verify/render-
  * `render` (on success): the render evidence, per web artifact `{ artifact_id, status, digest }`
  * with the directory digest of the rendered files (lib/verify/render-evidence.ts); the gate
  * (`RENDER_EVIDENCE=worker`) accepts it in place of its own render for exactly those bytes.
+ * `coder` (model and command coders, success or failure): steps, tokens by kind, budget left and
+ * why the coder stopped (lib/domain/coder-report.ts), for `bus-build show`.
  */
 export const WORKER_FAILURE_CODES = [
   'no_matching_recipe',
@@ -40,6 +43,7 @@ export const WorkerResultSchema = z
     /** The worker id of the attempt's lease; the orchestrator ignores a result of another worker. */
     workerId: z.string().max(100).optional(),
     render: z.array(RenderRecordSchema).max(MAX_RENDER_RECORDS).optional(),
+    coder: CoderReportSchema.optional(),
   })
   .strict();
 export type WorkerResult = z.infer<typeof WorkerResultSchema>;

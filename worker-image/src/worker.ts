@@ -6,7 +6,8 @@ import { attemptScratchPrefix, type WorkerAssignment } from '../../lib/domain/as
 import type { WorkerLease } from '../../lib/domain/worker-lease.ts';
 import { renderCheck } from '../../lib/verify/render-check.ts';
 import { AssignmentError, fetchAssignment, manifestRelativePath } from './assignment.ts';
-import type { Coder } from './coder/coder.ts';
+import type { Coder, CoderReport, CoderResult } from './coder/coder.ts';
+import { failureReport } from './command-report.ts';
 import {
   type CommandSandbox,
   endCommandUserProcesses,
@@ -28,7 +29,7 @@ import type { WorkerLog } from './log.ts';
 import { implementingStage, type ProgressReporter } from './progress.ts';
 import { renderWebArtifacts } from './render.ts';
 import type { WorkerFailureCode, WorkerResult } from './result.ts';
-import { describeFailure, outputTail, runCommand } from './run-commands.ts';
+import { describeFailure, runCommand } from './run-commands.ts';
 import {
   CandidateRefusedError,
   clearCandidatePrefix,
@@ -161,6 +162,8 @@ interface AttemptWork {
 export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const { config, log } = deps;
   let scratch: string | undefined;
+  /** The model/command coder's account of the attempt (steps, tokens, budget), for result.json. */
+  let coderReport: CoderReport | undefined;
   /** Set once the branch is cloned: where a failed attempt's work is kept for the repair. */
   let attemptWork: AttemptWork | undefined;
   let workerId: string | undefined;
@@ -253,6 +256,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     };
     checkpoint();
 
+    // The coder's own progress reaches the visitor only as validated feature numbers and stages.
+    const channel = deps.coder.reportsProgress ? await deps.progress.openCoderChannel?.() : undefined;
     const coderInput = {
       worktree,
       spec: assignment.spec,
@@ -261,11 +266,16 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       ...(assignment.previousFailure ? { previousFailure: assignment.previousFailure } : {}),
       ...(sandbox && { sandbox }),
       ...(gitDir && { gitDir }),
+      ...(channel && { progress: (r: Parameters<typeof channel.report>[0]) => channel.report(r) }),
     };
-    const coded = await deps.coder.code(coderInput).catch((err: unknown) => {
-      log.line(`coder: crashed (${err instanceof Error ? err.message : String(err)})`);
-      return { ok: false as const, code: 'coder_failed' as const, reason: 'the coder crashed' };
-    });
+    const coded: CoderResult = await deps.coder
+      .code(coderInput)
+      .catch((err: unknown) => {
+        log.line(`coder: crashed (${err instanceof Error ? err.message : String(err)})`);
+        return { ok: false as const, code: 'coder_failed' as const, reason: 'the coder crashed' };
+      })
+      .finally(() => channel?.close());
+    if (coded.report) coderReport = coded.report;
     if (!coded.ok) throw new StepFailure(coded.code, coded.reason);
     log.line(`coder: ${coded.summary}`);
     // Files the worker wrote as root (offline recipes) become the command user's; the coder's
@@ -289,7 +299,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       if (!result.ok) {
         throw new StepFailure(
           failure,
-          clamp(log.redact(`${describeFailure(result)}\n${outputTail(result.output)}`)),
+          clamp(log.redact(failureReport(describeFailure(result), result.output, 4000))),
         );
       }
     };
@@ -386,6 +396,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       summary: clamp(coded.summary, 1000),
       commit,
       ...(render.records.length > 0 && { render: render.records }),
+      ...(coderReport && { coder: coderReport }),
     };
   } catch (err) {
     const who = workerId ? { workerId } : {};
@@ -408,6 +419,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         ...(!err.repairable && { repairable: false }),
         ...(kept && { commit: kept }),
         ...who,
+        ...(coderReport && { coder: coderReport }),
       };
     }
     log.line(

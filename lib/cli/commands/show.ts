@@ -1,5 +1,10 @@
 import { wasAuthorized } from '../../app/approve-run.ts';
+import type { ArtifactStore } from '../../app/orchestrator/ports.ts';
 import { executionName } from '../../app/start-execution.ts';
+import { S3ArtifactStore } from '../../aws/artifact-store.ts';
+import { s3Client } from '../../aws/clients.ts';
+import { keys } from '../../aws/keys.ts';
+import { type CoderReport, CoderReportSchema } from '../../domain/coder-report.ts';
 import type { BuildEvent } from '../../domain/events.ts';
 import type { RunStore } from '../../domain/ports.ts';
 import type { BuildRun } from '../../domain/run.ts';
@@ -27,8 +32,67 @@ export function evidenceLocations(run: BuildRun, buckets: Buckets) {
   return run.evidence.map((e) => ({ ...e, location: s3Uri(buckets.evidence, e.key) }));
 }
 
+/** One attempt's coder report from its `result.json` in the evidence bucket. */
+export interface AttemptCoder {
+  attempt: number;
+  report?: CoderReport;
+  /** Why there is no report: none recorded (offline coder, crash) or unreadable. */
+  missing?: string;
+}
+
+/** The coder report of every attempt (read from the evidence bucket; a failure is shown, not thrown). */
+export async function coderReports(
+  evidence: Pick<ArtifactStore, 'getJson'>,
+  run: Pick<BuildRun, 'runId' | 'attempts'>,
+): Promise<AttemptCoder[]> {
+  const out: AttemptCoder[] = [];
+  for (let attempt = 1; attempt <= run.attempts; attempt++) {
+    try {
+      const json = (await evidence.getJson('evidence', keys.workerResult(run.runId, attempt))) as
+        | { coder?: unknown }
+        | undefined;
+      if (!json) {
+        out.push({ attempt, missing: 'no result.json' });
+        continue;
+      }
+      if (json.coder === undefined) {
+        out.push({ attempt, missing: 'no coder report (offline coder)' });
+        continue;
+      }
+      const parsed = CoderReportSchema.safeParse(json.coder);
+      out.push(
+        parsed.success ? { attempt, report: parsed.data } : { attempt, missing: 'coder report unreadable' },
+      );
+    } catch (err) {
+      out.push({
+        attempt,
+        missing: `result.json unreadable (${(err as { name?: string }).name ?? 'Error'})`,
+      });
+    }
+  }
+  return out;
+}
+
+function tokensText(r: CoderReport): string {
+  const t = r.tokens;
+  if (!t) return '';
+  return `in ${t.input} / cached ${t.cachedInput} / cache write ${t.cacheWrite} / out ${t.output} = ${t.budget}${
+    r.limits.maxTokens ? ` of ${r.limits.maxTokens}` : ''
+  }`;
+}
+
+function leftText(r: CoderReport): string {
+  if (!r.left) return `${Math.max(0, r.limits.maxSeconds - r.seconds)} s`;
+  return `${r.left.steps} steps, ${r.left.tokens} tokens, ${r.left.seconds} s`;
+}
+
 function money(cents: number, currency: string): string {
   return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+}
+
+/** The evidence bucket through the S3 adapter (the target's endpoint and credentials). */
+function evidenceStore(conn: Connection): Pick<ArtifactStore, 'getJson'> {
+  return new S3ArtifactStore(s3Client(), conn.buckets);
 }
 
 /** `show`: everything the backend knows about a run, including its internal references. */
@@ -37,6 +101,7 @@ export async function showCommand(conn: Connection, runId: string): Promise<Comm
   const events = await allEvents(conn.store, runId);
   const evidence = evidenceLocations(run, conn.buckets);
   const execution = wasAuthorized(run) ? executionName(run) : undefined;
+  const coders = await coderReports(evidenceStore(conn), run);
 
   const owner = [
     run.owner.sessionId,
@@ -86,6 +151,19 @@ export async function showCommand(conn: Connection, runId: string): Promise<Comm
     section(`Build run ${run.runId}`, fields),
     section('Verification', verificationTable(run)),
     section(
+      'Coder',
+      renderTable(coders, [
+        { header: 'ATTEMPT', value: (c) => c.attempt, align: 'right' },
+        { header: 'CODER', value: (c) => c.report?.coder ?? c.missing ?? '' },
+        { header: 'STEPS', value: (c) => c.report?.steps ?? '', align: 'right' },
+        { header: 'TOOLS', value: (c) => c.report?.toolCalls ?? '', align: 'right' },
+        { header: 'TOKENS (BUDGET)', value: (c) => (c.report ? tokensText(c.report) : '') },
+        { header: 'LEFT', value: (c) => (c.report ? leftText(c.report) : '') },
+        { header: 'PROGRESS', value: (c) => c.report?.progressReports ?? '', align: 'right' },
+        { header: 'STOPPED', value: (c) => c.report?.stopped ?? '', maxWidth: 60 },
+      ]),
+    ),
+    section(
       'Evidence',
       renderTable(evidence, [
         { header: 'KIND', value: (e) => e.kind },
@@ -118,7 +196,7 @@ export async function showCommand(conn: Connection, runId: string): Promise<Comm
   ].join('\n\n');
 
   return {
-    data: { run, execution: execution ?? null, evidence, events },
+    data: { run, execution: execution ?? null, evidence, coders, events },
     text,
   };
 }

@@ -89,7 +89,7 @@ func main() {
 	case "clean":
 		err = os.RemoveAll(distDir)
 	case "-h", "--help", "help":
-		fmt.Println("usage: go run ./tools/build [build|verify|clean]  (see AGENTS.md)")
+		fmt.Println("usage: go run ./tools/build [build|verify|clean]  (see README.md)")
 	default:
 		err = fmt.Errorf("unknown command %q: use build, verify or clean", cmd)
 	}

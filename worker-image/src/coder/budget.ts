@@ -1,8 +1,21 @@
+import type { ModelUsage } from '../../../lib/ai/model.ts';
+
 /**
  * Per-attempt budgets of the model-driven and external coders: model steps (one `converse` call
- * each), tokens (input + output, summed over the attempt's usage reports) and wall time. Whichever
- * runs out first ends the attempt with `coder_failed` and an internal `budget exhausted: …`
- * reason; the customer only ever sees the fixed failure sentence for the code.
+ * each), budget tokens and wall time. Whichever runs out first ends the attempt with
+ * `coder_failed` and an internal `budget exhausted: …` reason; the customer only ever sees the
+ * fixed failure sentence for the code.
+ *
+ * Budget tokens follow what the providers bill, summed over the attempt's usage reports:
+ * uncached input + output + cache writes count 1 each, input read from the prompt cache counts
+ * {@link CACHED_INPUT_WEIGHT} (Bedrock and OpenAI bill cached reads at a tenth to a half of the
+ * input rate). The four counts are kept apart for the logs, `result.json` and `bus-build show`.
+ *
+ * Defaults: a measured small tool (a CSV→JSON web page + CLI, OpenAI wire format) took 8 steps and
+ * 132,613 raw tokens on its first attempt; 30 steps / 600,000 budget tokens leave room for that
+ * plus a repair round within one attempt even with no cache hit at all (~21,500 tokens a step once
+ * the files are in context, so the two limits end at about the same step), and far more with
+ * caching.
  */
 
 export interface CoderBudgetLimits {
@@ -12,7 +25,7 @@ export interface CoderBudgetLimits {
 }
 
 export const DEFAULT_CODER_BUDGET: Readonly<CoderBudgetLimits> = Object.freeze({
-  maxSteps: 40,
+  maxSteps: 30,
   maxTokens: 600_000,
   maxSeconds: 900,
 });
@@ -46,10 +59,28 @@ export function loadCoderBudget(env: NodeJS.ProcessEnv): CoderBudgetLimits {
   return out;
 }
 
+/** Weight of an input token read from the prompt cache in the token budget. */
+export const CACHED_INPUT_WEIGHT = 0.1;
+
+/** The attempt's usage by kind, as the providers reported it. */
+export interface TokenCounts {
+  input: number;
+  cachedInput: number;
+  cacheWrite: number;
+  output: number;
+}
+
+/** What is left of a budget (never negative). */
+export interface BudgetLeft {
+  steps: number;
+  tokens: number;
+  seconds: number;
+}
+
 /** The running budget of one attempt. */
 export class AttemptBudget {
   private steps = 0;
-  private tokens = 0;
+  private readonly counts: TokenCounts = { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 };
   private readonly startedAt: number;
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
@@ -75,8 +106,23 @@ export class AttemptBudget {
     return this.steps;
   }
 
+  /** Budget tokens used (see the weighting above). */
   get usedTokens(): number {
-    return this.tokens;
+    const c = this.counts;
+    return c.input + c.output + c.cacheWrite + Math.ceil(c.cachedInput * CACHED_INPUT_WEIGHT);
+  }
+
+  /** Tokens by kind. */
+  get tokenCounts(): TokenCounts {
+    return { ...this.counts };
+  }
+
+  left(): BudgetLeft {
+    return {
+      steps: Math.max(0, this.limits.maxSteps - this.steps),
+      tokens: Math.max(0, this.limits.maxTokens - this.usedTokens),
+      seconds: Math.floor(this.remainingMs() / 1000),
+    };
   }
 
   elapsedMs(): number {
@@ -92,17 +138,21 @@ export class AttemptBudget {
     this.steps++;
   }
 
-  addUsage(usage: { inputTokens: number; outputTokens: number }): void {
-    const add = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-    this.tokens += add(usage.inputTokens) + add(usage.outputTokens);
+  addUsage(usage: ModelUsage): void {
+    const add = (n: number | undefined) =>
+      n !== undefined && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+    this.counts.input += add(usage.inputTokens);
+    this.counts.output += add(usage.outputTokens);
+    this.counts.cachedInput += add(usage.cachedInputTokens);
+    this.counts.cacheWrite += add(usage.cacheWriteInputTokens);
   }
 
   /** Which budget is used up, as an internal reason (`budget exhausted: …`), or undefined. */
   exhausted(): string | undefined {
     if (this.steps >= this.limits.maxSteps)
       return `budget exhausted: steps (${this.steps}/${this.limits.maxSteps})`;
-    if (this.tokens >= this.limits.maxTokens)
-      return `budget exhausted: tokens (${this.tokens}/${this.limits.maxTokens})`;
+    if (this.usedTokens >= this.limits.maxTokens)
+      return `budget exhausted: tokens (${this.usedTokens}/${this.limits.maxTokens})`;
     if (this.remainingMs() <= 0 || this.controller.signal.aborted)
       return `budget exhausted: wall time (${this.limits.maxSeconds} s)`;
     return undefined;

@@ -1,5 +1,7 @@
 import type { BuildSpec } from '../../../lib/domain/build-spec.ts';
+import type { CoderReport } from '../../../lib/domain/coder-report.ts';
 import type { CommandSandbox } from '../command-user.ts';
+import type { CoderProgress } from './progress-report.ts';
 
 /**
  * A coder modifies a checked-out worktree of the template repository so that the template's one
@@ -23,15 +25,24 @@ export interface CoderInput {
   sandbox?: CommandSandbox;
   /** The clone's git directory when it is kept outside the worktree (with a sandbox). */
   gitDir?: string;
+  /**
+   * Customer-visible progress (validated reports only: an approved feature's number or a fixed
+   * stage). Fire and forget: the worker rate-limits, deduplicates and records it.
+   */
+  progress?: (report: CoderProgress) => void;
 }
+
+export type { CoderReport };
 
 export type CoderFailureCode = 'no_matching_recipe' | 'coder_failed';
 
 export type CoderResult =
-  | { ok: true; summary: string }
-  | { ok: false; code: CoderFailureCode; reason: string };
+  | { ok: true; summary: string; report?: CoderReport }
+  | { ok: false; code: CoderFailureCode; reason: string; report?: CoderReport };
 
 export interface Coder {
   readonly name: string;
+  /** True when the coder may call `input.progress` (model and command coders). */
+  readonly reportsProgress?: boolean;
   code(input: CoderInput): Promise<CoderResult>;
 }

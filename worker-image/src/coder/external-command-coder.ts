@@ -2,10 +2,12 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildSpecSchema } from '../../../lib/domain/build-spec.ts';
+import { CODER_STAGES } from '../../../lib/domain/events.ts';
 import { killProcessGroup } from '../../../lib/process.ts';
 import { type CommandSandbox, endCommandUserProcesses, sandboxEnv, spawnIdentity } from '../command-user.ts';
 import type { WorkerProfile } from '../profile.ts';
-import type { Coder, CoderInput, CoderResult } from './coder.ts';
+import type { Coder, CoderInput, CoderReport, CoderResult } from './coder.ts';
+import { PROGRESS_LINE_PREFIX, parseProgressLine } from './progress-report.ts';
 import { MAX_PREVIOUS_FAILURE_CHARS } from './prompt.ts';
 import { parseWorktreePath, summaryProblem, ToolRefusal, writePolicyProblem } from './tools.ts';
 
@@ -21,6 +23,11 @@ import { parseWorktreePath, summaryProblem, ToolRefusal, writePolicyProblem } fr
  * then run as for any coder. With `COMMAND_USER` the agent runs as that user (its own HOME and
  * TMPDIR); the worktree then has no `.git` (the worker keeps the repository apart), and when the
  * agent ends every process of the user is killed.
+ *
+ * Progress: a stdout line `BUSDK-PROGRESS {"feature":2}` (the approved feature number 2 works and
+ * is tested) or `BUSDK-PROGRESS {"stage":"testing"}` (a stage of the fixed list) is read as it is
+ * printed and goes the same way as the model's `report_progress`: validated, rate-limited,
+ * deduplicated, shown as a fixed sentence. Any other value on such a line is refused (logged).
  */
 
 export const ASSIGNMENT_VERSION = 1;
@@ -144,6 +151,7 @@ interface Exit {
 
 export class ExternalCommandCoder implements Coder {
   readonly name: string;
+  readonly reportsProgress = true;
 
   constructor(private readonly options: ExternalCommandCoderOptions) {
     if (options.argv.length === 0) throw new CoderCommandError('no command');
@@ -152,13 +160,13 @@ export class ExternalCommandCoder implements Coder {
 
   async code(input: CoderInput): Promise<CoderResult> {
     const parsed = BuildSpecSchema.safeParse(input.spec);
-    if (!parsed.success) return fail(input, 'the build spec is invalid');
+    if (!parsed.success) return failWith(input, 'the build spec is invalid');
     const spec = parsed.data;
     let worktree: string;
     try {
       worktree = await realpath(input.worktree);
     } catch {
-      return fail(input, 'the worktree is not accessible');
+      return failWith(input, 'the worktree is not accessible');
     }
     const assignment = {
       version: ASSIGNMENT_VERSION,
@@ -175,8 +183,9 @@ export class ExternalCommandCoder implements Coder {
       writable: ['tool/', 'web/', 'app.json'],
       commands: { test: this.options.profile.testCommands, build: this.options.profile.buildCommands },
       budget: { seconds: this.options.maxSeconds },
+      progress: `Print ${PROGRESS_LINE_PREFIX}{"feature":N} on stdout when approved feature N (1 = first of spec.features) works and is tested, or ${PROGRESS_LINE_PREFIX}{"stage":"<one of ${CODER_STAGES.join('|')}>"}. The customer sees only the fixed sentence for it ("Done: <the feature>."); nothing else the agent prints or writes reaches the customer.`,
       summary:
-        'Optionally print {"summary":"<one plain sentence for the customer>"} as the last line of stdout.',
+        'Optionally print {"summary":"<one plain sentence>"} as the last line of stdout (stored internally; the customer does not see it).',
     };
     const env: NodeJS.ProcessEnv = sandboxEnv({ ...this.options.commandEnv(spec) }, input.sandbox);
     const base = this.options.baseEnv ?? {};
@@ -188,8 +197,31 @@ export class ExternalCommandCoder implements Coder {
       `command: running ${this.name} (attempt ${input.attempt}${input.previousFailure ? ', repair' : ''}, budget ${this.options.maxSeconds} s)`,
     );
     const started = Date.now();
-    const exit = await this.run(worktree, env, `${JSON.stringify(assignment)}\n`, input.sandbox);
+    let reports = 0;
+    const onLine = (line: string) => {
+      const parsed = parseProgressLine(line, spec.features);
+      if (parsed === undefined) return;
+      if (parsed instanceof Error) {
+        input.log(`command: progress line refused (${parsed.message})`);
+        return;
+      }
+      reports++;
+      input.progress?.(parsed);
+    };
+    const exit = await this.run(worktree, env, `${JSON.stringify(assignment)}\n`, input.sandbox, onLine);
     const took = Math.round((Date.now() - started) / 1000);
+    const report = (stopped: string): CoderReport => ({
+      kind: 'command',
+      coder: this.name,
+      limits: { maxSeconds: this.options.maxSeconds },
+      seconds: took,
+      progressReports: reports,
+      stopped: stopped.split('\n')[0]!.slice(0, 300),
+    });
+    const fail = (i: CoderInput, reason: string): CoderResult => ({
+      ...failWith(i, reason),
+      report: report(reason),
+    });
     for (const line of exit.output.split(/\r?\n/).slice(-200)) if (line) input.log(`command | ${line}`);
     if (exit.timedOut) return fail(input, `budget exhausted: wall time (${this.options.maxSeconds} s)`);
     if (exit.spawnError) return fail(input, `the coder command could not start (${exit.spawnError})`);
@@ -208,7 +240,7 @@ export class ExternalCommandCoder implements Coder {
       );
     }
     input.log(`command: done in ${took} s`);
-    return { ok: true, summary: summaryFrom(exit.output) };
+    return { ok: true, summary: summaryFrom(exit.output), report: report('finished') };
   }
 
   private run(
@@ -216,6 +248,7 @@ export class ExternalCommandCoder implements Coder {
     env: NodeJS.ProcessEnv,
     stdin: string,
     sandbox: CommandSandbox | undefined,
+    onStdoutLine: (line: string) => void = () => undefined,
   ): Promise<Exit> {
     const argv = this.options.argv;
     return new Promise<Exit>((resolve) => {
@@ -249,7 +282,15 @@ export class ExternalCommandCoder implements Coder {
         output = Buffer.concat([output, chunk]);
         if (output.length > MAX_OUTPUT_BYTES) output = output.subarray(output.length - MAX_OUTPUT_BYTES);
       };
-      child.stdout?.on('data', keep);
+      // Progress lines are read from stdout as they come (a partial line waits for its end).
+      let pendingLine = '';
+      const MAX_LINE = 4096;
+      child.stdout?.on('data', (chunk: Buffer) => {
+        keep(chunk);
+        const lines = (pendingLine + chunk.toString('utf8')).split('\n');
+        pendingLine = (lines.pop() ?? '').slice(-MAX_LINE);
+        for (const line of lines) if (line.length <= MAX_LINE) onStdoutLine(line);
+      });
       child.stderr?.on('data', keep);
       child.stdin?.on('error', () => undefined); // the agent may not read its input
       child.stdin?.end(stdin);
@@ -266,6 +307,7 @@ export class ExternalCommandCoder implements Coder {
       });
       child.on('exit', () => killGroup('SIGKILL'));
       child.on('close', async (code, signal) => {
+        if (pendingLine) onStdoutLine(pendingLine);
         clearTimeout(timer);
         if (killTimer) clearTimeout(killTimer);
         process.removeListener('exit', onExit);
@@ -297,7 +339,7 @@ function summaryFrom(output: string): string {
   }
 }
 
-function fail(input: CoderInput, reason: string): CoderResult {
+function failWith(input: CoderInput, reason: string): CoderResult {
   input.log(`command: ${reason.split('\n')[0]}`);
   return { ok: false, code: 'coder_failed', reason };
 }

@@ -5,13 +5,14 @@ import {
   ModelError,
   type ModelMessage,
   type ModelResponse,
+  type ToolSpec,
 } from '../../../lib/ai/model.ts';
-import { BuildSpecSchema } from '../../../lib/domain/build-spec.ts';
+import { type BuildSpec, BuildSpecSchema, DEFAULT_PLATFORMS } from '../../../lib/domain/build-spec.ts';
 import type { WorkerProfile } from '../profile.ts';
 import { AttemptBudget, type CoderBudgetLimits, DEFAULT_CODER_BUDGET } from './budget.ts';
-import type { Coder, CoderInput, CoderResult } from './coder.ts';
+import type { Coder, CoderInput, CoderReport, CoderResult } from './coder.ts';
 import { buildSystemPrompt, buildTaskMessage } from './prompt.ts';
-import { TOOL_SPECS, type ToolLimits, WorktreeTools } from './tools.ts';
+import { coderToolSpecs, type ToolLimits, WorktreeTools } from './tools.ts';
 
 /**
  * The model-driven coder: a tool-use loop against any {@link ModelClient} (Bedrock Converse or an
@@ -38,18 +39,21 @@ export interface ModelCoderOptions {
   maxIdleTurns?: number;
   /** Delimiter nonce for the prompt (tests). */
   nonce?: string;
+  /** Ask the provider to cache the system prompt and tool specs (`CODER_PROMPT_CACHE`; default on). */
+  promptCache?: boolean;
 }
 
 const DEFAULT_MAX_OUTPUT_TOKENS = 8192;
 const DEFAULT_MAX_IDLE_TURNS = 3;
 const MAX_TOOL_CALLS_PER_TURN = 16;
 const NUDGE =
-  'Continue by calling the tools. When run_tests and run_build pass after your last change, call finish with a one-sentence summary for the customer.';
+  'Continue by calling the tools. When run_tests and run_build pass after your last change, call finish with a one-sentence summary (stored internally; the customer does not see it).';
 
 class CoderStop extends Error {}
 
 export class ModelCoder implements Coder {
   readonly name: string;
+  readonly reportsProgress = true;
 
   constructor(private readonly options: ModelCoderOptions) {
     this.name = `model (${options.model.id})`;
@@ -60,15 +64,40 @@ export class ModelCoder implements Coder {
     if (!parsed.success) return fail(input, 'the build spec is invalid');
     const spec = parsed.data;
     const budget = new AttemptBudget(this.options.budget ?? DEFAULT_CODER_BUDGET);
+    const stats = { toolCalls: 0, progressReports: 0 };
+    const report = (stopped: string): CoderReport => ({
+      kind: 'model',
+      coder: this.name,
+      steps: budget.usedSteps,
+      toolCalls: stats.toolCalls,
+      tokens: { ...budget.tokenCounts, budget: budget.usedTokens },
+      limits: { ...budget.limits },
+      left: budget.left(),
+      seconds: Math.round(budget.elapsedMs() / 1000),
+      progressReports: stats.progressReports,
+      stopped: stopped.slice(0, 300),
+    });
+    const failed = (reason: string): CoderResult => ({
+      ...fail(input, reason, budget),
+      report: report(reason),
+    });
     try {
       const worktree = await openWorktree(input.worktree);
+      const commandEnv = this.options.commandEnv(spec);
+      const buildNote = platformNote(spec, commandEnv);
       const tools = new WorktreeTools({
         worktree,
         testCommands: this.options.profile.testCommands,
         buildCommands: this.options.profile.buildCommands,
-        env: this.options.commandEnv(spec),
+        env: commandEnv,
         log: input.log,
         remainingMs: () => budget.remainingMs(),
+        features: spec.features,
+        progress: (r) => {
+          stats.progressReports++;
+          input.progress?.(r);
+        },
+        ...(buildNote ? { buildNote } : {}),
         ...(this.options.toolLimits ? { limits: this.options.toolLimits } : {}),
         ...(input.sandbox && { sandbox: input.sandbox }),
       });
@@ -78,7 +107,9 @@ export class ModelCoder implements Coder {
         rules: this.options.profile.rules,
         testCommands: this.options.profile.testCommands,
         buildCommands: this.options.profile.buildCommands,
+        budget: budget.limits,
       });
+      const toolSpecs = coderToolSpecs(spec.features.length);
       const listing = await tools.listFiles('.');
       const messages: ModelMessage[] = [
         {
@@ -98,12 +129,12 @@ export class ModelCoder implements Coder {
       let idle = 0;
       for (;;) {
         const spent = budget.exhausted();
-        if (spent) return fail(input, spent, budget);
-        const response = await this.call(system, messages, budget);
+        if (spent) return failed(spent);
+        const response = await this.call(system, messages, toolSpecs, budget);
         budget.step();
         budget.addUsage(response.usage);
         input.log(
-          `model: step ${budget.usedSteps}, ${response.toolCalls.length} tool call(s), stop ${response.stopReason}, tokens ${budget.usedTokens}`,
+          `model: step ${budget.usedSteps}, ${response.toolCalls.length} tool call(s), stop ${response.stopReason}, ${tokenLine(budget)}`,
         );
         const calls = response.toolCalls.slice(0, MAX_TOOL_CALLS_PER_TURN);
         messages.push({
@@ -114,13 +145,9 @@ export class ModelCoder implements Coder {
         if (calls.length === 0) {
           idle++;
           if (idle >= (this.options.maxIdleTurns ?? DEFAULT_MAX_IDLE_TURNS)) {
-            return fail(
-              input,
-              `the model stopped without finishing (${idle} turns without a tool call)`,
-              budget,
-            );
+            return failed(`the model stopped without finishing (${idle} turns without a tool call)`);
           }
-          messages.push({ role: 'user', content: NUDGE });
+          messages.push({ role: 'user', content: `${NUDGE}\n${budgetLeftLine(budget)}` });
           continue;
         }
         idle = 0;
@@ -136,25 +163,27 @@ export class ModelCoder implements Coder {
             });
             continue;
           }
+          stats.toolCalls++;
           const outcome = await tools.execute(call);
           messages.push({
             role: 'tool',
             toolCallId: call.id,
             name: call.name,
-            content: outcome.content,
+            // What is left, in every result: the model plans with the budget it can see.
+            content: outcome.finished ? outcome.content : `${outcome.content}\n${budgetLeftLine(budget)}`,
             ...(outcome.isError ? { isError: true } : {}),
           });
           if (outcome.finished) finished = outcome.finished.summary;
         }
         if (finished !== undefined) {
-          input.log(`model: finished after ${budget.usedSteps} step(s), ${budget.usedTokens} tokens`);
-          return { ok: true, summary: finished };
+          input.log(`model: finished after ${budget.usedSteps} step(s), ${tokenLine(budget)}`);
+          return { ok: true, summary: finished, report: report('finished') };
         }
       }
     } catch (err) {
-      if (err instanceof CoderStop) return fail(input, err.message, budget);
-      if (err instanceof ModelError) return fail(input, `model error: ${err.message}`, budget);
-      return fail(input, `unexpected error: ${err instanceof Error ? err.message : String(err)}`, budget);
+      if (err instanceof CoderStop) return failed(err.message);
+      if (err instanceof ModelError) return failed(`model error: ${err.message}`);
+      return failed(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       budget.dispose();
     }
@@ -163,13 +192,15 @@ export class ModelCoder implements Coder {
   private async call(
     system: string,
     messages: ModelMessage[],
+    tools: ToolSpec[],
     budget: AttemptBudget,
   ): Promise<ModelResponse> {
     try {
       return await this.options.model.converse({
         system,
         messages,
-        tools: [...TOOL_SPECS],
+        tools,
+        promptCache: this.options.promptCache ?? true,
         toolChoice: 'auto',
         maxTokens: this.options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
         temperature: 0,
@@ -182,9 +213,34 @@ export class ModelCoder implements Coder {
   }
 }
 
+/** Appended to every tool result: what is left of the attempt's budget. */
+export function budgetLeftLine(budget: AttemptBudget): string {
+  const left = budget.left();
+  return `[budget left: ${left.steps} steps, ${left.tokens} tokens, ${left.seconds} s]`;
+}
+
+function tokenLine(budget: AttemptBudget): string {
+  const t = budget.tokenCounts;
+  return `tokens ${budget.usedTokens} (input ${t.input}, cached ${t.cachedInput}, cache write ${t.cacheWrite}, output ${t.output})`;
+}
+
+/**
+ * What the coder's own build makes versus what the final build makes: the coder's commands build
+ * the host platform only (`PLATFORMS` of its environment); the worker's build makes them all.
+ */
+export function platformNote(spec: BuildSpec, env: NodeJS.ProcessEnv): string | undefined {
+  if (spec.artifactType === 'web') return undefined;
+  const quoted = spec.platforms.length > 0 ? spec.platforms : DEFAULT_PLATFORMS;
+  const built = (env.PLATFORMS ?? '').split(/[\s,]+/).filter(Boolean);
+  if (built.length === 0 || quoted.every((p) => built.includes(p))) {
+    return `Platforms built: ${quoted.join(', ')} (all requested).`;
+  }
+  return `Note: this build made only ${built.join(', ')} (this machine). The worker's final build after finish makes every requested platform (${quoted.join(', ')}) from the same code; the other binaries are not missing.`;
+}
+
 function fail(input: CoderInput, reason: string, budget?: AttemptBudget): CoderResult {
   const used = budget
-    ? ` (${budget.usedSteps} steps, ${budget.usedTokens} tokens, ${Math.round(budget.elapsedMs() / 1000)} s)`
+    ? ` (${budget.usedSteps} steps, ${tokenLine(budget)}, ${Math.round(budget.elapsedMs() / 1000)} s)`
     : '';
   input.log(`model: ${reason}${used}`);
   return { ok: false, code: 'coder_failed', reason };

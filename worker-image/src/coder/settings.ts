@@ -7,6 +7,8 @@ import { parseCoderCommand, parsePassEnv } from './external-command-coder.ts';
  * once at start (by `config.ts`). Throws a plain Error with a message naming the variable.
  *
  * - `CODER_MAX_STEPS`, `CODER_MAX_TOKENS`, `CODER_MAX_SECONDS`: per-attempt budgets.
+ * - `CODER_PROMPT_CACHE`: `on` (default) or `off` — Bedrock cache points after the system prompt
+ *   and the tool specs (turn off for a model without prompt caching).
  * - `CODER=bedrock`: `BEDROCK_MODEL_ID` (+ `BEDROCK_REGION`/`AWS_REGION`); `CODER=openai`:
  *   `OPENAI_BASE_URL`, `OPENAI_MODEL` (+ `OPENAI_API_KEY`) — see lib/ai/config.ts.
  * - `CODER=command`: `CODER_COMMAND` (JSON argv array or a safely split string) and
@@ -14,12 +16,15 @@ import { parseCoderCommand, parsePassEnv } from './external-command-coder.ts';
  */
 export interface CoderSettings {
   budget: CoderBudgetLimits;
+  promptCache: boolean;
   model?: ModelConfig;
   command?: { argv: string[]; passEnv: string[]; passEnvValues: Record<string, string> };
 }
 
 export function loadCoderSettings(env: NodeJS.ProcessEnv, coder: string): CoderSettings {
-  const settings: CoderSettings = { budget: loadCoderBudget(env) };
+  const cache = env.CODER_PROMPT_CACHE?.trim().toLowerCase() || 'on';
+  if (cache !== 'on' && cache !== 'off') throw new Error('CODER_PROMPT_CACHE must be on or off');
+  const settings: CoderSettings = { budget: loadCoderBudget(env), promptCache: cache === 'on' };
   if (coder === 'bedrock' || coder === 'openai') {
     const model = loadModelConfig(env, coder);
     if (!model) throw new Error(`CODER=${coder} needs a model configuration`);

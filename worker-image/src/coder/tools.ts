@@ -3,9 +3,18 @@ import { lchown, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ToolCall, ToolSpec } from '../../../lib/ai/model.ts';
 import { looksLikeGoSource, SOURCE_MAP_COMMENT } from '../../../lib/verify/source-policy.ts';
+import { failureReport, headAndTail } from '../command-report.ts';
 import { type CommandSandbox, sandboxEnv } from '../command-user.ts';
 import { secretValues, WorkerLog } from '../log.ts';
-import { describeFailure, outputTail, runCommand } from '../run-commands.ts';
+import { describeFailure, runCommand } from '../run-commands.ts';
+import {
+  type CoderProgress,
+  ProgressRefusal,
+  parseProgressReport,
+  progressSentence,
+  progressToolSpec,
+  REPORT_PROGRESS_TOOL,
+} from './progress-report.ts';
 
 /**
  * The model-driven coder's tools, confined to one worktree. Every path the model names is a
@@ -63,6 +72,12 @@ export interface WorktreeToolsOptions {
    * tool creates (as root) is handed to it, so the user's build can replace and clean it.
    */
   sandbox?: CommandSandbox;
+  /** The approved spec's features (`report_progress` names them by number). */
+  features?: readonly string[];
+  /** Where accepted `report_progress` reports go (the worker rate-limits and records them). */
+  progress?: (report: CoderProgress) => void;
+  /** Appended to a passing `run_build` result (e.g. which platforms this build made). */
+  buildNote?: string;
 }
 
 export interface ToolOutcome {
@@ -206,6 +221,21 @@ export const TOOL_SPECS: readonly ToolSpec[] = Object.freeze([
     },
   },
   {
+    name: 'edit_file',
+    description:
+      'Replace exactly one occurrence of old_text with new_text in a file you may write (same places as write_file). old_text must occur exactly once: include enough surrounding lines to make it unique. Cheaper than write_file for small changes.',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        path: { type: 'string' },
+        old_text: { type: 'string', description: 'The exact text to replace (whitespace matters).' },
+        new_text: { type: 'string', description: 'The replacement (may be empty).' },
+      },
+      required: ['path', 'old_text', 'new_text'],
+      additionalProperties: false,
+    },
+  },
+  {
     name: 'delete_file',
     description: 'Delete a file you may write (e.g. an obsolete test in tool/).',
     inputSchema: {
@@ -223,7 +253,7 @@ export const TOOL_SPECS: readonly ToolSpec[] = Object.freeze([
   {
     name: 'run_build',
     description:
-      "Run the template's one build command (go run ./tools/build), which writes dist/, and return its result.",
+      "Run the template's one build command (go run ./tools/build), which writes dist/, and return the build's own lines: what it built, for which platforms, and the manifest. It builds the host platform only; the worker's final build after finish makes every requested platform from the same code.",
     inputSchema: { type: 'object', properties: {}, additionalProperties: false },
   },
   {
@@ -238,6 +268,15 @@ export const TOOL_SPECS: readonly ToolSpec[] = Object.freeze([
     },
   },
 ]);
+
+/**
+ * The tools offered to the model for one spec: the fixed tools above, then `report_progress`
+ * (its schema names the spec's feature count). Further tools (e.g. the acceptance checks'
+ * `run_checks`) are appended here, with their case in {@link WorktreeTools.execute}.
+ */
+export function coderToolSpecs(featureCount: number): ToolSpec[] {
+  return [...TOOL_SPECS, progressToolSpec(featureCount)];
+}
 
 /**
  * The tool implementations over one worktree. One instance per attempt (it counts writes and
@@ -273,6 +312,10 @@ export class WorktreeTools {
           return ok(await this.readFile(input.path));
         case 'write_file':
           return ok(await this.writeFile(input.path, input.content));
+        case 'edit_file':
+          return ok(await this.editFile(input.path, input.old_text, input.new_text));
+        case REPORT_PROGRESS_TOOL:
+          return ok(this.reportProgress(input));
         case 'delete_file':
           return ok(await this.deleteFile(input.path));
         case 'run_tests':
@@ -437,6 +480,52 @@ export class WorktreeTools {
     return `Wrote ${rel} (${bytes} bytes).`;
   }
 
+  /** Replaces the one occurrence of `oldText`; refuses a missing or ambiguous text with the count. */
+  async editFile(rawPath: unknown, oldText: unknown, newText: unknown): Promise<string> {
+    const segments = parseWorktreePath(rawPath);
+    const rel = segments.join('/');
+    const policy = writePolicyProblem(segments);
+    if (policy) throw new ToolRefusal(policy);
+    if (typeof oldText !== 'string' || typeof newText !== 'string')
+      throw new ToolRefusal('old_text and new_text must be strings');
+    if (oldText.length === 0) throw new ToolRefusal('old_text is empty; use write_file to create a file');
+    const target = await this.walk(segments);
+    if (target.kind !== 'file')
+      throw new ToolRefusal(target.kind === 'missing' ? `no such file: ${rel}` : 'not a file');
+    const current = await this.readFile(rel);
+    if (current.includes('\n… (file truncated:'))
+      throw new ToolRefusal('the file is too large to edit; rewrite it');
+    let count = 0;
+    for (let at = current.indexOf(oldText); at !== -1; at = current.indexOf(oldText, at + oldText.length))
+      count++;
+    if (count === 0)
+      throw new ToolRefusal(
+        `old_text was not found in ${rel} (0 occurrences); read the file and copy the text exactly`,
+      );
+    if (count > 1)
+      throw new ToolRefusal(
+        `old_text occurs ${count} times in ${rel}; include more surrounding text so it occurs exactly once`,
+      );
+    const at = current.indexOf(oldText);
+    const next = current.slice(0, at) + newText + current.slice(at + oldText.length);
+    const wrote = await this.writeFile(rel, next);
+    return `Edited ${rel}: replaced 1 occurrence. ${wrote}`;
+  }
+
+  private reportProgress(input: Record<string, unknown>): string {
+    const features = this.opts.features ?? [];
+    let report: CoderProgress;
+    try {
+      report = parseProgressReport(input, features);
+    } catch (err) {
+      throw new ToolRefusal(err instanceof ProgressRefusal ? err.message : 'invalid progress report');
+    }
+    this.opts.progress?.(report);
+    const what = 'feature' in report ? `feature ${report.feature}` : `stage ${report.stage}`;
+    this.opts.log(`tool report_progress: ${what}`);
+    return `Reported. The customer sees: "${progressSentence(report, features)}" (rate-limited; a repeat is shown once).`;
+  }
+
   async deleteFile(rawPath: unknown): Promise<string> {
     const segments = parseWorktreePath(rawPath);
     const rel = segments.join('/');
@@ -476,13 +565,19 @@ export class WorktreeTools {
         ...(sandbox && { user: { uid: sandbox.uid, gid: sandbox.gid } }),
       });
       const label = argv.join(' ');
+      const output = log.redact(result.output);
       if (!result.ok) {
-        const tail = outputTail(log.redact(result.output), 80, this.limits.maxCommandOutputChars);
-        lines.push(`FAILED: ${describeFailure(result)}`, tail);
+        lines.push(
+          failureReport(`FAILED: ${describeFailure(result)}`, output, this.limits.maxCommandOutputChars),
+        );
         return { content: lines.join('\n'), isError: true };
       }
       lines.push(`PASSED: ${label}`);
+      // The command's own lines (what go test ran, what the build made for which platforms).
+      const shown = headAndTail(output, Math.floor(this.limits.maxCommandOutputChars / 2));
+      if (shown) lines.push(shown);
     }
+    if (kind === 'build' && this.opts.buildNote) lines.push(this.opts.buildNote);
     if (kind === 'tests') this.testsPassedAt = startGeneration;
     else this.buildPassedAt = startGeneration;
     return ok(lines.join('\n'));
