@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AcceptanceChecksSchema } from './acceptance.ts';
 import { PlatformSchema } from './manifest.ts';
 
 export const ARTIFACT_TYPES = ['web', 'binary', 'both'] as const;
@@ -31,6 +32,11 @@ export const BuildSpecSchema = z
     features: z.array(z.string().min(1).max(200)).max(12),
     outOfScope: z.array(z.string().min(1).max(200)).max(12),
     complexity: z.enum(['small', 'medium']),
+    /**
+     * The acceptance checks the visitor approves with the scope (lib/domain/acceptance.ts): what
+     * "verified" means for this build. Fixed in the quote version the authorization names.
+     */
+    checks: AcceptanceChecksSchema.optional(),
   })
   .strict();
 export type BuildSpec = z.infer<typeof BuildSpecSchema>;
