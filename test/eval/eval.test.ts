@@ -21,6 +21,29 @@ const caseChanger = {
   features: ['Change a text to upper case or lower case'],
   out_of_scope: [],
   complexity: 'small',
+  // Checks the template's own letter-case page passes (the scripted coder keeps it).
+  checks: [
+    {
+      kind: 'web',
+      id: 'upper-case',
+      title: 'hello world in upper case is HELLO WORLD',
+      steps: [
+        { action: 'fill', label: 'Text to convert', value: 'hello world' },
+        { action: 'select', label: 'Letter case', option: 'UPPER CASE' },
+      ],
+      expect: [{ type: 'text', text: 'HELLO WORLD' }],
+    },
+    {
+      kind: 'web',
+      id: 'lower-case',
+      title: 'Good Morning in lower case is good morning',
+      steps: [
+        { action: 'fill', label: 'Text to convert', value: 'Good Morning' },
+        { action: 'select', label: 'Letter case', option: 'lower case' },
+      ],
+      expect: [{ type: 'text', text: 'good morning' }],
+    },
+  ],
 };
 const appJson = `${JSON.stringify(
   {

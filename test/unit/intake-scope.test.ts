@@ -102,6 +102,25 @@ describe('model intake brief', () => {
     features: ['Enter one or more income amounts', 'Show what is left each month'],
     out_of_scope: ['User accounts', 'Bank connections'],
     complexity: 'small',
+    checks: [
+      {
+        kind: 'web',
+        id: 'left-over',
+        title: 'An income of 2000 with 1500 spent leaves 500',
+        steps: [
+          { action: 'fill', label: 'Income', value: '2000' },
+          { action: 'fill', label: 'Spent', value: '1500' },
+        ],
+        expect: [{ type: 'number', value: 500, near: 'Left' }],
+      },
+      {
+        kind: 'web',
+        id: 'nothing-spent',
+        title: 'With nothing spent, all 2000 is left',
+        steps: [{ action: 'fill', label: 'Income', value: '2000' }],
+        expect: [{ type: 'number', value: 2000, near: 'Left' }],
+      },
+    ],
   };
   type Tool = {
     function: { name: string; parameters: { properties: Record<string, unknown>; required: string[] } };

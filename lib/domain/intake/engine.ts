@@ -1,4 +1,5 @@
-import type { BuildSpec } from '../build-spec.ts';
+import type { AcceptanceCheck } from '../acceptance.ts';
+import type { ArtifactType, BuildSpec } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
 
 /** A tool the configured coder can build (the offline recipe catalog, or anything for a model). */
@@ -21,6 +22,11 @@ export interface ToolCatalog {
    * extras are never quoted: nothing is sold that would not be built and verified.
    */
   readonly buildsExtras?: boolean;
+  /**
+   * The acceptance checks a catalog tool ships for an artifact type (the closed catalog's
+   * recipes). Absent: the catalog has none, and a closed-catalog quote carries no checks.
+   */
+  checksFor?(id: string, artifactType: ArtifactType): AcceptanceCheck[];
 }
 
 export type IntakeOutcome =

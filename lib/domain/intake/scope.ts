@@ -46,7 +46,8 @@ export function joinRequest(previous: string, text: string): string {
 /**
  * The scope summary shown with a quote, built from the validated spec only, never model text:
  * one line per item (the portal shows newlines as they are), the features and exclusions in their
- * own words and capitalisation, platforms by their friendly names. The price line is added by the
+ * own words and capitalisation, platforms by their friendly names, the acceptance checks by their
+ * titles. The price line is added by the
  * use case that prices the spec (`priceLine`).
  */
 export function scopeReply(spec: BuildSpec, opening = 'Here is the scope'): string {
@@ -55,6 +56,7 @@ export function scopeReply(spec: BuildSpec, opening = 'Here is the scope'): stri
     lines.push(`For: ${platformNames(spec.platforms).join(', ')}`);
   if (spec.features.length) lines.push('It will:', ...spec.features.map(bullet));
   if (spec.outOfScope.length) lines.push('Not included:', ...spec.outOfScope.map(bullet));
+  if (spec.checks?.length) lines.push('How we will check it:', ...spec.checks.map((c) => bullet(c.title)));
   return lines.join('\n');
 }
 
