@@ -1,11 +1,16 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROPOSE_TOOL } from '../../lib/domain/intake/model-intake.ts';
+import { REPO_ROOT } from '../integration/pipeline-helpers.ts';
 import { type ScriptedModelServer, scriptedModelServer } from '../support/scripted-model-server.ts';
 import type { EvalReport } from './report.ts';
-import { EvalUsageError, parseEvalArgs, runEval, selectRequests } from './run.ts';
+import { EvalUsageError, parseEvalArgs, selectRequests } from './run.ts';
+
+const run = promisify(execFile);
 
 /**
  * `npm run eval` end to end on the local stack with the scripted model server as the configured
@@ -127,21 +132,38 @@ describe('npm run eval with the scripted model', () => {
       { toolCalls: [{ name: PROPOSE_TOOL, input: caseChanger }] },
       { error: { status: 400, message: 'scripted refusal', type: 'invalid_request_error' } },
     );
-    const lines: string[] = [];
-    const out = await runEval(
-      parseEvalArgs(['--requests', requestsFile, '--out', join(dir, 'out'), '--timeout-minutes', '3']),
-      {
-        say: (l) => lines.push(l),
-        stackEnv: {
-          INTAKE_PROVIDER: 'openai',
-          CODER: 'openai',
-          OPENAI_BASE_URL: `${server.url}/v1`,
-          OPENAI_MODEL: 'scripted',
-          OPENAI_API_KEY: 'sk-test',
-          MAX_ATTEMPTS: '1',
-        },
-      },
+    // `npm run eval` as a process, the scripted server as the configured model.
+    const outDir = join(dir, 'out');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      INTAKE_PROVIDER: 'openai',
+      CODER: 'openai',
+      OPENAI_BASE_URL: `${server.url}/v1`,
+      OPENAI_MODEL: 'scripted',
+      OPENAI_API_KEY: 'sk-test',
+      MAX_ATTEMPTS: '1',
+    };
+    const proc = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'test/eval/run.ts',
+        '--requests',
+        requestsFile,
+        '--out',
+        outDir,
+        '--timeout-minutes',
+        '3',
+      ],
+      { cwd: REPO_ROOT, env, timeout: 230_000, maxBuffer: 16 * 1024 * 1024 },
     );
+    const lines = proc.stderr.split('\n');
+    const out = {
+      report: JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as EvalReport,
+      table: proc.stdout,
+      markdownPath: join(outDir, 'report.md'),
+    };
     const [ok, broken] = out.report.results;
     expect(ok, lines.join('\n')).toMatchObject({
       id: 'case-changer',
@@ -169,8 +191,7 @@ describe('npm run eval with the scripted model', () => {
     expect(out.table).toMatch(/case-changer\s+web\s+verified\s+1/);
     expect(out.table).toMatch(/broken-coder\s+web\s+failed\s+1/);
     expect(out.table).toContain('verified 1/2 (50 %)');
-    const json = JSON.parse(readFileSync(out.jsonPath, 'utf8')) as EvalReport;
-    expect(json.results.map((r) => r.outcome)).toEqual(['verified', 'failed']);
+    expect(out.table).toContain(`Reports: ${join(outDir, 'report.json')}, ${out.markdownPath}`);
     const md = readFileSync(out.markdownPath, 'utf8');
     expect(md).toContain('| case-changer | web | verified | 1 |');
     expect(md).toContain('**verified 1/2 (50 %)');

@@ -16,6 +16,8 @@ export interface TokenFigures {
 export interface CheckResult {
   title: string;
   passed: boolean;
+  /** Internal: why a check failed (expected vs. got), as the gate recorded it. */
+  detail?: string;
 }
 
 export interface RequestResult {

@@ -111,13 +111,10 @@ export interface EvalRun {
   markdownPath: string;
 }
 
-/**
- * Runs the eval. `stackEnv` is added to the environment of a stack the eval starts itself
- * (tests point it at the scripted model server).
- */
+/** Runs the eval: starts a stack unless `--data-dir` names a running one, runs, writes the reports. */
 export async function runEval(
   opts: EvalOptions,
-  io: { say: (line: string) => void; env?: NodeJS.ProcessEnv; stackEnv?: Record<string, string> } = {
+  io: { say: (line: string) => void; env?: NodeJS.ProcessEnv } = {
     say: () => {},
   },
 ): Promise<EvalRun> {
@@ -130,7 +127,7 @@ export async function runEval(
     if (!dataDir) {
       io.say(`starting a local stack for ${requests.length} request(s)…`);
       stack = await startTestStack({
-        env: { GOCACHE: sharedGoCache(), LOG_LEVEL: 'info', ...io.stackEnv },
+        env: { GOCACHE: sharedGoCache(), LOG_LEVEL: 'info' },
         startTimeoutMs: 120_000,
       });
       dataDir = stack.dataDir;
@@ -146,7 +143,7 @@ export async function runEval(
     const report: EvalReport = {
       startedAt,
       finishedAt: new Date().toISOString(),
-      config: configSummary({ ...env, ...io.stackEnv }),
+      config: configSummary(env),
       results,
       totals: summarize(results),
     };
@@ -176,6 +173,10 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(REPO_ROOT, 'test/eval/run.ts')) {
   main().catch((err: unknown) => {
+    if (err instanceof EvalUsageError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`eval failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   });

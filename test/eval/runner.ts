@@ -162,17 +162,22 @@ async function addOperatorView(ctx: EvalContext, run: BuildRun, result: RequestR
 }
 
 /**
- * The acceptance checks' results of the last verification: the gate records each check among
- * its verification checks (named `acceptance…`); null when it recorded none.
+ * The acceptance checks' results of the last verification: the gate's per-check `outcomes`
+ * (`{ id, passed, detail? }`, titled from the approved spec's checks), read defensively since the
+ * record's shape is newer than this harness; null when the gate recorded none.
  */
-export function acceptanceResults(run: Pick<BuildRun, 'verification'>): CheckResult[] | null {
-  const last = run.verification.at(-1);
-  const checks = (last?.checks ?? []).filter((c) => /^acceptance/i.test(c.name));
-  if (!checks.length) return null;
-  return checks.map((c) => ({
-    title: c.name.replace(/^acceptance[\s:_-]*/i, '') || c.detail || c.name,
-    passed: c.passed,
-  }));
+export function acceptanceResults(run: Pick<BuildRun, 'verification' | 'spec'>): CheckResult[] | null {
+  const last = run.verification.at(-1) as { outcomes?: unknown } | undefined;
+  const outcomes = Array.isArray(last?.outcomes) ? (last.outcomes as Record<string, unknown>[]) : [];
+  const titles = new Map((run.spec?.checks ?? []).map((c) => [c.id, c.title]));
+  const results = outcomes
+    .filter((o) => typeof o?.id === 'string' && typeof o.passed === 'boolean')
+    .map((o) => ({
+      title: titles.get(o.id as string) ?? (o.id as string),
+      passed: o.passed as boolean,
+      ...(typeof o.detail === 'string' && !o.passed ? { detail: o.detail.slice(0, 300) } : {}),
+    }));
+  return results.length ? results : null;
 }
 
 async function readJson(bucket: string, key: string): Promise<unknown> {

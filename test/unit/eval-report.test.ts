@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { BuildRun } from '../../lib/domain/run.ts';
 import {
   coderFigures,
   type EvalReport,
@@ -105,21 +106,38 @@ describe('eval totals and reports', () => {
     expect(md).toContain('- d: passed — 2 + 2 is 4');
   });
 
-  it('takes the acceptance checks from the last verification only', () => {
-    const check = (name: string, passed: boolean) => ({ name, passed });
+  it('takes the acceptance checks from the last verification only, titled from the spec', () => {
+    const outcome = (id: string, passed: boolean, detail?: string) => ({
+      id,
+      kind: 'cli',
+      passed,
+      ranOn: 'linux-amd64',
+      durationMs: 3,
+      ...(detail ? { detail } : {}),
+    });
+    const spec = {
+      checks: [
+        { id: 'km', title: '10 km is 6.21 miles' },
+        { id: 'c', title: '100 C is 212 F' },
+      ],
+    } as unknown as BuildRun['spec'];
+    const verification = [
+      { attempt: 1, passed: false, at: 't', checks: [], outcomes: [outcome('km', false, 'got 6')] },
+      {
+        attempt: 2,
+        passed: false,
+        at: 't',
+        checks: [],
+        outcomes: [outcome('km', true), outcome('c', false, 'got 100')],
+      },
+    ] as unknown as BuildRun['verification'];
+    expect(acceptanceResults({ verification, spec })).toEqual([
+      { title: '10 km is 6.21 miles', passed: true },
+      { title: '100 C is 212 F', passed: false, detail: 'got 100' },
+    ]);
+    expect(acceptanceResults({ verification: [], spec })).toBeNull();
     expect(
-      acceptanceResults({
-        verification: [
-          { attempt: 1, passed: false, at: 't', checks: [check('acceptance: 10 km is 6.21 miles', false)] },
-          {
-            attempt: 2,
-            passed: true,
-            at: 't',
-            checks: [check('manifest', true), check('acceptance: 10 km is 6.21 miles', true)],
-          },
-        ],
-      }),
-    ).toEqual([{ title: '10 km is 6.21 miles', passed: true }]);
-    expect(acceptanceResults({ verification: [] })).toBeNull();
+      acceptanceResults({ verification: [{ attempt: 1, passed: true, at: 't', checks: [] }], spec }),
+    ).toBeNull();
   });
 });
