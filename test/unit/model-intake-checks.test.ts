@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OpenAIModelClient } from '../../lib/ai/openai.ts';
-import { type AcceptanceCheck, AcceptanceCheckSchema } from '../../lib/domain/acceptance.ts';
+import { AcceptanceCheckSchema } from '../../lib/domain/acceptance.ts';
 import type { ArtifactType } from '../../lib/domain/build-spec.ts';
-import type { ToolCatalog } from '../../lib/domain/intake/engine.ts';
+import type { CatalogMatch, ToolCatalog } from '../../lib/domain/intake/engine.ts';
 import { ASK_TOOL, CHECK_QUESTION, ModelIntake, PROPOSE_TOOL } from '../../lib/domain/intake/model-intake.ts';
 import { recipeCatalog } from '../../lib/domain/intake/recipe-catalog.ts';
 import { conversation } from '../support/intake-harness.ts';
@@ -175,23 +175,26 @@ describe('acceptance checks in the model intake', () => {
     expect(payload).toContain('reverse-words');
   });
 
-  it('with the closed catalog asks for no checks and uses the recipe’s own', async () => {
-    const recipeCheck = AcceptanceCheckSchema.parse(
+  it('with the closed catalog asks for no checks and uses the recipe’s own for the artifact type', async () => {
+    const recipeCli = AcceptanceCheckSchema.parse(
       cliCheck('tip-100', 'A 100 bill gets a 15 tip', '100', '15'),
+    );
+    const recipeCli2 = AcceptanceCheckSchema.parse(
+      cliCheck('tip-50', 'A 50 bill gets a 7.50 tip', '50', '7.50'),
     );
     const recipeWeb = AcceptanceCheckSchema.parse(
       webCheck('tip-web', 'A 100 bill shows a 15 tip', '100', '15'),
     );
-    const seen: [string, ArtifactType][] = [];
+    const withChecks = (m: CatalogMatch): CatalogMatch =>
+      m.id === 'tip-calculator' ? { ...m, checks: [recipeCli, recipeWeb, recipeCli2] } : m;
     const catalog: ToolCatalog = {
       ...recipeCatalog,
-      match: (t) => recipeCatalog.match(t),
-      examples: () => recipeCatalog.examples(),
-      entries: () => recipeCatalog.entries?.() ?? [],
-      checksFor(id, type): AcceptanceCheck[] {
-        seen.push([id, type]);
-        return type === 'web' ? [recipeWeb, recipeWeb] : [recipeCheck, recipeWeb];
+      match: (t) => {
+        const m = recipeCatalog.match(t);
+        return m && withChecks(m);
       },
+      examples: () => recipeCatalog.examples(),
+      entries: () => (recipeCatalog.entries?.() ?? []).map(withChecks),
     };
     server.push({
       toolCalls: [
@@ -209,8 +212,7 @@ describe('acceptance checks in the model intake', () => {
     const talk = await conversation(make(catalog, true));
     const out = await talk.send('A tip calculator program for Linux');
     expect(out.run.phase).toBe('quoted');
-    expect(seen).toEqual([['tip-calculator', 'binary']]);
-    expect(out.run.spec?.checks).toEqual([recipeCheck, recipeWeb]);
+    expect(out.run.spec?.checks).toEqual([recipeCli, recipeCli2]);
     expect(proposeTool()?.parameters.properties.checks).toBeUndefined();
     expect(issues).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import type { AcceptanceCheck } from '../acceptance.ts';
-import type { ArtifactType, BuildSpec } from '../build-spec.ts';
+import type { BuildSpec } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
 
 /** A tool the configured coder can build (the offline recipe catalog, or anything for a model). */
@@ -8,6 +8,8 @@ export interface CatalogMatch {
   title: string;
   description: string;
   features: string[];
+  /** The tool's acceptance checks, both kinds; the quote carries those for the chosen artifact type. */
+  checks?: AcceptanceCheck[];
 }
 
 export interface ToolCatalog {
@@ -22,11 +24,6 @@ export interface ToolCatalog {
    * extras are never quoted: nothing is sold that would not be built and verified.
    */
   readonly buildsExtras?: boolean;
-  /**
-   * The acceptance checks a catalog tool ships for an artifact type (the closed catalog's
-   * recipes). Absent: the catalog has none, and a closed-catalog quote carries no checks.
-   */
-  checksFor?(id: string, artifactType: ArtifactType): AcceptanceCheck[];
 }
 
 export type IntakeOutcome =

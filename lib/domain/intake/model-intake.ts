@@ -93,7 +93,7 @@ type SpecProblem = 'invalid_spec' | 'too_few_checks';
  * in its spec; each invalid one is dropped with a logged reason, and a spec left with fewer than
  * two that apply is not quoted: the engine asks the visitor for an example (a fixed question,
  * while one is left) or falls back to the deterministic engine. With the closed catalog (the
- * offline recipe coder) the recipe's own checks are used (`ToolCatalog.checksFor`).
+ * offline recipe coder) the recipe's own checks for the artifact type are used (`CatalogMatch.checks`).
  */
 export class ModelIntake implements IntakeEngine {
   private readonly fallback: IntakeEngine;
@@ -195,13 +195,10 @@ export class ModelIntake implements IntakeEngine {
     // With a closed catalog (the offline recipe coder) the recipe defines what is built: its own
     // features are the scope, and nothing extra is sold that would not be built and verified.
     const closed = this.closed;
-    const recipeFeatures = closed
-      ? this.options.catalog.entries?.().find((e) => e.id === recipe)?.features
-      : undefined;
+    const entry = closed ? this.options.catalog.entries?.().find((e) => e.id === recipe) : undefined;
+    const recipeFeatures = entry?.features;
     const checks = closed
-      ? recipe
-        ? this.options.catalog.checksFor?.(recipe, p.artifact_type)
-        : undefined
+      ? checksFor(entry?.checks ?? [], p.artifact_type)
       : this.proposedChecks(p.checks, p.artifact_type);
     if (checks === null) return { problem: 'too_few_checks' };
     const candidate = {
