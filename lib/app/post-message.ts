@@ -1,5 +1,6 @@
 import { type NewBuildEvent, newEvent } from '../domain/events.ts';
 import { newMessageId } from '../domain/ids.ts';
+import { priceLine } from '../domain/intake/scope.ts';
 import { transition, update } from '../domain/lifecycle.ts';
 import { priceQuote } from '../domain/pricing.ts';
 import type { BuildRun, Message } from '../domain/run.ts';
@@ -33,9 +34,9 @@ export async function postMessage(
   if (run.phase === 'drafting' || run.phase === 'quoted') {
     const outcome = await deps.intake.respond(run, text);
     replyText = outcome.reply;
-    if (outcome.kind === 'quote' && !run.owner.email) replyText = `${replyText} ${ASK_FOR_EMAIL}`;
     if (outcome.kind === 'quote') {
       const quote = priceQuote(outcome.spec, deps.priceTable, (run.quote?.version ?? 0) + 1, now);
+      replyText = [replyText, priceLine(quote), ...(run.owner.email ? [] : [ASK_FOR_EMAIL])].join('\n');
       const patch = {
         intake: outcome.intake,
         spec: outcome.spec,

@@ -151,7 +151,7 @@ export class OfflineIntake implements IntakeEngine {
 
   private withExtrasNote(reply: string, requested: string[]): string {
     if (this.catalog.buildsExtras || requested.length === 0) return reply;
-    return `${reply} I can’t add ${requested.slice(0, 3).join(', ')} to this tool yet, so it is not in the scope or the price.`;
+    return `${reply}\nI can’t add ${requested.slice(0, 3).join(', ')} to this tool yet, so it is not in the scope or the price.`;
   }
 }
 

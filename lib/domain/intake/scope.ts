@@ -1,5 +1,8 @@
 import type { ArtifactType, BuildSpec } from '../build-spec.ts';
+import { formatAmount } from '../pricing.ts';
+import type { Quote } from '../quote.ts';
 import type { Refusal } from './detect.ts';
+import { platformNames } from './platforms.ts';
 
 /** Shared wording and limits of every intake engine (offline and model-backed). */
 export const MAX_QUESTIONS = 2;
@@ -40,16 +43,58 @@ export function joinRequest(previous: string, text: string): string {
   return joined.length > MAX_REQUEST_TEXT ? joined.slice(joined.length - MAX_REQUEST_TEXT) : joined;
 }
 
-/** The scope summary shown with a quote: built from the validated spec only, never model text. */
+/**
+ * The scope summary shown with a quote, built from the validated spec only, never model text:
+ * one line per item (the portal shows newlines as they are), the features and exclusions in their
+ * own words and capitalisation, platforms by their friendly names, the acceptance checks by their
+ * titles. The price line is added by the
+ * use case that prices the spec (`priceLine`).
+ */
 export function scopeReply(spec: BuildSpec, opening = 'Here is the scope'): string {
-  const platformText = spec.platforms.length ? ` for ${spec.platforms.join(', ')}` : '';
-  const features = spec.features.length ? ` It will: ${spec.features.map(lowerFirst).join('; ')}.` : '';
-  return (
-    `${opening}: ${spec.title}, ${TYPE_LABEL[spec.artifactType]}${platformText}.${features} ` +
-    `Not included: ${spec.outOfScope.map(lowerFirst).join('; ')}. ` +
-    'The price is shown with the scope. You pay only for a verified, working tool.'
+  const lines = [`${opening}: ${spec.title}, ${TYPE_LABEL[spec.artifactType]}.`];
+  if (spec.artifactType !== 'web' && spec.platforms.length)
+    lines.push(`For: ${platformNames(spec.platforms).join(', ')}`);
+  if (spec.features.length) lines.push('It will:', ...spec.features.map(bullet));
+  if (spec.outOfScope.length) lines.push('Not included:', ...spec.outOfScope.map(bullet));
+  if (spec.checks?.length) lines.push('How we will check it:', ...spec.checks.map((c) => bullet(c.title)));
+  return lines.join('\n');
+}
+
+const bullet = (s: string) => `- ${s}`;
+
+/** The quote's price as the scope reply states it. */
+export function priceLine(quote: Pick<Quote, 'amountCents' | 'currency'>): string {
+  return `Price: ${formatAmount(quote.amountCents, quote.currency)}. You pay only for a verified, working tool.`;
+}
+
+/**
+ * The service's own exclusions followed by the model's, without repeats: a model item is dropped
+ * when its significant words are all in one service item ("User accounts" is in "User accounts,
+ * servers or databases") or when it repeats an earlier one.
+ */
+export function mergeExclusions(extra: readonly string[], max = 12): string[] {
+  const out = [...OUT_OF_SCOPE];
+  const seen = OUT_OF_SCOPE.map(significantWords);
+  for (const item of extra) {
+    const words = significantWords(item);
+    if (words.size === 0) continue;
+    const covered = seen.some((s) => [...words].every((w) => s.has(w)));
+    if (covered) continue;
+    out.push(item);
+    seen.push(words);
+  }
+  return out.slice(0, max);
+}
+
+const STOP = new Set(['the', 'and', 'any', 'for', 'not', 'with', 'other', 'that', 'your', 'from', 'into']);
+function significantWords(text: string): Set<string> {
+  return new Set(
+    text
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((w) => w.length > 2 && !STOP.has(w))
+      .map((w) => (w.length > 4 && w.endsWith('s') ? w.slice(0, -1) : w)),
   );
 }
 
 export const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-export const lowerFirst = (s: string) => (/^[A-Z]{2}/.test(s) ? s : s.charAt(0).toLowerCase() + s.slice(1));
