@@ -15,6 +15,8 @@ import { LAMBDA_TASKS } from '../../state-machines/tasks.ts';
  */
 const SYNTH_TIMEOUT_MS = 240_000;
 const STACK = 'BusBuild-dev';
+/** The sender `npm run synth` passes too (package.json). */
+const SYNTH_EMAIL_FROM = 'no-reply@busdk.com';
 
 interface Resource {
   Type: string;
@@ -29,7 +31,9 @@ function runSynth(outDir: string): Promise<{ code: number | null; output: string
   const started = Date.now();
   return new Promise((resolve, reject) => {
     // npx resolves the project's own cdk CLI (and the Node it runs under), as `npm run synth` does.
-    const child = spawn('npx', ['cdk', 'synth', '--quiet', '--no-notices', '-o', outDir], {
+    // emailFrom is the one setting without a default (a deploy is refused without it).
+    const args = ['cdk', 'synth', '--quiet', '--no-notices', '-c', `emailFrom=${SYNTH_EMAIL_FROM}`, '-o', outDir];
+    const child = spawn('npx', args, {
       cwd: REPO_ROOT,
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
