@@ -105,6 +105,12 @@ export interface WorkerConfig {
    * `VOLUME` declarations in worker-image/Dockerfile (see WORKER_WRITABLE_PATHS in worker.ts).
    */
   readonly readonlyRootFilesystem: boolean;
+  /**
+   * A prebuilt worker image URI (`-c workerImage=…`, e.g. what `npm run image -- --push` printed),
+   * pinned by tag or digest; the image must be linux/arm64. Unset: CDK builds worker-image/Dockerfile
+   * as an asset at deploy time (needs docker or podman).
+   */
+  readonly image?: string;
 }
 
 export type Coder = 'offline' | 'bedrock' | 'openai' | 'command';
@@ -215,6 +221,15 @@ export function validateStackConfig(config: StackConfig, stackRegion?: string): 
   }
   validateModelsConfig(config.models, worker.coder);
   validateWorkerEgress(config, stackRegion);
+  if (
+    worker.image !== undefined &&
+    !/^[a-z0-9][a-z0-9.-]*(:\d+)?\/[a-z0-9._/-]+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})$/.test(worker.image)
+  ) {
+    throw new Error(
+      `worker.image must be a registry/repository image URI with a tag or digest: ${worker.image} ` +
+        '(e.g. 111111111111.dkr.ecr.eu-west-1.amazonaws.com/bus-build-worker:2026-12-07)',
+    );
+  }
   if (!Number.isInteger(worker.timeoutSeconds) || worker.timeoutSeconds < 60) {
     throw new Error('worker.timeoutSeconds must be an integer of at least 60');
   }
@@ -313,7 +328,11 @@ export function stackConfigFromContext(get: (key: string) => unknown): StackConf
   const config: StackConfig = {
     ...base,
     network: { ...base.network, ...(workerEgress ? { workerEgress } : {}) },
-    worker: { ...base.worker, ...(coder ? { coder } : {}) },
+    worker: {
+      ...base.worker,
+      ...(coder ? { coder } : {}),
+      ...(str('workerImage') ? { image: str('workerImage')! } : {}),
+    },
     models: {
       ...base.models,
       ...(intakeProvider ? { intakeProvider } : {}),
