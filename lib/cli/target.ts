@@ -15,6 +15,7 @@ import {
 } from '../local/stack-info.ts';
 import { isProcessAlive } from '../process.ts';
 import { CliError } from './errors.ts';
+import { applyStackOutputs } from './stack-outputs.ts';
 
 export const NOT_RUNNING_MESSAGE = 'The local stack is not running. Start it with: npm start';
 
@@ -74,6 +75,8 @@ export function localDataDir(opts: Pick<TargetOptions, 'env' | 'cwd' | 'dataDir'
  */
 export async function resolveTarget(opts: TargetOptions): Promise<Target> {
   if (wantsAws(opts)) {
+    // Names and ARNs of `cdk deploy --outputs-file` (STACK_OUTPUTS_FILE), where not set already.
+    applyStackOutputs(opts.env, opts.cwd);
     const config = loadConfig(opts.env);
     return {
       kind: 'aws',

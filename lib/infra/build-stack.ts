@@ -1,10 +1,11 @@
-import { CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { API_ROUTES } from '../../functions/api/routes.ts';
 import { BuildBuckets } from './buckets.ts';
 import { BuildApi } from './build-api.ts';
+import { CheckovDecisions } from './checkov.ts';
 import { type StackConfig, validateStackConfig } from './config.ts';
 import { DataTable } from './data-table.ts';
 import { Messaging } from './messaging.ts';
@@ -49,6 +50,9 @@ export class BuildStack extends Stack {
     // Again with the stack's region when it is known (an explicit env): a coder's Bedrock region
     // must match it unless the worker has egress.
     validateStackConfig(config, Token.isUnresolved(this.region) ? undefined : this.region);
+
+    // checkov's suppressions with their reasons on every resource they concern (checkov.ts).
+    Aspects.of(this).add(new CheckovDecisions());
 
     this.table = new DataTable(this, 'Data');
     this.sessionSecret = new SessionSecret(this, 'Session', { stage: config.stage });
@@ -161,6 +165,26 @@ export class BuildStack extends Stack {
       value: this.worker.cluster.clusterArn,
       description: 'Worker cluster',
     });
+    // What `bus-build status --aws` checks beyond the resources (lib/cli/stack-outputs.ts).
+    new CfnOutput(this, 'EmailFrom', {
+      value: config.email.from,
+      description: 'SES sender of sign-in codes',
+    });
+    new CfnOutput(this, 'IntakeProvider', {
+      value: config.models.intakeProvider,
+      description: 'Intake provider',
+    });
+    new CfnOutput(this, 'Coder', { value: config.worker.coder, description: "The worker's coder" });
+    new CfnOutput(this, 'BedrockModelId', {
+      value: config.models.bedrockModelId,
+      description: 'Bedrock model (or inference profile) of the intake and coder',
+    });
+    if (config.models.bedrockRegion) {
+      new CfnOutput(this, 'BedrockRegion', {
+        value: config.models.bedrockRegion,
+        description: 'Bedrock region',
+      });
+    }
   }
   /**
    * Payments, email, model providers and the portal, granted per function (see each construct):

@@ -78,6 +78,13 @@ export interface NetworkConfig {
 }
 
 export const WORKER_EGRESS = ['none', 'nat'] as const;
+export const EMAIL_IDENTITIES = ['address', 'domain'] as const;
+
+/**
+ * Domains that can never be an SES sender (RFC 2606 / RFC 6761 reserved names): refused for a
+ * deployment (`stackConfigFromContext`); tests may still use them through `stackConfig`.
+ */
+const RESERVED_EMAIL_DOMAIN = /(^|\.)(example\.(com|net|org)|example|invalid|test|localhost|local)$/i;
 export type WorkerEgress = (typeof WORKER_EGRESS)[number];
 
 export interface WorkerConfig {
@@ -98,6 +105,12 @@ export interface WorkerConfig {
    * `VOLUME` declarations in worker-image/Dockerfile (see WORKER_WRITABLE_PATHS in worker.ts).
    */
   readonly readonlyRootFilesystem: boolean;
+  /**
+   * A prebuilt worker image URI (`-c workerImage=…`, e.g. what `npm run image -- --push` printed),
+   * pinned by tag or digest; the image must be linux/arm64. Unset: CDK builds worker-image/Dockerfile
+   * as an asset at deploy time (needs docker or podman).
+   */
+  readonly image?: string;
 }
 
 export type Coder = 'offline' | 'bedrock' | 'openai' | 'command';
@@ -110,7 +123,20 @@ export interface OrchestratorConfig {
 /** HTTP API integrations time out at 30 s; the function must finish (or fail) before that. */
 export const API_TIMEOUT_MAX = Duration.seconds(29);
 
-export function stackConfig(overrides: { stage?: string } = {}): StackConfig {
+/**
+ * The default model of the intake and the coder on Bedrock: Claude Sonnet 4.5 through the global
+ * cross-region inference profile (Claude 4 models have no in-region on-demand throughput; `us.` /
+ * `eu.` / `apac.` profiles keep requests inside one geography). Choose another with
+ * `-c bedrockModelId=…` (README "Models on AWS").
+ */
+export const DEFAULT_BEDROCK_MODEL_ID = 'global.anthropic.claude-sonnet-4-5-20250929-v1:0';
+
+/**
+ * The stack's settings. `emailFrom` has no default: the sender must be an address (or domain)
+ * the operator owns and verifies in SES, so a missing one is refused rather than deployed with a
+ * placeholder no mail would ever leave.
+ */
+export function stackConfig(overrides: { stage?: string; emailFrom?: string } = {}): StackConfig {
   const config: StackConfig = {
     stage: overrides.stage ?? 'dev',
     logRetention: RetentionDays.ONE_MONTH,
@@ -140,8 +166,8 @@ export function stackConfig(overrides: { stage?: string } = {}): StackConfig {
     },
     orchestrator: { maxAttempts: 3 },
     payments: {},
-    email: { from: 'no-reply@example.com', identity: 'address' },
-    models: { intakeProvider: 'bedrock', bedrockModelId: 'anthropic.claude-3-5-sonnet-20240620-v1:0' },
+    email: { from: overrides.emailFrom ?? '', identity: 'address' },
+    models: { intakeProvider: 'bedrock', bedrockModelId: DEFAULT_BEDROCK_MODEL_ID },
   };
   validateStackConfig(config);
   return config;
@@ -175,6 +201,15 @@ export function validateStackConfig(config: StackConfig, stackRegion?: string): 
   for (const id of network.gatewayPrefixListIds ?? []) {
     if (!/^pl-[0-9a-f]{8,17}$/.test(id)) throw new Error(`not a prefix list id: ${id}`);
   }
+  if (config.email.from === '') {
+    throw new Error(
+      'email.from (the SES sender of sign-in codes) is required: deploy with -c emailFrom=<address you ' +
+        'own>, e.g. -c emailFrom=no-reply@<your domain> (README "Deploying")',
+    );
+  }
+  if (!EMAIL_IDENTITIES.includes(config.email.identity)) {
+    throw new Error(`email.identity must be one of ${EMAIL_IDENTITIES.join(', ')}: ${config.email.identity}`);
+  }
   if (!/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(config.email.from)) {
     throw new Error(`email.from must be a plain email address: ${config.email.from}`);
   }
@@ -186,6 +221,15 @@ export function validateStackConfig(config: StackConfig, stackRegion?: string): 
   }
   validateModelsConfig(config.models, worker.coder);
   validateWorkerEgress(config, stackRegion);
+  if (
+    worker.image !== undefined &&
+    !/^[a-z0-9][a-z0-9.-]*(:\d+)?\/[a-z0-9._/-]+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})$/.test(worker.image)
+  ) {
+    throw new Error(
+      `worker.image must be a registry/repository image URI with a tag or digest: ${worker.image} ` +
+        '(e.g. 111111111111.dkr.ecr.eu-west-1.amazonaws.com/bus-build-worker:2026-12-07)',
+    );
+  }
   if (!Number.isInteger(worker.timeoutSeconds) || worker.timeoutSeconds < 60) {
     throw new Error('worker.timeoutSeconds must be an integer of at least 60');
   }
@@ -242,14 +286,29 @@ function validateWorkerEgress(config: StackConfig, stackRegion: string | undefin
  * The stack config with `cdk -c key=value` overrides, so deployments choose providers and
  * settings without code changes: `stage`, `intakeProvider` (alias `intake`), `coder`,
  * `bedrockModelId`, `bedrockRegion`, `openaiBaseUrl` + `openaiModel`, `coderCommand` (JSON argv),
- * `workerEgress` (none/nat), `emailFrom`, `operatorEmail`, `cardPayments` (true/false).
+ * `workerEgress` (none/nat), `emailFrom` (required), `emailIdentity` (address/domain),
+ * `operatorEmail`, `cardPayments` (true/false), `workerImage` (a prebuilt image URI).
  */
 export function stackConfigFromContext(get: (key: string) => unknown): StackConfig {
   const str = (key: string): string | undefined => {
     const v = get(key);
     return typeof v === 'string' && v.trim() ? v.trim() : undefined;
   };
-  const base = stackConfig({ stage: str('stage') });
+  const emailFrom = str('emailFrom');
+  if (!emailFrom) {
+    throw new Error(
+      'context emailFrom is required: the SES sender of sign-in codes, an address whose mailbox or ' +
+        'domain you control (cdk deploy -c emailFrom=no-reply@<your domain>); there is no default',
+    );
+  }
+  const domain = emailFrom.slice(emailFrom.lastIndexOf('@') + 1);
+  if (RESERVED_EMAIL_DOMAIN.test(domain)) {
+    throw new Error(
+      `context emailFrom ${emailFrom}: ${domain} is a reserved domain SES can never verify or send from; ` +
+        'use an address of a domain you own',
+    );
+  }
+  const base = stackConfig({ stage: str('stage'), emailFrom });
   const coder = str('coder') as StackConfig['worker']['coder'] | undefined;
   const intakeProvider = (str('intakeProvider') ?? str('intake')) as
     | StackConfig['models']['intakeProvider']
@@ -264,11 +323,16 @@ export function stackConfigFromContext(get: (key: string) => unknown): StackConf
     throw new Error('context openaiBaseUrl and openaiModel go together');
   }
   const coderCommand = parseCoderCommand(get('coderCommand'));
-  const cardPayments = get('cardPayments');
+  const cardPayments = parseBoolean('cardPayments', get('cardPayments'));
+  const emailIdentity = str('emailIdentity') as EmailConfig['identity'] | undefined;
   const config: StackConfig = {
     ...base,
     network: { ...base.network, ...(workerEgress ? { workerEgress } : {}) },
-    worker: { ...base.worker, ...(coder ? { coder } : {}) },
+    worker: {
+      ...base.worker,
+      ...(coder ? { coder } : {}),
+      ...(str('workerImage') ? { image: str('workerImage')! } : {}),
+    },
     models: {
       ...base.models,
       ...(intakeProvider ? { intakeProvider } : {}),
@@ -277,15 +341,23 @@ export function stackConfigFromContext(get: (key: string) => unknown): StackConf
       ...(openaiBaseUrl && openaiModel ? { openai: { baseUrl: openaiBaseUrl, model: openaiModel } } : {}),
       ...(coderCommand ? { coderCommand } : {}),
     },
-    email: { ...base.email, ...(str('emailFrom') ? { from: str('emailFrom')! } : {}) },
+    email: { from: emailFrom, identity: emailIdentity ?? base.email.identity },
     payments: {
       ...base.payments,
       ...(str('operatorEmail') ? { operatorEmail: str('operatorEmail')! } : {}),
-      ...(cardPayments === true || cardPayments === 'true' ? { cardPayments: true } : {}),
+      ...(cardPayments ? { cardPayments: true } : {}),
     },
   };
   validateStackConfig(config);
   return config;
+}
+
+/** A true/false context value (`-c cardPayments=true` arrives as a string); anything else is refused. */
+function parseBoolean(key: string, value: unknown): boolean | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`context ${key} must be true or false: ${JSON.stringify(value)}`);
 }
 
 /** `coderCommand` context: a JSON argv (`-c 'coderCommand=["agent","--flag"]'`) or an array in cdk.json. */

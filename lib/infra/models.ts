@@ -14,8 +14,9 @@ export interface ModelsConfig {
   /** INTAKE_PROVIDER of the chat (PostMessage): `offline` rules, or a model. */
   readonly intakeProvider: IntakeProvider;
   /**
-   * BEDROCK_MODEL_ID: a foundation model id (`anthropic.claude-3-5-sonnet-20240620-v1:0`) or a
-   * cross-region inference profile id (`eu.anthropic.…`), invoked in the stack's region.
+   * BEDROCK_MODEL_ID: a foundation model id (`amazon.nova-pro-v1:0`) or a cross-region inference
+   * profile id (`global.` / `us.` / `eu.` / `apac.` … + the model id), invoked in the stack's
+   * region. Default DEFAULT_BEDROCK_MODEL_ID (config.ts).
    */
   readonly bedrockModelId: string;
   /**
@@ -30,16 +31,78 @@ export interface ModelsConfig {
   readonly coderCommand?: readonly string[];
 }
 
+/** Geography prefixes of Bedrock's system-defined cross-region inference profiles. */
+export const INFERENCE_PROFILE_GEOGRAPHIES = [
+  'global',
+  'us',
+  'us-gov',
+  'eu',
+  'apac',
+  'ca',
+  'jp',
+  'au',
+] as const;
+
 /** Cross-region inference profile ids start with a geography prefix. */
-const INFERENCE_PROFILE = /^(us|eu|apac|us-gov|ca|jp|au|global)\./;
+const INFERENCE_PROFILE = new RegExp(`^(${INFERENCE_PROFILE_GEOGRAPHIES.join('|')})\\.`);
+
+/** `provider.model-version[:n]`, e.g. `anthropic.claude-sonnet-4-5-20250929-v1:0`. */
+const FOUNDATION_MODEL_ID = /^[a-z][a-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9.:_-]{1,150}$/;
+
+/**
+ * Anthropic models from Claude 4 on have no in-region on-demand throughput on Bedrock: Converse
+ * with the bare model id fails ("on-demand throughput isn't supported"), only an inference profile
+ * id works.
+ */
+const PROFILE_ONLY = /^anthropic\.claude-(sonnet|opus|haiku)-[4-9]/;
+
+/** Why a Bedrock model id cannot work, or undefined when its form is valid. */
+export function bedrockModelIdProblem(id: string): string | undefined {
+  const geography = /^([a-z-]{2,7})\.([a-z][a-z0-9-]*)\.(.+)$/.exec(id);
+  const profile = INFERENCE_PROFILE.test(id);
+  if (!profile && geography && KNOWN_PROVIDERS.has(geography[2]!)) {
+    return (
+      `${id} starts with ${geography[1]}., which is not an inference profile geography ` +
+      `(${INFERENCE_PROFILE_GEOGRAPHIES.join(', ')})`
+    );
+  }
+  const model = id.replace(INFERENCE_PROFILE, '');
+  if (!FOUNDATION_MODEL_ID.test(model)) {
+    return `${id} is not a Bedrock model id (provider.model, e.g. anthropic.claude-sonnet-4-5-20250929-v1:0)`;
+  }
+  if (!profile && PROFILE_ONLY.test(model)) {
+    return (
+      `${id} can only be invoked through a cross-region inference profile: use global.${id}, or ` +
+      `us.${id} / eu.${id} / apac.${id} to keep requests in one geography`
+    );
+  }
+  return undefined;
+}
+
+/** Model providers on Bedrock (only used to recognise a mistyped geography prefix). */
+const KNOWN_PROVIDERS = new Set([
+  'anthropic',
+  'amazon',
+  'meta',
+  'mistral',
+  'cohere',
+  'ai21',
+  'deepseek',
+  'openai',
+  'qwen',
+  'writer',
+]);
 
 export function validateModelsConfig(models: ModelsConfig, coder: Coder): void {
   if (!INTAKE_PROVIDERS.includes(models.intakeProvider)) {
     throw new Error(`models.intakeProvider must be one of ${INTAKE_PROVIDERS.join(', ')}`);
   }
   if (!CODERS.includes(coder)) throw new Error(`worker.coder must be one of ${CODERS.join(', ')}`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9.:_-]{2,199}$/.test(models.bedrockModelId)) {
-    throw new Error(`models.bedrockModelId is not a Bedrock model id: ${models.bedrockModelId}`);
+  const usesBedrock = models.intakeProvider === 'bedrock' || coder === 'bedrock';
+  const problem = bedrockModelIdProblem(models.bedrockModelId);
+  if (problem && usesBedrock) throw new Error(`models.bedrockModelId: ${problem} (-c bedrockModelId=…)`);
+  if (models.bedrockRegion !== undefined && !/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(models.bedrockRegion)) {
+    throw new Error(`models.bedrockRegion is not an AWS region: ${models.bedrockRegion}`);
   }
   if ((models.intakeProvider === 'openai' || coder === 'openai') && !models.openai) {
     throw new Error('models.openai (baseUrl, model) is required when a component uses openai');

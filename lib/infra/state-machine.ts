@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type CfnElement, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Fn, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,6 +7,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ASL_FILE, ECS_SUBSTITUTIONS, LAMBDA_TASKS, WORKER_STATE } from '../../state-machines/tasks.ts';
+import { DEFAULT_INFRA_RETRY, type InfraRetryPolicy } from '../app/orchestrator/record-worker-failure.ts';
 import { type BuildBuckets, KEY_PREFIXES } from './buckets.ts';
 import { BuildFunction } from './build-function.ts';
 import type { StackConfig } from './config.ts';
@@ -103,7 +104,7 @@ export interface BuildStateMachineProps {
  * nothing else, so a binary that reads its credentials or calls out gains nothing.
  * The state machine's role may invoke those six functions, run and stop the worker task, pass its
  * two roles to ECS, and manage the `.sync` EventBridge rule; it logs (without execution data) and
- * traces. The execution timeout is the ASL's `TimeoutSeconds`.
+ * traces. The execution timeout is derived from the attempt budget (`executionTimeoutSeconds`).
  */
 export class BuildStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -125,7 +126,10 @@ export class BuildStateMachine extends Construct {
     const { config, table, buckets, network, repos, worker, eventBus } = props;
     const stack = Stack.of(this);
 
-    const asl = readFileSync(repoPath(ASL_FILE), 'utf8');
+    const asl = withExecutionTimeout(
+      readFileSync(repoPath(ASL_FILE), 'utf8'),
+      config.orchestrator.maxAttempts,
+    );
     checkWorkerTimeout(asl, config.worker.timeoutSeconds);
 
     const environment = {
@@ -234,8 +238,12 @@ export class BuildStateMachine extends Construct {
     for (const task of LAMBDA_TASKS) values[task.substitution] = fn(task.state).function.functionArn;
     this.definition = renderDefinition(asl, values);
 
+    // Retained on delete and rollback (the LogGroup default), so the name must differ per stack:
+    // a fixed name would make the next create after a failed first deploy fail with "already
+    // exists". The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small; the
+    // suffix is the stack id's UUID, new for every created stack.
     this.logGroup = new LogGroup(this, 'Logs', {
-      logGroupName: `/aws/vendedlogs/states/bus-build-${config.stage}-build-run`,
+      logGroupName: `/aws/vendedlogs/states/bus-build-${config.stage}-build-run-${stackUuid(stack)}`,
       retention: config.logRetention,
     });
 
@@ -369,6 +377,76 @@ export class BuildStateMachine extends Construct {
 
 /** How often the settle reconcile runs on AWS. */
 export const SETTLE_INTERVAL_MINUTES = 15;
+
+/** The UUID part of the stack id (`arn:…:stack/<name>/<uuid>`): unique for every created stack. */
+function stackUuid(stack: Stack): string {
+  return Fn.select(2, Fn.split('/', stack.stackId));
+}
+
+/** Seconds added to the derived execution timeout on top of every state's own bound. */
+export const EXECUTION_TIMEOUT_MARGIN_SECONDS = 600;
+
+/**
+ * The execution's overall `TimeoutSeconds`, derived from the attempt budget so that a run that
+ * uses every attempt is never cut off by the execution timeout before its states' own bounds:
+ * PrepareBranch once; per attempt AssignWorker + RunWorker (the worker timeout plus Fargate's
+ * start, bounded by the state) + the longer of VerifyArtifacts and RecordWorkerFailure; then
+ * Publish and FailRun (a failed Publish still fails the run); plus the retry back-offs of every
+ * Task state and a fixed margin.
+ */
+export function executionTimeoutSeconds(
+  asl: string,
+  maxAttempts: number,
+  infra: InfraRetryPolicy = DEFAULT_INFRA_RETRY,
+): number {
+  const doc = JSON.parse(asl) as {
+    States: Record<string, { TimeoutSeconds?: number; Retry?: RetryRule[] }>;
+  };
+  const bound = (state: string): number => {
+    const s = doc.States[state];
+    if (s?.TimeoutSeconds === undefined) throw new Error(`${state} has no TimeoutSeconds in ${ASL_FILE}`);
+    return s.TimeoutSeconds + backoffSeconds(s.Retry ?? []);
+  };
+  const perAttempt =
+    bound('AssignWorker') +
+    bound(WORKER_STATE) +
+    Math.max(bound('VerifyArtifacts'), bound('RecordWorkerFailure'));
+  const once = bound('PrepareBranch') + bound('Publish') + bound('FailRun');
+  // Infrastructure failures add attempts (and their backoff waits) that use no repair attempt.
+  let infraWaits = 0;
+  for (let i = 0; i < infra.max; i++) infraWaits += Math.min(3600, infra.baseSeconds * 2 ** i);
+  return once + (maxAttempts + infra.max) * perAttempt + infraWaits + EXECUTION_TIMEOUT_MARGIN_SECONDS;
+}
+
+interface RetryRule {
+  MaxAttempts?: number;
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+}
+
+/** The longest total wait of a state's retriers (ASL defaults: 3 attempts, 1 s, rate 2). */
+function backoffSeconds(retry: readonly RetryRule[]): number {
+  return Math.max(
+    0,
+    ...retry.map((r) => {
+      let wait = 0;
+      for (let i = 0; i < (r.MaxAttempts ?? 3); i++)
+        wait += (r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** i;
+      return Math.ceil(wait);
+    }),
+  );
+}
+
+/** The ASL with its top-level `TimeoutSeconds` replaced by the derived one (same key order). */
+export function withExecutionTimeout(
+  asl: string,
+  maxAttempts: number,
+  infra: InfraRetryPolicy = DEFAULT_INFRA_RETRY,
+): string {
+  const doc = JSON.parse(asl) as Record<string, unknown>;
+  doc.TimeoutSeconds = executionTimeoutSeconds(asl, maxAttempts, infra);
+  return JSON.stringify(doc, null, 2);
+}
 
 /** The worker must stop itself (WORKER_TIMEOUT_SECONDS) before the RunWorker state times out. */
 function checkWorkerTimeout(asl: string, workerTimeoutSeconds: number): void {

@@ -1,4 +1,5 @@
 import { Validations } from 'aws-cdk-lib';
+import { Repository } from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -57,6 +58,41 @@ export function workerDroppedCapabilities(): ecs.Capability[] {
   return Object.values(ecs.Capability).filter(
     (c) => c !== ecs.Capability.ALL && !WORKER_KEPT_CAPABILITIES.includes(c),
   );
+}
+
+/**
+ * A prebuilt image (`-c workerImage=<uri>`, pushed by `npm run image -- --push <repo>`): an ECR
+ * URI is pulled with ECR permissions on that repository for the execution role; any other
+ * registry as is. Without one, the CDK asset builds `worker-image/Dockerfile` at deploy time,
+ * which needs docker or podman on the deploying machine (with arm64 emulation on x86).
+ */
+export function workerContainerImage(scope: Construct, uri: string | undefined): ecs.ContainerImage {
+  if (!uri) {
+    return ecs.ContainerImage.fromAsset(REPO_ROOT, {
+      file: 'worker-image/Dockerfile',
+      exclude: WORKER_IMAGE_EXCLUDE,
+      platform: Platform.LINUX_ARM64,
+    });
+  }
+  const ecr = parseEcrImageUri(uri);
+  if (!ecr) return ecs.ContainerImage.fromRegistry(uri);
+  const repository = Repository.fromRepositoryAttributes(scope, 'WorkerImageRepository', {
+    repositoryName: ecr.repository,
+    repositoryArn: `arn:aws:ecr:${ecr.region}:${ecr.account}:repository/${ecr.repository}`,
+  });
+  return ecs.ContainerImage.fromEcrRepository(repository, ecr.tagOrDigest);
+}
+
+/** `<account>.dkr.ecr.<region>.amazonaws.com/<repo>(:tag|@sha256:…)`, or undefined for another registry. */
+export function parseEcrImageUri(
+  uri: string,
+): { account: string; region: string; repository: string; tagOrDigest: string } | undefined {
+  const m =
+    /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([a-z0-9._/-]+?)(?::([\w.-]{1,128})|@(sha256:[0-9a-f]{64}))?$/.exec(
+      uri,
+    );
+  if (!m) return undefined;
+  return { account: m[1]!, region: m[2]!, repository: m[3]!, tagOrDigest: m[5] ?? m[4] ?? 'latest' };
 }
 
 /** Paths the image build context never needs (the Dockerfile copies what it uses). */
@@ -153,11 +189,7 @@ export class BuildWorker extends Construct {
 
     this.container = this.taskDefinition.addContainer(WORKER_CONTAINER_NAME, {
       containerName: WORKER_CONTAINER_NAME,
-      image: ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: 'worker-image/Dockerfile',
-        exclude: WORKER_IMAGE_EXCLUDE,
-        platform: Platform.LINUX_ARM64,
-      }),
+      image: workerContainerImage(this, config.worker.image),
       essential: true,
       user: '0:0',
       readonlyRootFilesystem,

@@ -7,7 +7,6 @@ import { API_ROUTES, type RouteDef } from '../../functions/api/routes.ts';
 import { BuildBuckets } from '../../lib/infra/buckets.ts';
 import { BuildApi, routeReadsArtifacts } from '../../lib/infra/build-api.ts';
 import type { BuildStack } from '../../lib/infra/build-stack.ts';
-import { stackConfig } from '../../lib/infra/config.ts';
 import { DataTable, TABLE_WRITE_ACTIONS } from '../../lib/infra/data-table.ts';
 import { SessionSecret } from '../../lib/infra/session-secret.ts';
 import {
@@ -19,6 +18,7 @@ import {
   statementsForRole,
   synthBuildStack,
   testApp,
+  testStackConfig,
 } from './synth.ts';
 
 describe('BuildApi', () => {
@@ -290,7 +290,7 @@ describe('BuildApi route flags', () => {
   let stateMachineArn: string;
   beforeAll(() => {
     const stack = new Stack(testApp({ cfnValidation: false }), 'Flags');
-    const config = stackConfig({ stage: 'test' });
+    const config = testStackConfig();
     stateMachineArn = 'arn:aws:states:eu-west-1:111111111111:stateMachine:bus-build-test-build-run';
     const buckets = new BuildBuckets(stack, 'Buckets', { storage: config.storage });
     api = new BuildApi(stack, 'Api', {
@@ -329,7 +329,7 @@ describe('BuildApi route flags', () => {
 
   it('refuses artifact or execution routes without the pipeline', () => {
     const stack = new Stack(testApp({ cfnValidation: false }), 'NoPipeline');
-    const config = stackConfig({ stage: 'test' });
+    const config = testStackConfig();
     expect(
       () =>
         new BuildApi(stack, 'Api', {

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../functions/api/routes.ts';
 import { REPO_ROOT } from '../../lib/infra/paths.ts';
@@ -15,6 +16,8 @@ import { LAMBDA_TASKS } from '../../state-machines/tasks.ts';
  */
 const SYNTH_TIMEOUT_MS = 240_000;
 const STACK = 'BusBuild-dev';
+/** The sender `npm run synth` passes too (package.json). */
+const SYNTH_EMAIL_FROM = 'no-reply@busdk.com';
 
 interface Resource {
   Type: string;
@@ -29,7 +32,18 @@ function runSynth(outDir: string): Promise<{ code: number | null; output: string
   const started = Date.now();
   return new Promise((resolve, reject) => {
     // npx resolves the project's own cdk CLI (and the Node it runs under), as `npm run synth` does.
-    const child = spawn('npx', ['cdk', 'synth', '--quiet', '--no-notices', '-o', outDir], {
+    // emailFrom is the one setting without a default (a deploy is refused without it).
+    const args = [
+      'cdk',
+      'synth',
+      '--quiet',
+      '--no-notices',
+      '-c',
+      `emailFrom=${SYNTH_EMAIL_FROM}`,
+      '-o',
+      outDir,
+    ];
+    const child = spawn('npx', args, {
       cwd: REPO_ROOT,
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,6 +143,39 @@ describe('npm run synth (cdk synth with bundling)', () => {
         expect(existsSync(path.join(dir, 'template-repo', 'go.mod'))).toBe(true);
         expect(existsSync(path.join(dir, 'template-repo', 'dist'))).toBe(false);
       }
+    }
+  });
+
+  it('loads every bundled function in a fresh Node process outside the project tree (cold init)', () => {
+    // What ships, not the TypeScript source: each asset directory copied to a temp dir with no
+    // node_modules above it, imported by a plain `node` (no tsx), the `handler` export checked.
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'busdk-bundles-'));
+    try {
+      const timings: string[] = [];
+      for (const [name, fn] of ownFunctions()) {
+        const hash = String((fn.Properties.Code as { S3Key: unknown }).S3Key).replace(/\.zip$/, '');
+        const dir = path.join(scratch, name);
+        cpSync(path.join(outDir, assets.files[hash]!.source.path), dir, { recursive: true });
+        const probe =
+          'const t0 = performance.now(); const m = await import(process.argv[1]); ' +
+          "if (typeof m.handler !== 'function') throw new Error('no handler export'); " +
+          'console.log(JSON.stringify({ ms: performance.now() - t0 }));';
+        const env = fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined;
+        const vars = Object.fromEntries(
+          Object.entries(env?.Variables ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : 'x']),
+        );
+        const run = spawnSync(
+          process.execPath,
+          ['--input-type=module', '-e', probe, pathToFileURL(path.join(dir, 'index.mjs')).href],
+          { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ...vars } },
+        );
+        expect(run.status, `${name}: ${run.stderr.slice(-2000)}`).toBe(0);
+        const kib = Math.round(statSync(path.join(dir, 'index.mjs')).size / 1024);
+        timings.push(`${name} ${kib} KiB init ${JSON.parse(run.stdout.trim()).ms.toFixed(0)} ms`);
+      }
+      console.info(`bundled functions (size, cold import):\n  ${timings.join('\n  ')}`);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 

@@ -23,7 +23,7 @@ describe('email (SES sender)', () => {
 
   it('verifies the configured sender address as an SES identity', () => {
     template.resourceCountIs('AWS::SES::EmailIdentity', 1);
-    template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'no-reply@example.com' });
+    template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'no-reply@busdk.example' });
   });
 
   it('lets only sendsEmail routes send, only as the sender identity, and tells only them EMAIL_FROM', () => {
@@ -39,7 +39,7 @@ describe('email (SES sender)', () => {
       const env = template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables;
       if (senders.includes(route.id)) {
         expect(send.map((s) => s.Resource)).toEqual([identityArn]);
-        expect(env.EMAIL_FROM).toBe('no-reply@example.com');
+        expect(env.EMAIL_FROM).toBe('no-reply@busdk.example');
       } else {
         expect(send, route.id).toEqual([]);
         expect(env.EMAIL_FROM, route.id).toBeUndefined();
@@ -54,12 +54,16 @@ describe('email (SES sender)', () => {
 
   it('can verify the whole domain instead of the address', () => {
     const s = new Stack(testApp({ cfnValidation: false }), 'M');
-    new Messaging(s, 'Email', { config: { ...stackConfig().email, identity: 'domain' } });
-    Template.fromStack(s).hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'example.com' });
+    new Messaging(s, 'Email', {
+      config: { ...stackConfig({ emailFrom: 'no-reply@busdk.example' }).email, identity: 'domain' },
+    });
+    Template.fromStack(s).hasResourceProperties('AWS::SES::EmailIdentity', {
+      EmailIdentity: 'busdk.example',
+    });
   });
 
   it('rejects a sender that is not a plain address', () => {
-    const config = stackConfig();
+    const config = stackConfig({ emailFrom: 'no-reply@busdk.example' });
     expect(() =>
       validateStackConfig({ ...config, email: { from: 'Builder <x@example.com>', identity: 'address' } }),
     ).toThrow(/email.from/);

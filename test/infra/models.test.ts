@@ -2,8 +2,15 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { Template as T } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
-import { type StackConfig, stackConfig, validateStackConfig } from '../../lib/infra/config.ts';
-import { allowsAction, allRoleStatements, logicalIdOf, synthBuildStack, testApp } from './synth.ts';
+import { type StackConfig, validateStackConfig } from '../../lib/infra/config.ts';
+import {
+  allowsAction,
+  allRoleStatements,
+  logicalIdOf,
+  synthBuildStack,
+  testApp,
+  testStackConfig,
+} from './synth.ts';
 
 function synth(config: StackConfig): { stack: BuildStack; template: Template } {
   const stack = new BuildStack(testApp({ cfnValidation: false }), 'BusBuild-models', { config });
@@ -39,7 +46,7 @@ describe('model providers', () => {
     });
 
     it('lets PostMessage and the worker invoke the default model through the bedrock-runtime endpoint', () => {
-      const { models } = stackConfig({ stage: 'test' });
+      const { models } = testStackConfig();
       expect(invokers(template)).toEqual(
         [logicalIdOf(stack.api.functions.PostMessage!.role), logicalIdOf(stack.worker.taskRole)].sort(),
       );
@@ -66,7 +73,7 @@ describe('model providers', () => {
     let stack: BuildStack;
     let template: Template;
     beforeAll(() => {
-      const base = stackConfig({ stage: 'test' });
+      const base = testStackConfig();
       ({ stack, template } = synth({
         ...base,
         worker: { ...base.worker, coder: 'offline' },
@@ -100,7 +107,7 @@ describe('model providers', () => {
     let stack: BuildStack;
     let template: Template;
     beforeAll(() => {
-      const base = stackConfig({ stage: 'test' });
+      const base = testStackConfig();
       ({ stack, template } = synth({
         ...base,
         worker: { ...base.worker, coder: 'bedrock' },
@@ -144,7 +151,7 @@ describe('model providers', () => {
     });
 
     it('invokes the model in a configured region (BEDROCK_REGION and the model ARN)', () => {
-      const base = stackConfig({ stage: 'test' });
+      const base = testStackConfig();
       // Intake only: PostMessage runs outside the VPC, so another region needs no worker egress.
       const other = synth({
         ...base,
@@ -181,7 +188,7 @@ describe('model providers', () => {
     let stack: BuildStack;
     let template: Template;
     beforeAll(() => {
-      const base = stackConfig({ stage: 'test' });
+      const base = testStackConfig();
       ({ stack, template } = synth({
         ...base,
         network: { ...base.network, workerEgress: 'nat' },
@@ -229,7 +236,7 @@ describe('model providers', () => {
   });
 
   it('adds no Secrets Manager endpoint when only the intake (outside the VPC) reads the key', () => {
-    const base = stackConfig({ stage: 'test' });
+    const base = testStackConfig();
     const { stack, template } = synth({
       ...base,
       models: {
@@ -244,7 +251,7 @@ describe('model providers', () => {
   });
 
   it('refuses to build a stack whose coder cannot reach its model without worker egress', () => {
-    const base = stackConfig({ stage: 'test' });
+    const base = testStackConfig();
     const openai = { baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o' };
     expect(() =>
       synth({ ...base, worker: { ...base.worker, coder: 'openai' }, models: { ...base.models, openai } }),
@@ -270,7 +277,7 @@ describe('model providers', () => {
   });
 
   it('rejects incomplete model settings', () => {
-    const base = stackConfig({ stage: 'test' });
+    const base = testStackConfig();
     expect(() => validateStackConfig({ ...base, worker: { ...base.worker, coder: 'openai' } })).toThrow(
       /models.openai/,
     );

@@ -6,8 +6,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { KEY_PREFIXES } from '../../lib/infra/buckets.ts';
 import { VPC_ENI_ACTIONS } from '../../lib/infra/build-function.ts';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
-import { stackConfig } from '../../lib/infra/config.ts';
-import { actionsOf, allRoleStatements, logicalIdOf, resourcesOf, synthBuildStack, testApp } from './synth.ts';
+import {
+  actionsOf,
+  allRoleStatements,
+  logicalIdOf,
+  resourcesOf,
+  synthBuildStack,
+  testApp,
+  testStackConfig,
+} from './synth.ts';
 
 type Synth = ReturnType<typeof synthBuildStack>;
 
@@ -30,6 +37,12 @@ function acknowledgements(root: IConstruct): { id: string; reason: string; path:
           .filter((a) => a.id.startsWith('AwsSolutions-')),
       ),
   );
+}
+
+/** The foundation model behind the default inference profile, in any region (as cdk-nag prints it). */
+function profileModelResource(): string {
+  const model = testStackConfig().models.bedrockModelId.replace(/^[a-z-]+\.(?=anthropic\.)/, '');
+  return `arn:<AWS::Partition>:bedrock:*::foundation-model/${model}`;
 }
 
 describe('cdk-nag AwsSolutions', () => {
@@ -66,6 +79,8 @@ describe('cdk-nag AwsSolutions', () => {
       stack.buckets.prefixFindingId('artifacts', KEY_PREFIXES.publishedRuns),
     ];
     const workerTasks = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${logicalIdOf(stack.worker.cluster)}>/*]`;
+    // The default model is a cross-region inference profile: its foundation model in any region.
+    const profileModel = `AwsSolutions-IAM5[Resource::${profileModelResource()}]`;
     // The portal's deploy-time BucketDeployment (CDK's grants and provider runtime), on its own role.
     const portalDeploy = new Set(stack.portal.deploymentFindingIds);
     for (const id of portalDeploy) expect(ids.has(id), id).toBe(true);
@@ -82,6 +97,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-SMG4',
         ...prefixGrants,
         workerTasks,
+        profileModel,
       ].sort(),
     );
   });
@@ -137,20 +153,28 @@ describe('cdk-nag AwsSolutions', () => {
       if (role === logicalIdOf(stack.portal.deploymentRole)) continue;
       const prefixGrant = bucketIds.some((b) => prefixes.some((p) => r === `<${b}.Arn>/${p}*`));
       const taskGrant = r === taskPattern && role === logicalIdOf(stack.pipeline.stateMachine.role);
-      expect(prefixGrant || taskGrant, `${r} on ${role}`).toBe(true);
+      const modelRoles = [
+        logicalIdOf(stack.api.functions.PostMessage!.role),
+        logicalIdOf(stack.worker.taskRole),
+      ];
+      const modelGrant =
+        r === profileModelResource() &&
+        modelRoles.includes(role) &&
+        actions.every((a) => a === 'bedrock:InvokeModel');
+      expect(prefixGrant || taskGrant || modelGrant, `${r} on ${role}`).toBe(true);
       for (const a of actions) expect(a, `${r} on ${role}`).not.toContain('*');
     }
   });
 
   it('passes the app-level validation plugin during synthesis (as bin/app.ts runs it)', () => {
     const app = testApp();
-    new BuildStack(app, 'BusBuild-test', { config: stackConfig({ stage: 'test' }) });
+    new BuildStack(app, 'BusBuild-test', { config: testStackConfig() });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });
 
   it('passes for the egress variant too (NAT gateway, openai coder, Secrets Manager endpoint)', () => {
-    const base = stackConfig({ stage: 'test' });
+    const base = testStackConfig();
     const stack = new BuildStack(testApp({ cfnValidation: false }), 'BusBuild-egress', {
       config: {
         ...base,

@@ -1,9 +1,8 @@
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
-import { stackConfig } from '../../lib/infra/config.ts';
 import { REPO_ACCESS_POINT_PATH, REPO_GID, REPO_UID } from '../../lib/infra/repo-filesystem.ts';
-import { flatten, logicalIdOf, synthBuildStack, testApp } from './synth.ts';
+import { flatten, logicalIdOf, synthBuildStack, testApp, testStackConfig } from './synth.ts';
 
 type Template = ReturnType<typeof synthBuildStack>['template'];
 type Rule = Record<string, unknown>;
@@ -119,7 +118,7 @@ describe('BuildNetwork', () => {
   });
 
   it('limits HTTPS egress to the VPC and the gateway prefix lists when they are configured', () => {
-    const config = stackConfig({ stage: 'test' });
+    const config = testStackConfig();
     const pinned = new BuildStack(testApp({ cfnValidation: false }), 'Pinned', {
       config: {
         ...config,
@@ -174,7 +173,7 @@ describe('BuildNetwork with worker egress (-c workerEgress=nat)', () => {
   // Prefix lists pinned, so that the worker's any-address HTTPS rule can only come from `nat`.
   const prefixLists = ['pl-6ea54007', 'pl-66a5400f'];
   const build = (workerEgress: 'none' | 'nat') => {
-    const config = stackConfig({ stage: 'test' });
+    const config = testStackConfig();
     const s = new BuildStack(testApp({ cfnValidation: false }), `Egress-${workerEgress}`, {
       config: { ...config, network: { ...config.network, gatewayPrefixListIds: prefixLists, workerEgress } },
     });

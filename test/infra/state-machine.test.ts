@@ -4,10 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../functions/api/routes.ts';
 import { VPC_ENI_ACTIONS } from '../../lib/infra/build-function.ts';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
-import { stackConfig } from '../../lib/infra/config.ts';
 import { repoPath } from '../../lib/infra/paths.ts';
 import { REPO_DIR, REPO_MOUNT_PATH } from '../../lib/infra/repo-filesystem.ts';
-import { ECS_SYNC_RULE, renderDefinition } from '../../lib/infra/state-machine.ts';
+import { ECS_SYNC_RULE, executionTimeoutSeconds, renderDefinition } from '../../lib/infra/state-machine.ts';
 import { ASL_FILE, ECS_SUBSTITUTIONS, LAMBDA_TASKS } from '../../state-machines/tasks.ts';
 import {
   actionsOf,
@@ -19,6 +18,7 @@ import {
   statementsForRole,
   synthBuildStack,
   testApp,
+  testStackConfig,
 } from './synth.ts';
 
 type T = ReturnType<typeof synthBuildStack>['template'];
@@ -90,7 +90,15 @@ describe('BuildStateMachine', () => {
       },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: '/aws/vendedlogs/states/bus-build-test-build-run',
+      LogGroupName: {
+        'Fn::Join': [
+          '',
+          [
+            '/aws/vendedlogs/states/bus-build-test-build-run-',
+            { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+          ],
+        ],
+      },
       RetentionInDays: 30,
     });
   });
@@ -112,7 +120,7 @@ describe('BuildStateMachine', () => {
     ]) {
       expect(doc.States[state], state).toBeDefined();
     }
-    expect(doc.TimeoutSeconds).toBe(JSON.parse(ASL).TimeoutSeconds);
+    expect(doc.TimeoutSeconds).toBe(executionTimeoutSeconds(ASL, 3));
   });
 
   it('points each Lambda task at its own function', () => {
@@ -140,7 +148,7 @@ describe('BuildStateMachine', () => {
   });
 
   it('refuses a worker timeout that would not end before the RunWorker state times out', () => {
-    const config = stackConfig({ stage: 'test' });
+    const config = testStackConfig();
     const runWorker = JSON.parse(ASL).States.RunWorker.TimeoutSeconds as number;
     expect(
       () =>

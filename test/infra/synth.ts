@@ -3,7 +3,7 @@ import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
-import { stackConfig } from '../../lib/infra/config.ts';
+import { type StackConfig, stackConfig } from '../../lib/infra/config.ts';
 
 /** The feature flags of cdk.json, so tests synthesize exactly what `cdk synth` does. */
 const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
@@ -17,6 +17,14 @@ export interface TestAppOptions {
    * suite's full-synthesis test keeps it.
    */
   readonly cfnValidation?: boolean;
+}
+
+/** The SES sender the test stacks use (`emailFrom` has no default; `.example` is a reserved TLD). */
+export const TEST_EMAIL_FROM = 'no-reply@busdk.example';
+
+/** The stack config of the test stacks: the defaults, stage `test`, the test sender. */
+export function testStackConfig(): StackConfig {
+  return stackConfig({ stage: 'test', emailFrom: TEST_EMAIL_FROM });
 }
 
 /** A fresh app with cdk.json's context that skips asset bundling (no esbuild, no Docker build). */
@@ -33,7 +41,7 @@ export function synthBuildStack(options: TestAppOptions = { cfnValidation: false
   template: Template;
 } {
   const app = testApp(options);
-  const stack = new BuildStack(app, 'BusBuild-test', { config: stackConfig({ stage: 'test' }) });
+  const stack = new BuildStack(app, 'BusBuild-test', { config: testStackConfig() });
   return { app, stack, template: Template.fromStack(stack) };
 }
 

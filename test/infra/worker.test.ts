@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
-import { stackConfig } from '../../lib/infra/config.ts';
 import { repoPath } from '../../lib/infra/paths.ts';
 import { REPO_DIR, REPO_MOUNT_PATH } from '../../lib/infra/repo-filesystem.ts';
 import {
@@ -19,6 +18,7 @@ import {
   statementsForRole,
   synthBuildStack,
   testApp,
+  testStackConfig,
 } from './synth.ts';
 
 type T = ReturnType<typeof synthBuildStack>['template'];
@@ -38,7 +38,7 @@ beforeAll(() => {
 describe('BuildWorker task definition', () => {
   it('is one Fargate task on ARM64 Linux, sized from config', () => {
     template.resourceCountIs('AWS::ECS::TaskDefinition', 1);
-    const { worker } = stackConfig({ stage: 'test' });
+    const { worker } = testStackConfig();
     expect(taskDef).toMatchObject({
       Family: 'bus-build-test-worker',
       RequiresCompatibilities: ['FARGATE'],
@@ -117,7 +117,7 @@ describe('BuildWorker task definition', () => {
       REPO_DIR,
       // Amazon Bedrock is the AWS default coder (models.test.ts covers the providers).
       CODER: 'bedrock',
-      BEDROCK_MODEL_ID: stackConfig({ stage: 'test' }).models.bedrockModelId,
+      BEDROCK_MODEL_ID: testStackConfig().models.bedrockModelId,
       WORKER_TIMEOUT_SECONDS: '1500',
       // The image carries Chromium: on AWS a worker that cannot render fails the attempt.
       RENDER_CHECK: 'required',
@@ -159,7 +159,7 @@ describe('BuildWorker task definition', () => {
   });
 
   it('can run with a read-only root file system and task-local writable paths', () => {
-    const config = stackConfig({ stage: 'test' });
+    const config = testStackConfig();
     const ro = new BuildStack(testApp({ cfnValidation: false }), 'ReadOnly', {
       config: { ...config, worker: { ...config.worker, readonlyRootFilesystem: true } },
     });

@@ -13,6 +13,13 @@ import { probeError } from '../errors.ts';
 import type { CommandResult } from '../output.ts';
 import { renderTable } from '../table.ts';
 import { applyTargetEnv, type Buckets, NOT_RUNNING_MESSAGE, type Target } from '../target.ts';
+import {
+  checkEmailSender,
+  checkEventBus,
+  checkModels,
+  checkStripeSecrets,
+  checkWorkerCluster,
+} from './status-aws.ts';
 
 export type ItemState = 'ok' | 'warn' | 'missing';
 
@@ -303,9 +310,21 @@ export async function collectStatus(target: Target, env: NodeJS.ProcessEnv): Pro
       target.repoDir
         ? checkTemplateRepo(target.repoDir)
         : warn('template repo', 'on EFS, not mounted here', 'Set REPO_DIR where the EFS volume is mounted.'),
+      checkEventBus(target.eventBusName),
+      checkWorkerCluster(env.WORKER_CLUSTER_ARN?.trim() || undefined),
+      env.API_URL
+        ? checkHttp('api', `${env.API_URL.replace(/\/$/, '')}/api/v1/openapi.json`, true)
+        : warn('api', 'API_URL not set', 'Set it from the stack outputs.'),
+      env.PORTAL_URL
+        ? checkHttp('portal', env.PORTAL_URL, true)
+        : warn('portal', 'PORTAL_URL not set', 'Set it from the stack outputs.'),
+      checkStripeSecrets(env),
     );
+    const more = await Promise.all([checkEmailSender(env.EMAIL_FROM?.trim() || undefined), checkModels(env)]);
+    probes.push(...more.flat());
   }
-  probes.push(checkCoder(env), checkModel(env), checkStripe(env));
+  // The local stack's settings are this environment's; on AWS they are the stack's (above).
+  if (local) probes.push(checkCoder(env), checkModel(env), checkStripe(env));
   const endpointHint = local
     ? 'The stack process is alive but this part does not answer; restart it (npm start).'
     : 'Check the AWS credentials and region, and TABLE_NAME / bucket names from the stack outputs.';
