@@ -17,6 +17,8 @@ export interface ApproveDeps {
 }
 
 export interface ApproveResult {
+  /** True when this call moved the run to `authorized` (of concurrent callers, exactly one). */
+  authorizedNow: boolean;
   /** True when this call started the build execution. */
   started: boolean;
   /** True when the run was already approved and its execution already existed (or ran). */
@@ -49,6 +51,16 @@ export async function moveToAuthorized(
   patch: RunPatch,
   authorized: { method: 'manual' | 'stripe' | 'free'; actor: string },
 ): Promise<BuildRun> {
+  return (await authorizeOnce(deps, run, patch, authorized)).run;
+}
+
+/** `moveToAuthorized`, also saying whether this call made the transition (`moved`). */
+async function authorizeOnce(
+  deps: Pick<ApproveDeps, 'store' | 'publisher' | 'now'>,
+  run: BuildRun,
+  patch: RunPatch,
+  authorized: { method: 'manual' | 'stripe' | 'free'; actor: string },
+): Promise<{ run: BuildRun; moved: boolean }> {
   const next = transition(run, 'authorized', patch, deps.now());
   try {
     await deps.store.saveRun(next, { phase: run.phase, version: run.version });
@@ -56,10 +68,10 @@ export async function moveToAuthorized(
     if (!(err instanceof ConflictError)) throw err;
     const current = await loadRun(deps.store, run.runId);
     if (current.phase === run.phase) throw err;
-    return current;
+    return { run: current, moved: false };
   }
   await recordEvents(deps, run.runId, [newEvent('bus.build.run.authorized', authorized)]);
-  return next;
+  return { run: next, moved: true };
 }
 
 /**
@@ -105,21 +117,22 @@ export async function authorizeRun(
   },
 ): Promise<ApproveResult> {
   let run = await loadRun(deps.store, runId);
+  let authorizedNow = false;
   if (run.phase === 'quoted') {
     opts.guard?.(run);
-    run = await moveToAuthorized(
+    ({ run, moved: authorizedNow } = await authorizeOnce(
       deps,
       run,
       { payment: { ...run.payment, ...opts.paymentPatch } },
       { method: opts.method, actor: opts.actor },
-    );
+    ));
   }
   if (run.phase === 'authorized') {
     const { started, alreadyStarted } = await startRunExecution(deps.starter, run);
-    return { started, alreadyStarted, run };
+    return { authorizedNow, started, alreadyStarted, run };
   }
   if (STARTED_PHASES.includes(run.phase) || (run.phase === 'failed' && wasAuthorized(run))) {
-    return { started: false, alreadyStarted: true, run };
+    return { authorizedNow, started: false, alreadyStarted: true, run };
   }
   throw new DomainError(
     'not_approvable',
