@@ -12,6 +12,7 @@ export interface RunStore {
    */
   saveRun(next: BuildRun, expected: { phase: Phase; version: number }): Promise<void>;
   appendMessage(message: Message): Promise<void>;
+  /** The run's newest `limit` messages (default 200), oldest first. */
   listMessages(runId: string, limit?: number): Promise<Message[]>;
   /** Appends with the next per-run sequence number (no gaps, no duplicates) and returns it. */
   appendEvent(runId: string, event: NewBuildEvent, at?: string): Promise<BuildEvent>;
