@@ -1,4 +1,4 @@
-import { ContactRequiredError } from '../domain/email.ts';
+import { assertConfirmedContact } from '../domain/email.ts';
 import { ConflictError, DomainError } from '../domain/errors.ts';
 import { newEvent } from '../domain/events.ts';
 import { type RunPatch, transition } from '../domain/lifecycle.ts';
@@ -88,10 +88,8 @@ export async function approveRun(
     method: opts.method,
     actor: opts.actor,
     paymentPatch: { status: 'manual_approved', method: opts.method },
-    // An authorized run always has a contact address (checkout collects one up front).
-    guard: (run) => {
-      if (!run.owner.email) throw new ContactRequiredError();
-    },
+    // An authorized run always has a contact address its owner confirmed.
+    guard: assertConfirmedContact,
   });
 }
 

@@ -75,7 +75,7 @@ async function ownedQuotedRun(email: string | null = 'visitor@example.com') {
   const run: BuildRun = {
     ...base,
     runId: newBuildRun({ sessionId: session.sessionId, emailVerified: false }, T0).runId,
-    owner: { sessionId: session.sessionId, emailVerified: false, ...(email ? { email } : {}) },
+    owner: { sessionId: session.sessionId, emailVerified: Boolean(email), ...(email ? { email } : {}) },
   };
   await store.createRun(run);
   return { run, token };
