@@ -11,13 +11,12 @@
  *    `go test ./...`, `go run ./tools/build`) with the worker's command environment
  *    (ARTIFACT_TYPE, PLATFORMS), then hash every file in dist/. Warm-up once, then measured.
  * 4. Prints pipeline seconds, floor seconds and their ratio.
- * 5. Memory: the local stack's RSS (its process, from /proc) after a warm-up round and after each of
- *    3 rounds of 100 concurrent visitors (create a run, one message, 4 event long-polls of 2 s);
- *    the last round's RSS must stay within 15 % of the baseline (bounded memory, issue 12).
+ * 5. Memory (test/bench/memory.ts, also runnable alone: `npx tsx test/bench/memory.ts`): the local
+ *    stack's RSS before and after 3 rounds of 100 long-polling visitors, bound 15 %.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuildSpecSchema } from '../../lib/domain/build-spec.ts';
@@ -35,6 +34,7 @@ import {
   REPO_ROOT,
   sharedGoCache,
 } from '../integration/pipeline-helpers.ts';
+import { BENCH_STACK_ENV, memorySection } from './memory.ts';
 
 const REQUEST = 'I need a tip calculator web app and a command line program for linux';
 const TYPE_ANSWER = 'Both: a web app and a program for linux please';
@@ -130,66 +130,12 @@ async function floorBuild(spec: unknown): Promise<{ ms: number; files: number }>
   }
 }
 
-const VISITORS = 100;
-const ROUNDS = 3;
-const POLLS = 4;
-const MEMORY_BOUND = 0.15;
-
-/** Resident set size of a process in MiB (Linux /proc). */
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1]);
-  if (!Number.isFinite(kb)) throw new Error(`no VmRSS for pid ${pid}`);
-  return kb / 1024;
-}
-
-/** One visitor: a new run, one message, then long-polls for events that do not come. */
-async function pollingVisitor(stack: TestStack): Promise<void> {
-  const visitor = new ApiClient(stack.url);
-  const created = await visitor.post<{ run: { run_id: string } }>('/api/v1/build-runs', {});
-  if (created.status !== 201) throw new Error(`create run: ${created.status} ${created.text}`);
-  const runId = created.body.run.run_id;
-  const msg = await visitor.post(`/api/v1/build-runs/${runId}/messages`, { text: REQUEST });
-  if (msg.status !== 200) throw new Error(`message: ${msg.status} ${msg.text}`);
-  let after = 0;
-  for (let i = 0; i < POLLS; i++) {
-    const res = await visitor.get<{ next_after: number }>(
-      `/api/v1/build-runs/${runId}/events?after=${after}&wait=2`,
-    );
-    if (res.status !== 200) throw new Error(`events: ${res.status} ${res.text}`);
-    after = res.body.next_after;
-  }
-}
-
-async function visitorRound(stack: TestStack): Promise<number> {
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: VISITORS }, () => pollingVisitor(stack)));
-  return Date.now() - t0;
-}
-
-async function memorySection(stack: TestStack): Promise<void> {
-  say('');
-  say(`memory: ${ROUNDS} rounds of ${VISITORS} long-polling visitors (local stack pid ${stack.pid})`);
-  const warmMs = await visitorRound(stack);
-  const baseline = await rssMiB(stack.pid);
-  say(`memory baseline RSS after a warm-up round (${seconds(warmMs)} s): ${baseline.toFixed(1)} MiB`);
-  let last = baseline;
-  for (let round = 1; round <= ROUNDS; round++) {
-    const ms = await visitorRound(stack);
-    last = await rssMiB(stack.pid);
-    say(`memory round ${round} (${seconds(ms)} s): RSS ${last.toFixed(1)} MiB`);
-  }
-  const growth = (last - baseline) / baseline;
-  say(
-    `memory RSS before → after ${ROUNDS} rounds: ${baseline.toFixed(1)} → ${last.toFixed(1)} MiB ` +
-      `(${(growth * 100).toFixed(1)} %, bound ${MEMORY_BOUND * 100} %): ${growth <= MEMORY_BOUND ? 'flat' : 'GROWING'}`,
-  );
-  if (growth > MEMORY_BOUND) process.exitCode = 1;
-}
-
 async function main(): Promise<void> {
   say(`BusDK Artifact Builder bench: ${cpus().length} CPU(s), GOCACHE=${sharedGoCache()}`);
-  const stack = await startTestStack({ env: { GOCACHE: sharedGoCache() }, startTimeoutMs: 120_000 });
+  const stack = await startTestStack({
+    env: { GOCACHE: sharedGoCache(), ...BENCH_STACK_ENV },
+    startTimeoutMs: 120_000,
+  });
   const stop = () => {
     void stack.dispose().finally(() => process.exit(130));
   };
