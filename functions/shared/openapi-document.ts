@@ -146,7 +146,8 @@ export const OPERATIONS: Record<string, Operation> = {
         schema: ErrorSchema,
       },
       429: {
-        description: '`rate_limited` (5 confirmation codes per session per 15 minutes, 20 per source IP per hour); see Retry-After.',
+        description:
+          '`rate_limited` (5 confirmation codes per session per 15 minutes, 20 per source IP per hour); see Retry-After.',
         schema: ErrorSchema,
       },
       ...RUN_ERRORS,

@@ -1,5 +1,5 @@
 import { emailKey, hasConfirmedContact, normaliseEmail } from '../domain/email.ts';
-import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { DomainError } from '../domain/errors.ts';
 import {
   EMAIL_CODE_LIMIT,
   generateCode,
@@ -15,6 +15,7 @@ import {
 } from '../domain/otp.ts';
 import type { LoginStore, Mailer, RateCounter, RunIndex, RunStore } from '../domain/ports.ts';
 import { log } from '../log.ts';
+import { enforceLimits, type Limit } from './quotas.ts';
 
 export interface EmailLoginDeps {
   logins: LoginStore;
@@ -35,19 +36,12 @@ export interface Requester {
   sourceIp?: string;
 }
 
-/** Counts one hit against each limit in turn; the first one over throws RateLimitedError. */
-export async function enforceCodeLimits(
-  counter: RateCounter,
-  nowMs: number,
-  limits: { key: string; limit: number; windowSeconds: number }[],
-): Promise<void> {
-  for (const l of limits) {
-    const hit = await counter.hit(l.key, l.limit, l.windowSeconds, nowMs);
-    if (!hit.allowed) throw new RateLimitedError(hit.retryAfterSeconds, TOO_MANY_CODES);
-  }
-}
-
 const TOO_MANY_CODES = 'Too many codes were requested. Please wait a little and try again.';
+
+/** The code limits: each one counted in turn; the first one over throws RateLimitedError. */
+export function enforceCodeLimits(counter: RateCounter, nowMs: number, limits: Limit[]): Promise<void> {
+  return enforceLimits(counter, nowMs, limits, TOO_MANY_CODES);
+}
 
 /** One answer for a wrong, expired, reused or burned code, so none can be told apart. */
 export class InvalidCodeError extends DomainError {

@@ -37,10 +37,7 @@ export class ValidationError extends DomainError {
 /** Over a quota or rate limit: 429 `rate_limited` with `Retry-After`. */
 export class RateLimitedError extends DomainError {
   override readonly retryAfterSeconds: number;
-  constructor(
-    retryAfterSeconds: number,
-    message = 'Too many requests. Please wait a little and try again.',
-  ) {
+  constructor(retryAfterSeconds: number, message = 'Too many requests. Please wait a little and try again.') {
     super('rate_limited', message, 429);
     this.retryAfterSeconds = retryAfterSeconds;
   }

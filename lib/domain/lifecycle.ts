@@ -55,7 +55,12 @@ export function isOwnedBy(run: BuildRun, sessionId: string | undefined, verified
   if (sessionId && run.owner.sessionId === sessionId) return true;
   // An email sign-in owns only runs whose contact its owner confirmed: a run planted with someone
   // else's address as its (unconfirmed) contact never reaches that person's list.
-  if (verifiedEmail && run.owner.emailVerified && run.owner.email !== undefined && run.owner.email === verifiedEmail)
+  if (
+    verifiedEmail &&
+    run.owner.emailVerified &&
+    run.owner.email !== undefined &&
+    run.owner.email === verifiedEmail
+  )
     return true;
   return false;
 }

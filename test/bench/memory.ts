@@ -23,8 +23,8 @@ export const BENCH_STACK_ENV = {
   MESSAGES_PER_SESSION_PER_MINUTE: '100000',
 };
 
-const VISITORS = 100;
-const ROUNDS = 3;
+const VISITORS = Number(process.env.BENCH_VISITORS ?? 100);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const POLLS = 4;
 const MEMORY_BOUND = 0.15;
 
@@ -84,6 +84,13 @@ async function main(): Promise<void> {
   const stack = await startTestStack({ env: BENCH_STACK_ENV, startTimeoutMs: 120_000 });
   try {
     await memorySection(stack);
+  } catch (err) {
+    const errors = stack
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"level":"error"'));
+    process.stderr.write(`${errors.slice(-5).join('\n')}\n`);
+    throw err;
   } finally {
     await stack.dispose();
   }

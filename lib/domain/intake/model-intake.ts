@@ -119,6 +119,11 @@ export class ModelIntake implements IntakeEngine {
     this.fallback = options.fallback ?? new OfflineIntake(options.catalog);
   }
 
+  /** The deterministic fallback: what answers when the session's model budget is spent. */
+  get modelFree(): IntakeEngine {
+    return this.fallback;
+  }
+
   async respond(run: BuildRun, text: string): Promise<IntakeOutcome> {
     const refusal = detectRefusal(text);
     if (refusal)
