@@ -56,7 +56,7 @@ interface PipelineRun {
 
 async function pipelineRun(stack: TestStack): Promise<PipelineRun> {
   const visitor = new ApiClient(stack.url);
-  const { runId, run } = await chatToQuote(visitor, [REQUEST, TYPE_ANSWER, TYPE_ANSWER]);
+  const { runId, run } = await chatToQuote(visitor, [REQUEST, TYPE_ANSWER, TYPE_ANSWER], stack.dataDir);
   if (run.phase !== 'quoted') throw new Error(`run ${runId} was not quoted (phase ${run.phase})`);
   const before = await visitor.get<{ next_after: number }>(`/api/v1/build-runs/${runId}/events?after=0`);
   const after = before.body.next_after;
