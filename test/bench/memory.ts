@@ -36,41 +36,51 @@ async function rssMiB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
-/** One visitor: a new run, one message, then long-polls for events that do not come. */
-async function pollingVisitor(stack: TestStack): Promise<void> {
+/**
+ * One visitor: a new run, one message, then long-polls for events that do not come. Returns the
+ * number of requests that failed: on a loaded machine a message can exceed the handler timeout
+ * (500); that is counted and printed, not a reason to stop measuring memory.
+ */
+async function pollingVisitor(stack: TestStack): Promise<number> {
   const visitor = new ApiClient(stack.url);
   const created = await visitor.post<{ run: { run_id: string } }>('/api/v1/build-runs', {});
   if (created.status !== 201) throw new Error(`create run: ${created.status} ${created.text}`);
   const runId = created.body.run.run_id;
+  let failed = 0;
   const msg = await visitor.post(`/api/v1/build-runs/${runId}/messages`, { text: REQUEST });
-  if (msg.status !== 200) throw new Error(`message: ${msg.status} ${msg.text}`);
+  if (msg.status !== 200) failed++;
   let after = 0;
   for (let i = 0; i < POLLS; i++) {
     const res = await visitor.get<{ next_after: number }>(
       `/api/v1/build-runs/${runId}/events?after=${after}&wait=2`,
     );
-    if (res.status !== 200) throw new Error(`events: ${res.status} ${res.text}`);
-    after = res.body.next_after;
+    if (res.status === 200) after = res.body.next_after;
+    else failed++;
   }
+  return failed;
 }
 
-async function visitorRound(stack: TestStack): Promise<number> {
+async function visitorRound(stack: TestStack): Promise<{ ms: number; failed: number }> {
   const t0 = Date.now();
-  await Promise.all(Array.from({ length: VISITORS }, () => pollingVisitor(stack)));
-  return Date.now() - t0;
+  const failed = await Promise.all(Array.from({ length: VISITORS }, () => pollingVisitor(stack)));
+  return { ms: Date.now() - t0, failed: failed.reduce((a, b) => a + b, 0) };
 }
+
+const failures = (n: number) => (n ? `, ${n} requests failed (timeouts under load)` : '');
 
 export async function memorySection(stack: TestStack): Promise<void> {
   say('');
   say(`memory: ${ROUNDS} rounds of ${VISITORS} long-polling visitors (local stack pid ${stack.pid})`);
-  const warmMs = await visitorRound(stack);
+  const warm = await visitorRound(stack);
   const baseline = await rssMiB(stack.pid);
-  say(`memory baseline RSS after a warm-up round (${seconds(warmMs)} s): ${baseline.toFixed(1)} MiB`);
+  say(
+    `memory baseline RSS after a warm-up round (${seconds(warm.ms)} s${failures(warm.failed)}): ${baseline.toFixed(1)} MiB`,
+  );
   let last = baseline;
   for (let round = 1; round <= ROUNDS; round++) {
-    const ms = await visitorRound(stack);
+    const { ms, failed } = await visitorRound(stack);
     last = await rssMiB(stack.pid);
-    say(`memory round ${round} (${seconds(ms)} s): RSS ${last.toFixed(1)} MiB`);
+    say(`memory round ${round} (${seconds(ms)} s${failures(failed)}): RSS ${last.toFixed(1)} MiB`);
   }
   const growth = (last - baseline) / baseline;
   say(
