@@ -99,6 +99,7 @@ export class BuildStack extends Stack {
       previewOrigin: 'https://*.cloudfront.net',
       accessLogs: this.buckets.accessLogs,
       logRetention: config.logRetention,
+      apiRateLimitPer5Min: config.api.wafRateLimitPer5Min,
     });
     this.preview = new PreviewDistribution(this, 'Preview', {
       stage: config.stage,
