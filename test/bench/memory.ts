@@ -38,13 +38,13 @@ async function rssMiB(pid: number): Promise<number> {
 
 /**
  * One visitor: a new run, one message, then long-polls for events that do not come. Returns the
- * number of requests that failed: on a loaded machine a message can exceed the handler timeout
- * (500); that is counted and printed, not a reason to stop measuring memory.
+ * number of requests that failed: on a loaded machine a request can exceed the handler timeout
+ * (500/503); that is counted and printed, not a reason to stop measuring memory.
  */
 async function pollingVisitor(stack: TestStack): Promise<number> {
   const visitor = new ApiClient(stack.url);
   const created = await visitor.post<{ run: { run_id: string } }>('/api/v1/build-runs', {});
-  if (created.status !== 201) throw new Error(`create run: ${created.status} ${created.text}`);
+  if (created.status !== 201) return 1;
   const runId = created.body.run.run_id;
   let failed = 0;
   const msg = await visitor.post(`/api/v1/build-runs/${runId}/messages`, { text: REQUEST });
