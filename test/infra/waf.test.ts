@@ -17,7 +17,7 @@ describe('WAF web ACL of the portal distribution', () => {
   it('is a CLOUDFRONT web ACL with a per-IP rate-based rule on /api/* answering JSON 429', () => {
     const acls = template.findResources('AWS::WAFv2::WebACL');
     expect(Object.keys(acls)).toHaveLength(1);
-    const acl = Object.values(acls)[0];
+    const acl = Object.values(acls)[0]!;
     expect(acl.Properties).toMatchObject({ Scope: 'CLOUDFRONT', DefaultAction: { Allow: {} } });
     const [rule] = acl.Properties.Rules;
     expect(rule.Statement.RateBasedStatement).toMatchObject({
