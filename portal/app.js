@@ -500,6 +500,10 @@ function renderQuoteActions(run) {
     box.append(emailForm());
     return;
   }
+  if (state.caps.contact && run.contact_email_confirmed === false) {
+    box.append(confirmForm());
+    return;
+  }
   if (state.caps.contact && run.contact_email_set)
     box.append(h('p', { class: 'muted' }, 'We will email you when your tool is ready.'));
   box.append(payButtons(run));
@@ -546,6 +550,65 @@ function emailForm() {
     try {
       const data = await api('POST', runPath('/contact'), { email });
       setRun(data?.run ? data.run : { ...state.run, contact_email_set: true });
+      renderQuoteActions(state.run);
+      /** @type {HTMLElement|null} */ (
+        state.quoteCard?.querySelector('.quote-actions input, .quote-actions button')
+      )?.focus();
+    } catch (err) {
+      setFormBusy(form, false);
+      msg.textContent = err instanceof ApiError ? err.message : 'That did not work. Please try again.';
+      input.focus();
+    }
+  });
+  return form;
+}
+
+/** The code mailed to the contact address: only a confirmed address counts (approval needs one). */
+function confirmForm() {
+  const id = `contact-code-${Date.now()}`;
+  const input = h('input', {
+    type: 'text',
+    id,
+    name: 'code',
+    required: true,
+    autocomplete: 'one-time-code',
+    inputmode: 'numeric',
+    pattern: '[0-9]{6}',
+    maxlength: '6',
+    placeholder: '123456',
+  });
+  const msg = h('p', { class: 'form-error', role: 'alert' });
+  const change = h('button', { type: 'button', class: 'link-button' }, 'Use another address');
+  change.addEventListener('click', () => {
+    setRun({ ...state.run, contact_email_set: false, contact_email_confirmed: false });
+    renderQuoteActions(state.run);
+  });
+  const form = h(
+    'form',
+    { class: 'inline-form confirm-form', novalidate: true },
+    h('label', { for: id }, 'Code from the email'),
+    h(
+      'p',
+      { class: 'hint' },
+      'We sent a 6-digit code to your address. Enter it to confirm the address is yours.',
+    ),
+    h('div', { class: 'row' }, input, h('button', { type: 'submit', class: 'primary' }, 'Confirm')),
+    change,
+    msg,
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const code = /** @type {HTMLInputElement} */ (input).value.trim();
+    if (!/^\d{6}$/.test(code)) {
+      msg.textContent = 'Please enter the 6-digit code from the email.';
+      input.focus();
+      return;
+    }
+    msg.textContent = '';
+    setFormBusy(form, true);
+    try {
+      const data = await api('POST', runPath('/contact/confirm'), { code });
+      setRun(data?.run ? data.run : { ...state.run, contact_email_confirmed: true });
       renderQuoteActions(state.run);
       /** @type {HTMLElement|null} */ (state.quoteCard?.querySelector('.quote-actions button'))?.focus();
     } catch (err) {
@@ -610,8 +673,12 @@ function payButtons(run) {
       startPolling();
     } catch (e) {
       request.disabled = false;
-      if (e instanceof ApiError && e.code === 'contact_required') {
-        state.run = { ...state.run, contact_email_set: false };
+      if (e instanceof ApiError && (e.code === 'contact_required' || e.code === 'contact_unconfirmed')) {
+        state.run = {
+          ...state.run,
+          contact_email_set: e.code === 'contact_unconfirmed',
+          contact_email_confirmed: false,
+        };
         state.caps.contact = true;
         renderQuoteActions(state.run);
         return;

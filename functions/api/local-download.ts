@@ -1,4 +1,4 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { s3Client } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
 import { verifyLocalDownload } from '../../lib/aws/download-links.ts';
@@ -8,15 +8,23 @@ import { sessionSecret } from '../shared/secrets.ts';
 
 /**
  * GET /api/v1/downloads/{token} — local stack only (AWS uses presigned S3 URLs). Streams one
- * published object named by a signed, expiring token; a forged, expired or altered token is 404.
+ * published object named by a signed, expiring token; a forged, expired or altered token, and a signed token whose object
+ * no longer exists, are 404.
  * A receipt screenshot's token (`part: screenshot`) names only that key and is served inline.
  */
 export const handler = apiHandler(async (event) => {
   const claims = await verifyLocalDownload(event.pathParameters?.token ?? '', await sessionSecret());
   if (!claims) throw new NotFoundError('download');
-  const out = await s3Client().send(
-    new GetObjectCommand({ Bucket: loadConfig().artifactsBucket, Key: claims.key }),
-  );
+  let out: GetObjectCommandOutput;
+  try {
+    out = await s3Client().send(
+      new GetObjectCommand({ Bucket: loadConfig().artifactsBucket, Key: claims.key }),
+    );
+  } catch (err) {
+    // A validly signed link whose object is gone (pruned, another data dir): not found, not a 500.
+    if ((err as { name?: string }).name === 'NoSuchKey') throw new NotFoundError('download');
+    throw err;
+  }
   const bytes = Buffer.from(await out.Body!.transformToByteArray());
   const screenshot = claims.part === 'screenshot';
   return {

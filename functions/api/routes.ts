@@ -41,6 +41,14 @@ export const API_ROUTES: RouteDef[] = [
     path: '/api/v1/build-runs/{run_id}/contact',
     entry: 'functions/api/set-contact.ts',
     writes: true,
+    sendsEmail: true,
+  },
+  {
+    id: 'ConfirmContact',
+    method: 'POST',
+    path: '/api/v1/build-runs/{run_id}/contact/confirm',
+    entry: 'functions/api/confirm-contact.ts',
+    writes: true,
   },
   {
     id: 'RequestEmailCode',

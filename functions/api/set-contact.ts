@@ -2,21 +2,23 @@ import { setContact } from '../../lib/app/contact.ts';
 import { toPublicRun } from '../../lib/domain/projection.ts';
 import { ContactBodySchema } from '../../lib/domain/public-schemas.ts';
 import { requireCaller } from '../shared/caller.ts';
-import { appDeps } from '../shared/deps.ts';
 import { apiHandler, json, parse } from '../shared/http.ts';
-import { loginDeps } from '../shared/login-deps.ts';
+import { contactDeps } from '../shared/login-deps.ts';
 
-/** POST /api/v1/build-runs/{run_id}/contact: the owner sets the run's contact email. */
+/**
+ * POST /api/v1/build-runs/{run_id}/contact: the owner sets the run's contact email; a
+ * confirmation code is mailed to it (see `confirm-contact.ts`).
+ */
 export const handler = apiHandler(
   async (event) => {
     const caller = await requireCaller(event);
     const { email } = parse(ContactBodySchema, event.body);
-    const { store, now } = appDeps();
     const run = await setContact(
-      { store, now, runIndex: loginDeps().runIndex },
+      contactDeps(),
       caller,
       event.pathParameters?.run_id ?? '',
       email,
+      event.requestContext?.http?.sourceIp,
     );
     return json(200, { run: toPublicRun(run) });
   },

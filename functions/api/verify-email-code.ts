@@ -7,14 +7,15 @@ import { issueSession, readSession, sessionCookie } from '../shared/session.ts';
 
 /**
  * POST /api/v1/sessions/verify: checks a one-time code and issues a new session token carrying
- * the verified email (cookie and `session_token`). A caller with a session keeps its session id,
- * so the runs it already has stay its own. Wrong, expired and reused codes: 400 `invalid_code`.
+ * the verified email (cookie and `session_token`). The code must come from the session that
+ * requested it, which keeps its session id, so the runs it already has stay its own. Wrong, expired and reused codes: 400 `invalid_code`.
  */
 export const handler = apiHandler(
   async (event) => {
     const { email, code } = parse(VerifyCodeBodySchema, event.body);
-    const verified = await verifyEmailCode(loginDeps(), email, code);
+    // The code is bound to the session that asked for it: without that session it is invalid.
     const existing = await readSession(event as never);
+    const verified = await verifyEmailCode(loginDeps(), email, code, existing);
     const { token } = await issueSession({ email: verified.email, sessionId: existing?.sessionId });
     return json(
       200,

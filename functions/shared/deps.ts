@@ -5,6 +5,7 @@ import { loadConfig } from '../../lib/aws/config.ts';
 import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publisher.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { parsePriceTable } from '../../lib/domain/pricing.ts';
+import { apiQuotas } from './quotas.ts';
 
 let deps: AppDeps | undefined;
 
@@ -20,6 +21,7 @@ export function appDeps(): AppDeps {
     intake: intakeFromEnv(),
     priceTable: parsePriceTable(config.priceTableJson),
     now: () => new Date().toISOString(),
+    modelBudget: (sessionId) => apiQuotas().modelCall(sessionId),
   };
   return deps;
 }

@@ -4,6 +4,7 @@ import {
   ArtifactsResponseSchema,
   CheckoutBodySchema,
   CheckoutResponseSchema,
+  ConfirmContactBodySchema,
   ContactBodySchema,
   CreateRunBodySchema,
   CreateRunResponseSchema,
@@ -135,7 +136,7 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   SetContact: {
     summary:
-      'Set the contact email of a run (owner only, before approval). Required before approval; the public run shows only `contact_email_set`.',
+      'Set the contact email of a run (owner only, before approval). Mails a 6-digit confirmation code to it (unless the session is signed in with that address); a confirmed contact is required before approval. The public run shows only `contact_email_set` / `contact_email_confirmed`.',
     request: ContactBodySchema,
     responses: {
       200: { description: 'The updated run.', schema: RunResponseSchema },
@@ -144,19 +145,38 @@ export const OPERATIONS: Record<string, Operation> = {
         description: '`contact_locked`: the run is already approved; or a concurrent change.',
         schema: ErrorSchema,
       },
+      429: {
+        description:
+          '`rate_limited` (5 confirmation codes per session per 15 minutes, 20 per source IP per hour); see Retry-After.',
+        schema: ErrorSchema,
+      },
+      ...RUN_ERRORS,
+    },
+  },
+  ConfirmContact: {
+    summary:
+      "Confirm the run's contact email with the code mailed to it (owner only). Only a confirmed contact counts: approval, card payment, sign-in codes and email login need it.",
+    request: ConfirmContactBodySchema,
+    responses: {
+      200: { description: 'The updated run (`contact_email_confirmed: true`).', schema: RunResponseSchema },
+      400: {
+        description: '`invalid_code` (wrong, expired, used or burned code) or an invalid body.',
+        schema: ErrorSchema,
+      },
+      409: { description: '`contact_locked`: the run is already approved.', schema: ErrorSchema },
       ...RUN_ERRORS,
     },
   },
   RequestEmailCode: {
     summary:
-      'Mail a one-time 6-digit sign-in code (valid 10 minutes) to resume runs from another browser. Always 202, whether or not the address has runs.',
+      'Mail a one-time 6-digit sign-in code (valid 10 minutes, bound to the calling session: a session is issued when the caller has none) to resume runs from another browser. Only an address that is the confirmed contact of a run gets a mail; always 202.',
     request: EmailCodeBodySchema,
     responses: {
       202: { description: 'Accepted.', schema: EmailCodeResponseSchema },
       400: { description: 'Invalid body or email address.', schema: ErrorSchema },
       429: {
         description:
-          '`rate_limited` (3 codes per address per 15 minutes, 10 per source IP per hour); see Retry-After.',
+          '`rate_limited` (per session: 3 codes per address per 15 minutes and 5 per hour; 10 per source IP per hour); see Retry-After.',
         schema: ErrorSchema,
       },
     },

@@ -1,4 +1,4 @@
-import { ContactRequiredError } from '../domain/email.ts';
+import { assertConfirmedContact } from '../domain/email.ts';
 import { ConflictError, DomainError } from '../domain/errors.ts';
 import { newEvent } from '../domain/events.ts';
 import { type RunPatch, transition } from '../domain/lifecycle.ts';
@@ -17,6 +17,8 @@ export interface ApproveDeps {
 }
 
 export interface ApproveResult {
+  /** True when this call moved the run to `authorized` (of concurrent callers, exactly one). */
+  authorizedNow: boolean;
   /** True when this call started the build execution. */
   started: boolean;
   /** True when the run was already approved and its execution already existed (or ran). */
@@ -49,6 +51,16 @@ export async function moveToAuthorized(
   patch: RunPatch,
   authorized: { method: 'manual' | 'stripe' | 'free'; actor: string },
 ): Promise<BuildRun> {
+  return (await authorizeOnce(deps, run, patch, authorized)).run;
+}
+
+/** `moveToAuthorized`, also saying whether this call made the transition (`moved`). */
+async function authorizeOnce(
+  deps: Pick<ApproveDeps, 'store' | 'publisher' | 'now'>,
+  run: BuildRun,
+  patch: RunPatch,
+  authorized: { method: 'manual' | 'stripe' | 'free'; actor: string },
+): Promise<{ run: BuildRun; moved: boolean }> {
   const next = transition(run, 'authorized', patch, deps.now());
   try {
     await deps.store.saveRun(next, { phase: run.phase, version: run.version });
@@ -56,13 +68,13 @@ export async function moveToAuthorized(
     if (!(err instanceof ConflictError)) throw err;
     const current = await loadRun(deps.store, run.runId);
     if (current.phase === run.phase) throw err;
-    return current;
+    return { run: current, moved: false };
   }
   const quoteVersion = next.payment.quoteVersion;
   await recordEvents(deps, run.runId, [
     newEvent('bus.build.run.authorized', { ...authorized, ...(quoteVersion ? { quoteVersion } : {}) }),
   ]);
-  return next;
+  return { run: next, moved: true };
 }
 
 /**
@@ -79,10 +91,8 @@ export async function approveRun(
     method: opts.method,
     actor: opts.actor,
     paymentPatch: { status: 'manual_approved', method: opts.method },
-    // An authorized run always has a contact address (checkout collects one up front).
-    guard: (run) => {
-      if (!run.owner.email) throw new ContactRequiredError();
-    },
+    // An authorized run always has a contact address its owner confirmed.
+    guard: assertConfirmedContact,
   });
 }
 
@@ -108,9 +118,10 @@ export async function authorizeRun(
   },
 ): Promise<ApproveResult> {
   let run = await loadRun(deps.store, runId);
+  let authorizedNow = false;
   if (run.phase === 'quoted') {
     opts.guard?.(run);
-    run = await moveToAuthorized(
+    ({ run, moved: authorizedNow } = await authorizeOnce(
       deps,
       run,
       // The authorization names the quote version it approves: the spec and its acceptance checks
@@ -123,14 +134,14 @@ export async function authorizeRun(
         },
       },
       { method: opts.method, actor: opts.actor },
-    );
+    ));
   }
   if (run.phase === 'authorized') {
     const { started, alreadyStarted } = await startRunExecution(deps.starter, run);
-    return { started, alreadyStarted, run };
+    return { authorizedNow, started, alreadyStarted, run };
   }
   if (STARTED_PHASES.includes(run.phase) || (run.phase === 'failed' && wasAuthorized(run))) {
-    return { started: false, alreadyStarted: true, run };
+    return { authorizedNow, started: false, alreadyStarted: true, run };
   }
   throw new DomainError(
     'not_approvable',

@@ -1,3 +1,4 @@
+import { ContactUnconfirmedError } from '../domain/email.ts';
 import { ConflictError } from '../domain/errors.ts';
 import { newEvent } from '../domain/events.ts';
 import { update } from '../domain/lifecycle.ts';
@@ -64,6 +65,7 @@ async function stripeCheckout(
   if (!deps.gateway) throw paymentsUnavailable();
   const email = run.owner.email;
   if (!email) throw contactRequired();
+  if (!run.owner.emailVerified) throw new ContactUnconfirmedError();
   const gateway = deps.gateway;
   const quoteVersion = run.quote.version;
 

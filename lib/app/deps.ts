@@ -9,4 +9,9 @@ export interface AppDeps {
   intake: IntakeEngine;
   priceTable: PriceTable;
   now: () => string;
+  /**
+   * Counts one model call against the session's daily budget; false when it is spent (the intake
+   * then answers with its model-free rules). Unset: no budget (tests, the offline intake).
+   */
+  modelBudget?: (sessionId: string) => Promise<boolean>;
 }

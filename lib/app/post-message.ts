@@ -1,9 +1,11 @@
 import { type NewBuildEvent, newEvent } from '../domain/events.ts';
 import { newMessageId } from '../domain/ids.ts';
+import type { IntakeEngine } from '../domain/intake/engine.ts';
 import { priceLine } from '../domain/intake/scope.ts';
 import { transition, update } from '../domain/lifecycle.ts';
 import { priceQuote } from '../domain/pricing.ts';
 import type { BuildRun, Message } from '../domain/run.ts';
+import { log } from '../log.ts';
 import { type Caller, loadOwnedRun } from './access.ts';
 import type { AppDeps } from './deps.ts';
 import { recordEvents } from './record.ts';
@@ -14,6 +16,19 @@ export const ASK_FOR_EMAIL =
 
 const BUSY_REPLY =
   'Your build is already approved and underway, so the scope can’t change now. Progress appears here as it happens.';
+
+/**
+ * The intake for this message: a model-backed engine while the session's daily model budget
+ * lasts, its model-free rules (the offline intake) after that. The visitor notices only answers
+ * from the rules; nothing fails.
+ */
+async function intakeFor(deps: AppDeps, caller: Caller): Promise<IntakeEngine> {
+  const modelFree = deps.intake.modelFree;
+  if (!modelFree || !deps.modelBudget) return deps.intake;
+  if (await deps.modelBudget(caller.sessionId)) return deps.intake;
+  log.info('model budget of the session spent: offline intake');
+  return modelFree;
+}
 
 /**
  * A visitor message: the intake answers, and a complete request becomes a scope and a quote.
@@ -32,7 +47,7 @@ export async function postMessage(
   const events: NewBuildEvent[] = [];
 
   if (run.phase === 'drafting' || run.phase === 'quoted') {
-    const outcome = await deps.intake.respond(run, text);
+    const outcome = await (await intakeFor(deps, caller)).respond(run, text);
     replyText = outcome.reply;
     if (outcome.kind === 'quote') {
       const quote = priceQuote(outcome.spec, deps.priceTable, (run.quote?.version ?? 0) + 1, now);

@@ -201,7 +201,11 @@ async function applySessionEvent(deps: FulfillmentDeps, event: StripeEventLike):
     // Someone else (an operator, another session) authorized the run first: this card hold is not needed.
     return release(deps, facts, 'run was authorized by another payment');
   }
-  return result.started ? 'authorized' : 'already_authorized';
+  // `authorized` only for the delivery that moved the run. Others (another event id of the same
+  // session, a retry after a crash) only re-send the start, which the execution name makes a no-op;
+  // `started` cannot tell them apart (Step Functions answers a repeated start of a RUNNING
+  // execution with success).
+  return result.authorizedNow ? 'authorized' : 'already_authorized';
 }
 
 class StalePaymentError extends Error {}

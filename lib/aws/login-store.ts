@@ -16,17 +16,18 @@ import { TABLE_KEYS } from './table-schema.ts';
  *
  * | item              | pk                          | sk            | expiresAt (TTL)        |
  * |-------------------|-----------------------------|---------------|------------------------|
- * | sign-in code      | OTP#{emailKey}              | OTP           | code validity + 1 day  |
+ * | sign-in code      | OTP#login:{emailKey}:{sessionId} | OTP      | code validity + 1 day  |
+ * | contact code      | OTP#contact:{runId}         | OTP           | code validity + 1 day  |
  * | rate-limit window | RATE#{key}#{windowStart}    | RATE          | window end             |
  * | runs of a session | SESSION#{sessionId}         | RUN#{runId}   |                        |
- * | runs of an email  | EMAIL#{emailKey}            | RUN#{runId}   |                        |
+ * | runs of an email  | EMAIL#{emailKey}            | RUN#{runId}   | (confirmed contacts)   |
  *
  * Index items carry `createdAt` so listings come out newest first.
  */
 
 const indexPk = (owner: RunIndexOwner) =>
   owner.kind === 'session' ? `SESSION#${owner.sessionId}` : `EMAIL#${owner.emailKey}`;
-const otpKey = (emailKey: string) => ({ pk: `OTP#${emailKey}`, sk: 'OTP' });
+const otpKey = (codeKey: string) => ({ pk: `OTP#${codeKey}`, sk: 'OTP' });
 const TTL = TABLE_KEYS.ttlAttribute;
 
 export class DynamoLoginStore implements LoginStore, RunIndex {
@@ -35,12 +36,12 @@ export class DynamoLoginStore implements LoginStore, RunIndex {
     private readonly tableName: string,
   ) {}
 
-  async putCode(emailKey: string, code: { codeHash: string; validUntilMs: number }): Promise<void> {
+  async putCode(codeKey: string, code: { codeHash: string; validUntilMs: number }): Promise<void> {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
         Item: {
-          ...otpKey(emailKey),
+          ...otpKey(codeKey),
           codeHash: code.codeHash,
           validUntilMs: code.validUntilMs,
           attempts: 0,
@@ -51,12 +52,12 @@ export class DynamoLoginStore implements LoginStore, RunIndex {
     );
   }
 
-  async countAttempt(emailKey: string, maxAttempts: number): Promise<StoredOtp | undefined> {
+  async countAttempt(codeKey: string, maxAttempts: number): Promise<StoredOtp | undefined> {
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: otpKey(emailKey),
+          Key: otpKey(codeKey),
           UpdateExpression: 'SET attempts = attempts + :one',
           ConditionExpression: 'attribute_exists(pk) AND used = :false AND attempts < :max',
           ExpressionAttributeValues: { ':one': 1, ':false': false, ':max': maxAttempts },
@@ -77,12 +78,12 @@ export class DynamoLoginStore implements LoginStore, RunIndex {
     }
   }
 
-  async markUsed(emailKey: string, codeHash: string, nowMs: number): Promise<boolean> {
+  async markUsed(codeKey: string, codeHash: string, nowMs: number): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: otpKey(emailKey),
+          Key: otpKey(codeKey),
           UpdateExpression: 'SET used = :true',
           ConditionExpression: 'used = :false AND codeHash = :hash AND validUntilMs > :now',
           ExpressionAttributeValues: { ':true': true, ':false': false, ':hash': codeHash, ':now': nowMs },

@@ -31,9 +31,22 @@ export async function previewUrl(
   return `${base.replace(/\/+$/, '')}/p/${token}/`;
 }
 
+/** The CloudFront function's SAFE_SEGMENT (lib/infra/preview-function/viewer-request.js). */
+const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A relative path of safe segments (the entry page): no traversal, no empty or encoded parts. */
+function isSafeRelPath(p: string): boolean {
+  return p !== '' && p.split('/').every((s) => SAFE_SEGMENT.test(s) && !s.includes('..'));
+}
+
+/**
+ * The claims of a valid preview token, by the same rules as the CloudFront function: signature,
+ * audience, a required `exp`, safe `sub`/`aid`, the prefix of its own run's artifact, a safe `entry`.
+ */
 export async function verifyPreviewToken(token: string, secret: string): Promise<PreviewClaims | undefined> {
   const c = await verifyToken(token, AUDIENCE, secret);
   if (!c?.sub || !c.aid || !c.prefix || !c.entry) return undefined;
+  if (!SAFE_SEGMENT.test(c.sub) || !SAFE_SEGMENT.test(c.aid) || !isSafeRelPath(c.entry)) return undefined;
   if (c.prefix !== `runs/${c.sub}/${c.aid}/`) return undefined;
   return { runId: c.sub, artifactId: c.aid, prefix: c.prefix, entrypoint: c.entry };
 }

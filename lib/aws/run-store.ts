@@ -100,9 +100,10 @@ export class DynamoRunStore implements RunStore {
     );
   }
 
+  /** The newest `limit` messages, oldest first (read backwards: `MSG#{at}#{id}` sorts by time). */
   async listMessages(runId: string, limit = 200): Promise<Message[]> {
-    const items = await this.queryAll(runId, 'MSG#', limit);
-    return items.map((i) => MessageSchema.parse(JSON.parse(i.message as string)));
+    const items = await this.queryAll(runId, 'MSG#', limit, { newestFirst: true });
+    return items.reverse().map((i) => MessageSchema.parse(JSON.parse(i.message as string)));
   }
 
   /**
@@ -370,7 +371,7 @@ export class DynamoRunStore implements RunStore {
     }
   }
 
-  private async queryAll(runId: string, prefix: string, limit: number) {
+  private async queryAll(runId: string, prefix: string, limit: number, opts: { newestFirst?: boolean } = {}) {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -381,6 +382,8 @@ export class DynamoRunStore implements RunStore {
           ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
           ExclusiveStartKey: start,
           ConsistentRead: true,
+          ScanIndexForward: !opts.newestFirst,
+          Limit: limit - items.length,
         }),
       );
       items.push(...(out.Items ?? []));

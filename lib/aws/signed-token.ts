@@ -18,7 +18,10 @@ export async function signToken(
     .sign(new TextEncoder().encode(secret));
 }
 
-/** The token's string claims (and `sub`), or undefined when forged, altered, expired or foreign. */
+/**
+ * The token's string claims (and `sub`), or undefined when forged, altered, expired, without an
+ * expiry or foreign.
+ */
 export async function verifyToken(
   token: string,
   audience: string,
@@ -29,6 +32,8 @@ export async function verifyToken(
     const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
       audience,
       algorithms: ['HS256'],
+      // Every token we sign expires; one without `exp` is not ours (jose accepts it by default).
+      requiredClaims: ['exp'],
       ...(issuer ? { issuer } : {}),
     });
     const out: Record<string, string> = {};

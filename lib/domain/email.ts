@@ -48,3 +48,25 @@ export class ContactRequiredError extends DomainError {
     super('contact_required', 'Add a contact email to this build run before it can be approved.', 409);
   }
 }
+
+/** Whether the run's contact address was confirmed by its owner (a code, or an email sign-in). */
+export function hasConfirmedContact(run: { owner: { email?: string; emailVerified: boolean } }): boolean {
+  return Boolean(run.owner.email) && run.owner.emailVerified;
+}
+
+/** The contact address is set but its owner has not confirmed it yet (the code we mailed). */
+export class ContactUnconfirmedError extends DomainError {
+  constructor() {
+    super(
+      'contact_unconfirmed',
+      'Confirm your email address with the code we sent you before the build can be approved.',
+      409,
+    );
+  }
+}
+
+/** Refuses a run whose contact is missing or not confirmed (approval and card checkout). */
+export function assertConfirmedContact(run: { owner: { email?: string; emailVerified: boolean } }): void {
+  if (!run.owner.email) throw new ContactRequiredError();
+  if (!run.owner.emailVerified) throw new ContactUnconfirmedError();
+}

@@ -33,3 +33,12 @@ export class ValidationError extends DomainError {
     super('invalid_request', message, 400);
   }
 }
+
+/** Over a quota or rate limit: 429 `rate_limited` with `Retry-After`. */
+export class RateLimitedError extends DomainError {
+  override readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, message = 'Too many requests. Please wait a little and try again.') {
+    super('rate_limited', message, 429);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

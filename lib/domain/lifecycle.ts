@@ -47,12 +47,20 @@ export function update(run: BuildRun, patch: RunPatch, now: string): BuildRun {
 
 /**
  * A run belongs to the session that created it, and to any session signed in by email (one-time
- * code) with the run's contact address: `verifiedEmail` is only ever a session claim issued after
- * a code sent to that address was verified, so it proves control of the address. That holds
- * whether or not the address was verified when it was set as the contact.
+ * code) with the run's contact address — but only when the run's owner confirmed that address
+ * (`emailVerified`: a confirmation code, or set while signed in with it). `verifiedEmail` proves
+ * control of the address; the confirmation proves the run's owner chose it.
  */
 export function isOwnedBy(run: BuildRun, sessionId: string | undefined, verifiedEmail?: string): boolean {
   if (sessionId && run.owner.sessionId === sessionId) return true;
-  if (verifiedEmail && run.owner.email !== undefined && run.owner.email === verifiedEmail) return true;
+  // An email sign-in owns only runs whose contact its owner confirmed: a run planted with someone
+  // else's address as its (unconfirmed) contact never reaches that person's list.
+  if (
+    verifiedEmail &&
+    run.owner.emailVerified &&
+    run.owner.email !== undefined &&
+    run.owner.email === verifiedEmail
+  )
+    return true;
   return false;
 }

@@ -10,10 +10,24 @@ export const OTP_DIGITS = 6;
 export const OTP_TTL_SECONDS = 10 * 60;
 export const OTP_MAX_ATTEMPTS = 5;
 
-/** Per-address limit on sending codes. */
+/**
+ * Limits on sending codes. None is shared by everyone who names an address, so nobody can use up
+ * an owner's quota: a requester (one session) may ask for 3 sign-in codes per address per 15
+ * minutes and 5 in all per hour, a source IP for 10 per hour. Each requester's code is its own
+ * (stored per address AND session), so another requester's wrong guesses never burn it.
+ */
 export const EMAIL_CODE_LIMIT = { limit: 3, windowSeconds: 15 * 60 } as const;
-/** Per-source-IP limit on sending codes. */
+export const REQUESTER_CODE_LIMIT = { limit: 5, windowSeconds: 60 * 60 } as const;
 export const IP_CODE_LIMIT = { limit: 10, windowSeconds: 60 * 60 } as const;
+/** Contact confirmation codes: per session 5 per 15 minutes, per source IP 20 per hour. */
+export const CONTACT_CODE_LIMIT = { limit: 5, windowSeconds: 15 * 60 } as const;
+export const CONTACT_IP_CODE_LIMIT = { limit: 20, windowSeconds: 60 * 60 } as const;
+
+/** Where a requester's sign-in code for an address is stored (`OTP#{key}`). */
+export const loginCodeKey = (emailKey: string, sessionId: string) => `login:${emailKey}:${sessionId}`;
+/** Where a run's contact confirmation code is stored; its hash binds run and address. */
+export const contactCodeKey = (runId: string) => `contact:${runId}`;
+export const contactCodeBinding = (runId: string, emailKey: string) => `${runId}:${emailKey}`;
 
 export const OTP_CODE_PATTERN = /^\d{6}$/;
 
@@ -21,10 +35,13 @@ export function generateCode(): string {
   return String(randomInt(0, 10 ** OTP_DIGITS)).padStart(OTP_DIGITS, '0');
 }
 
-/** HMAC-SHA256(pepper, emailKey ":" code), hex. Binds the code to the address it was sent to. */
-export function hashCode(pepper: string, emailKey: string, code: string): string {
+/**
+ * HMAC-SHA256(pepper, binding ":" code), hex. The binding is the address key (sign-in codes) or
+ * run and address key (contact confirmation), so a code works only for what it was sent for.
+ */
+export function hashCode(pepper: string, binding: string, code: string): string {
   if (!pepper) throw new Error('an OTP pepper is required');
-  return createHmac('sha256', pepper).update(`${emailKey}:${code}`).digest('hex');
+  return createHmac('sha256', pepper).update(`${binding}:${code}`).digest('hex');
 }
 
 /** Constant-time comparison of two hex hashes. */

@@ -12,6 +12,7 @@ export interface RunStore {
    */
   saveRun(next: BuildRun, expected: { phase: Phase; version: number }): Promise<void>;
   appendMessage(message: Message): Promise<void>;
+  /** The run's newest `limit` messages (default 200), oldest first. */
   listMessages(runId: string, limit?: number): Promise<Message[]>;
   /** Appends with the next per-run sequence number (no gaps, no duplicates) and returns it. */
   appendEvent(runId: string, event: NewBuildEvent, at?: string): Promise<BuildEvent>;
@@ -78,7 +79,7 @@ export interface RunIndex {
   listRunIds(owner: RunIndexOwner, limit: number): Promise<string[]>;
 }
 
-/** Stored state of one address's current sign-in code (see `lib/domain/otp.ts`). */
+/** Stored state of one one-time code: a requester's sign-in code or a run's contact confirmation. */
 export interface StoredOtp {
   codeHash: string;
   validUntilMs: number;
@@ -86,17 +87,24 @@ export interface StoredOtp {
   used: boolean;
 }
 
-/** One-time codes and rate-limit counters (`lib/aws/login-store.ts`). */
-export interface LoginStore {
-  /** Stores a fresh code for the address, replacing any previous one (attempts 0, unused). */
-  putCode(emailKey: string, code: { codeHash: string; validUntilMs: number }): Promise<void>;
+/**
+ * One-time codes and rate-limit counters (`lib/aws/login-store.ts`). A code is stored under a key
+ * (`loginCodeKey` / `contactCodeKey` in `lib/domain/otp.ts`) that never spells an address out.
+ */
+export interface LoginStore extends RateCounter {
+  /** Stores a fresh code under the key, replacing any previous one (attempts 0, unused). */
+  putCode(codeKey: string, code: { codeHash: string; validUntilMs: number }): Promise<void>;
   /**
    * Atomically counts one verification attempt and returns the record after counting; undefined
    * when there is no code, it was used, or its attempts are exhausted (nothing is counted then).
    */
-  countAttempt(emailKey: string, maxAttempts: number): Promise<StoredOtp | undefined>;
+  countAttempt(codeKey: string, maxAttempts: number): Promise<StoredOtp | undefined>;
   /** Marks the code used if it is still unused and is `codeHash`; false when someone was first. */
-  markUsed(emailKey: string, codeHash: string, nowMs: number): Promise<boolean>;
+  markUsed(codeKey: string, codeHash: string, nowMs: number): Promise<boolean>;
+}
+
+/** Fixed-window counters for quotas and rate limits (DynamoDB `RATE#…` items with TTL). */
+export interface RateCounter {
   /**
    * Counts one hit in the fixed window containing `nowMs` unless `limit` hits were already counted
    * there; `allowed: false` then, with the seconds until the window ends.

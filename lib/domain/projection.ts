@@ -106,6 +106,7 @@ export function toPublicRun(
       : null,
     payment_status: run.payment.status,
     contact_email_set: Boolean(run.owner.email),
+    contact_email_confirmed: Boolean(run.owner.email) && run.owner.emailVerified,
     attempt: run.attempts,
     artifacts:
       run.phase === 'artifact_ready' || run.phase === 'delivered'

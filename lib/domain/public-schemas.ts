@@ -116,6 +116,8 @@ export const PublicRunSchema = z
     /** Ways to pay this run: card (`stripe`, only when configured) and/or a manual approval request. */
     payment_methods: z.array(z.enum(['stripe', 'manual'])).optional(),
     contact_email_set: z.boolean(),
+    /** The contact address was confirmed by the run's owner (a code sent to it). */
+    contact_email_confirmed: z.boolean(),
     attempt: z.number().int(),
     artifacts: z.array(PublicArtifactSchema),
     messages: z.array(PublicMessageSchema).optional(),
@@ -167,7 +169,14 @@ export const VerifyCodeBodySchema = z
   .object({ email: EmailSchema, code: z.string().trim().min(1, 'code must not be empty').max(20) })
   .strict()
   .meta({ id: 'VerifyCodeRequest' });
-export const EmailCodeResponseSchema = z.object({ sent: z.literal(true) }).strict();
+export const ConfirmContactBodySchema = z
+  .object({ code: z.string().trim().min(1, 'code must not be empty').max(20) })
+  .strict()
+  .meta({ id: 'ConfirmContactRequest' });
+/** `session_token` only when the request came without a session (the code is bound to this one). */
+export const EmailCodeResponseSchema = z
+  .object({ sent: z.literal(true), session_token: z.string().optional() })
+  .strict();
 export const VerifyCodeResponseSchema = z.object({ session_token: z.string() }).strict();
 export const RunListResponseSchema = z.object({ runs: z.array(PublicRunSchema) }).strict();
 

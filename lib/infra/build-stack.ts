@@ -105,6 +105,7 @@ export class BuildStack extends Stack {
       imageOrigins: [`https://${this.buckets.artifacts.bucketRegionalDomainName}`],
       accessLogs: this.buckets.accessLogs,
       logRetention: config.logRetention,
+      apiRateLimitPer5Min: config.api.wafRateLimitPer5Min,
     });
     this.preview = new PreviewDistribution(this, 'Preview', {
       stage: config.stage,

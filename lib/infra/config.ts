@@ -39,6 +39,8 @@ export interface ApiConfig {
   readonly throttleRateLimit: number;
   /** Stage-wide burst capacity (requests). */
   readonly throttleBurstLimit: number;
+  /** WAF rate-based rule: requests to `/api/*` per source IP per 5 minutes before a 429. */
+  readonly wafRateLimitPer5Min: number;
   /** Largest request body the handlers accept (MAX_BODY_BYTES). */
   readonly maxBodyBytes: number;
 }
@@ -145,6 +147,7 @@ export function stackConfig(overrides: { stage?: string; emailFrom?: string } = 
       timeout: Duration.seconds(29),
       throttleRateLimit: 50,
       throttleBurstLimit: 100,
+      wafRateLimitPer5Min: 1000,
       maxBodyBytes: MAX_BODY_BYTES_DEFAULT,
     },
     storage: {
@@ -183,6 +186,9 @@ export function validateStackConfig(config: StackConfig, stackRegion?: string): 
   }
   if (config.api.timeout.toSeconds() > API_TIMEOUT_MAX.toSeconds()) {
     throw new Error(`api.timeout must be at most ${API_TIMEOUT_MAX.toSeconds()} s`);
+  }
+  if (config.api.wafRateLimitPer5Min < 10 || config.api.wafRateLimitPer5Min > 2_000_000_000) {
+    throw new Error('api.wafRateLimitPer5Min must be between 10 and 2000000000 (a WAF rate-based rule)');
   }
   if (config.api.throttleRateLimit <= 0 || config.api.throttleBurstLimit <= 0) {
     throw new Error('api throttling limits must be positive');

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
+import { closeDynaliteIterators } from './dynalite-iterators.ts';
 import { listen, urlFor } from './listen.ts';
 
 export interface LocalDynamo {
@@ -22,6 +23,7 @@ export async function startDynamo(opts: {
   const host = opts.host ?? '127.0.0.1';
   const path = join(opts.dataDir, 'dynamodb');
   mkdirSync(path, { recursive: true });
+  closeDynaliteIterators(); // dynalite 4 leaks one LevelDB iterator per Query/Scan otherwise
   const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const address = await listen(server, opts.port, host, {
     service: 'DynamoDB (dynalite)',

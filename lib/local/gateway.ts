@@ -464,6 +464,16 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
     handle(req, res, requestId)
       .catch((err: unknown) => {
+        if (isClientGone(err, req)) {
+          // The visitor closed the tab or the connection dropped: nothing to answer, nothing wrong.
+          log.info('client disconnected', {
+            requestId,
+            method: req.method,
+            path: (req.url ?? '/').split('?')[0],
+          });
+          res.destroy();
+          return undefined;
+        }
         const problem =
           err instanceof HttpProblem ? err : new HttpProblem(500, 'internal_error', 'Internal error');
         if (!(err instanceof HttpProblem)) log.error('gateway error', { requestId, error: err });
@@ -516,6 +526,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
   };
 }
 
+/** The client went away before its request was read (a reset or an aborted body). */
+class ClientGoneError extends Error {}
+
+const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function isClientGone(err: unknown, req: IncomingMessage): boolean {
+  if (err instanceof ClientGoneError) return true;
+  const code = (err as { code?: string } | null)?.code;
+  return req.destroyed && typeof code === 'string' && CLIENT_GONE_CODES.has(code);
+}
+
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > max)
@@ -538,16 +559,17 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     req.on('end', () => {
       if (!failed) resolveBody(Buffer.concat(chunks));
     });
-    req.on('error', (err) => {
+    // A request stream errors only when its connection broke ('aborted', ECONNRESET).
+    req.on('error', () => {
       if (!failed) {
         failed = true;
-        reject(err);
+        reject(new ClientGoneError('client disconnected'));
       }
     });
     req.on('close', () => {
       if (!failed && !req.complete) {
         failed = true;
-        reject(new HttpProblem(400, 'bad_request', 'The request body was not received completely.'));
+        reject(new ClientGoneError('client disconnected'));
       }
     });
   });

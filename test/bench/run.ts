@@ -11,6 +11,8 @@
  *    `go test ./...`, `go run ./tools/build`) with the worker's command environment
  *    (ARTIFACT_TYPE, PLATFORMS), then hash every file in dist/. Warm-up once, then measured.
  * 4. Prints pipeline seconds, floor seconds and their ratio.
+ * 5. Memory (test/bench/memory.ts, also runnable alone: `npx tsx test/bench/memory.ts`): the local
+ *    stack's RSS before and after 3 rounds of 100 long-polling visitors, bound 15 %.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -32,6 +34,7 @@ import {
   REPO_ROOT,
   sharedGoCache,
 } from '../integration/pipeline-helpers.ts';
+import { BENCH_STACK_ENV, memorySection } from './memory.ts';
 
 const REQUEST = 'I need a tip calculator web app and a command line program for linux';
 const TYPE_ANSWER = 'Both: a web app and a program for linux please';
@@ -53,7 +56,7 @@ interface PipelineRun {
 
 async function pipelineRun(stack: TestStack): Promise<PipelineRun> {
   const visitor = new ApiClient(stack.url);
-  const { runId, run } = await chatToQuote(visitor, [REQUEST, TYPE_ANSWER, TYPE_ANSWER]);
+  const { runId, run } = await chatToQuote(visitor, [REQUEST, TYPE_ANSWER, TYPE_ANSWER], stack.dataDir);
   if (run.phase !== 'quoted') throw new Error(`run ${runId} was not quoted (phase ${run.phase})`);
   const before = await visitor.get<{ next_after: number }>(`/api/v1/build-runs/${runId}/events?after=0`);
   const after = before.body.next_after;
@@ -129,7 +132,10 @@ async function floorBuild(spec: unknown): Promise<{ ms: number; files: number }>
 
 async function main(): Promise<void> {
   say(`BusDK Artifact Builder bench: ${cpus().length} CPU(s), GOCACHE=${sharedGoCache()}`);
-  const stack = await startTestStack({ env: { GOCACHE: sharedGoCache() }, startTimeoutMs: 120_000 });
+  const stack = await startTestStack({
+    env: { GOCACHE: sharedGoCache(), ...BENCH_STACK_ENV },
+    startTimeoutMs: 120_000,
+  });
   const stop = () => {
     void stack.dispose().finally(() => process.exit(130));
   };
@@ -158,6 +164,7 @@ async function main(): Promise<void> {
       `floor seconds (copy + recipe + go vet + go test + go run ./tools/build + hash dist): ${seconds(floor.ms)}`,
     );
     say(`ratio (pipeline / floor): ${(measured.toReadyMs / floor.ms).toFixed(2)}`);
+    await memorySection(stack);
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -85,15 +85,15 @@ async function isFocused(page: Page, id: string): Promise<void> {
   await expect.poll(() => page.evaluate(() => document.activeElement?.id ?? ''), POLL).toBe(id);
 }
 
-/** The newest sign-in code mailed to `to` (the local outbox: one JSON file per mail). */
-function latestCode(dataDir: string, to: string): string {
+/** The newest code mailed to `to` (the local outbox: one JSON file per mail), sign-in codes by default. */
+function latestCode(dataDir: string, to: string, subject = /sign-in code/i): string {
   const dir = join(dataDir, 'outbox');
   if (!existsSync(dir)) return '';
   const mails = readdirSync(dir)
     .filter((f) => f.startsWith('mail-') && f.endsWith('.json'))
     .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { to: string; subject: string });
-  const mine = mails.filter((m) => m.to === to && /sign-in code/i.test(m.subject));
+  const mine = mails.filter((m) => m.to === to && subject.test(m.subject));
   return /(\d{6})/.exec(mine.at(-1)?.subject ?? '')?.[1] ?? '';
 }
 
@@ -258,6 +258,17 @@ describe.skipIf(SKIP_BROWSER_TESTS)('first acceptance (browser)', () => {
     await contact.locator('input[type=email]').fill('visitor@example.com');
     await contact.locator('button[type=submit]').click();
     await hasCount(contact, 0);
+    // The address counts once confirmed: the code mailed to it (the local outbox) goes in here.
+    const confirm = quote.locator('.confirm-form');
+    await hasCount(confirm, 1);
+    await hasCount(quote.locator('[data-action="request-approval"]'), 0);
+    const confirmation = await expect
+      .poll(() => latestCode(stack.dataDir, 'visitor@example.com', /^Confirm/), { timeout: 10_000 })
+      .toMatch(/^\d{6}$/)
+      .then(() => latestCode(stack.dataDir, 'visitor@example.com', /^Confirm/));
+    await confirm.locator('input[name=code]').fill(confirmation);
+    await confirm.locator('button[type=submit]').click();
+    await hasCount(confirm, 0);
     await hasText(quote, 'We will email you when your tool is ready.');
     await screenshot(page, 'email-given');
 

@@ -89,11 +89,11 @@ describe('the gate runs the agreed checks end to end (external coder command)', 
 
   /** Quotes a binary-only unit converter, approves it and waits for the end of its build. */
   async function build(request: string): Promise<{ runId: string; messages: string[] }> {
-    const { runId, run } = await chatToQuote(client, [
-      request,
-      'A command line program for linux please',
-      'A command line program for linux please',
-    ]);
+    const { runId, run } = await chatToQuote(
+      client,
+      [request, 'A command line program for linux please', 'A command line program for linux please'],
+      stack.dataDir,
+    );
     expect(run.phase).toBe('quoted');
     expect(run.artifact_type).toBe('binary');
     const approved = await busBuild(stack.dataDir, 'approve', runId);

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmailLoginDeps, requestEmailCode, verifyEmailCode } from '../../lib/app/email-login.ts';
 import { DynamoLoginStore } from '../../lib/aws/login-store.ts';
 import { emailKey } from '../../lib/domain/email.ts';
+import { newBuildRun } from '../../lib/domain/lifecycle.ts';
+import { loginCodeKey } from '../../lib/domain/otp.ts';
 import { startDynalite } from '../support/dynalite.ts';
 import { MemoryMailer, manualClock } from '../unit/email-fakes.ts';
 import { ApiClient, type ApiResponse, allKeys, startTestStack, type TestStack } from './harness.ts';
@@ -19,6 +21,7 @@ interface PublicRun {
   run_id: string;
   phase: string;
   contact_email_set: boolean;
+  contact_email_confirmed: boolean;
   messages?: unknown[];
 }
 interface ErrorBody {
@@ -102,15 +105,54 @@ describe('email capture and one-time-code login (local stack over HTTP)', () => 
   });
 
   it('session A sets the contact email; the public run shows only contact_email_set', async () => {
+    const before = outboxFiles().length;
     const res = await alice.post<{ run: PublicRun }>(`/api/v1/build-runs/${aliceRun}/contact`, {
       email: '  Ada.Lovelace@Example.ORG ',
     });
     expect(res.status, res.text).toBe(200);
-    expect(res.body.run.contact_email_set).toBe(true);
+    expect(res.body.run).toMatchObject({ contact_email_set: true, contact_email_confirmed: false });
     expect(res.text.toLowerCase()).not.toContain('lovelace');
     const got = await alice.get<{ run: PublicRun }>(`/api/v1/build-runs/${aliceRun}`);
     expect(got.body.run.contact_email_set).toBe(true);
     expect(got.text.toLowerCase()).not.toContain('lovelace');
+    // The address got a confirmation code, not a sign-in code.
+    expect(outboxFiles().length).toBe(before + 1);
+    expect(readMail(outboxFiles().at(-1)!)).toMatchObject({
+      to: EMAIL,
+      subject: expect.stringMatching(/^Confirm/),
+    });
+  });
+
+  it('an unconfirmed contact gets no sign-in code', async () => {
+    const before = outboxFiles().length;
+    const res = await bob.post<{ sent: boolean }>('/api/v1/sessions/email-code', { email: EMAIL });
+    expect(res.status, res.text).toBe(202);
+    expect(res.body).toEqual({ sent: true });
+    expect(outboxFiles().length).toBe(before);
+  });
+
+  it('only the owner confirms the contact, with the code mailed to it', async () => {
+    const mail = outboxFiles()
+      .map(readMail)
+      .filter((m) => m.subject.startsWith('Confirm'))
+      .at(-1)!;
+    const confirmCode = mail.text.match(/\b(\d{6})\b/)![1]!;
+    expectError(
+      await bob.post(`/api/v1/build-runs/${aliceRun}/contact/confirm`, { code: confirmCode }),
+      404,
+      'not_found',
+    );
+    const wrong = String((Number(confirmCode) + 1) % 1_000_000).padStart(6, '0');
+    expectError(
+      await alice.post(`/api/v1/build-runs/${aliceRun}/contact/confirm`, { code: wrong }),
+      400,
+      'invalid_code',
+    );
+    const ok = await alice.post<{ run: PublicRun }>(`/api/v1/build-runs/${aliceRun}/contact/confirm`, {
+      code: confirmCode,
+    });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.body.run).toMatchObject({ contact_email_set: true, contact_email_confirmed: true });
   });
 
   it("lists each session's own runs, newest first, without messages", async () => {
@@ -138,7 +180,7 @@ describe('email capture and one-time-code login (local stack over HTTP)', () => 
     code = mail.text.match(/\b(\d{6})\b/)![1]!;
     expect(mail.subject).toContain(code);
     expect(res.text).not.toContain(code);
-    expect(res.setCookies).toEqual([]);
+    expect(res.setCookies).toEqual([]); // bob had a session: the code is bound to it
     await expect.poll(() => stack.output()).toContain(`[outbox] mail to ${EMAIL}: ${mail.subject}`);
   });
 
@@ -148,8 +190,16 @@ describe('email capture and one-time-code login (local stack over HTTP)', () => 
       email: 'nobody@example.org',
     });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ sent: true });
+    expect(res.body).toEqual({ sent: true, session_token: expect.any(String) });
     expect(outboxFiles().length).toBe(before);
+  });
+
+  it('the code works only in the session that asked for it', async () => {
+    expectError(
+      await new ApiClient(stack.url).post('/api/v1/sessions/verify', { email: EMAIL, code }),
+      400,
+      'invalid_code',
+    );
   });
 
   it('a wrong code is refused with invalid_code', async () => {
@@ -202,15 +252,31 @@ describe('email capture and one-time-code login (local stack over HTTP)', () => 
     );
   });
 
-  it('rate-limits codes per address: the 4th in 15 minutes is 429 with Retry-After', async () => {
-    // One code was sent for this address already.
-    for (let i = 0; i < 2; i++)
-      expect((await bob.post('/api/v1/sessions/email-code', { email: EMAIL })).status).toBe(202);
+  it('rate-limits codes per session and address: the 4th in 15 minutes is 429 with Retry-After', async () => {
+    // Bob asked twice for this address already (before and after the contact was confirmed).
+    expect((await bob.post('/api/v1/sessions/email-code', { email: EMAIL })).status).toBe(202);
     const limited = await bob.post<ErrorBody>('/api/v1/sessions/email-code', { email: EMAIL });
     expectError(limited, 429, 'rate_limited');
     const retry = Number(limited.headers.get('retry-after'));
     expect(retry).toBeGreaterThan(0);
     expect(retry).toBeLessThanOrEqual(900);
+  });
+
+  it('bob’s limit is not the owner’s: a new session of the owner still gets a working code', async () => {
+    const owner = new ApiClient(stack.url);
+    const before = outboxFiles().length;
+    const res = await owner.post<{ sent: boolean; session_token?: string }>('/api/v1/sessions/email-code', {
+      email: EMAIL,
+    });
+    expect(res.status, res.text).toBe(202);
+    // No session yet: one is issued, and the code is bound to it.
+    expect(res.body.session_token).toEqual(expect.any(String));
+    expect(owner.cookies.get('bus_session')).toBe(res.body.session_token);
+    expect(outboxFiles().length).toBe(before + 1);
+    const ownerCode = readMail(outboxFiles().at(-1)!).text.match(/\b(\d{6})\b/)![1]!;
+    const ok = await owner.post('/api/v1/sessions/verify', { email: EMAIL, code: ownerCode });
+    expect(ok.status, ok.text).toBe(200);
+    expect((await owner.get(`/api/v1/build-runs/${aliceRun}`)).status).toBe(200);
   });
 
   it('no public event or response of the whole conversation contains the address', async () => {
@@ -224,6 +290,7 @@ describe('email capture and one-time-code login (local stack over HTTP)', () => 
     const spec = await alice.get<{ paths: Record<string, Record<string, unknown>> }>('/api/v1/openapi.json');
     expect(spec.body.paths['/api/v1/build-runs']).toHaveProperty('get');
     expect(spec.body.paths['/api/v1/build-runs/{run_id}/contact']).toHaveProperty('post');
+    expect(spec.body.paths['/api/v1/build-runs/{run_id}/contact/confirm']).toHaveProperty('post');
     expect(spec.body.paths['/api/v1/sessions/email-code']).toHaveProperty('post');
     expect(spec.body.paths['/api/v1/sessions/verify']).toHaveProperty('post');
   });
@@ -244,26 +311,38 @@ describe('DynamoLoginStore against dynalite (conditional writes)', () => {
   });
   afterAll(async () => db?.stop());
 
+  const SESSION = { sessionId: 'ses_dddddddddddddddddddddddddd' };
+
   async function freshAddress(): Promise<string> {
     const email = addr(++n);
-    await store.addRun(
-      { kind: 'email', emailKey: emailKey(email) },
-      `run_${'a'.repeat(26)}`,
-      '2026-11-24T10:00:00Z',
-    );
+    const runId = `run_${'a'.repeat(26)}`;
+    await store.addRun({ kind: 'email', emailKey: emailKey(email) }, runId, '2026-11-24T10:00:00Z');
+    // The run whose owner confirmed this address as its contact.
+    const run = {
+      ...newBuildRun({ sessionId: SESSION.sessionId, email, emailVerified: true }, clock0),
+      runId,
+    };
     mailer = new MemoryMailer();
     clock = manualClock();
-    deps = { logins: store, runIndex: store, mailer, pepper: async () => 'pepper', now: clock.now };
-    await requestEmailCode(deps, email, undefined);
+    deps = {
+      logins: store,
+      runIndex: store,
+      runs: { getRun: async (id) => (id === runId ? run : undefined) },
+      mailer,
+      pepper: async () => 'pepper',
+      now: clock.now,
+    };
+    await requestEmailCode(deps, email, SESSION);
     return email;
   }
+  const clock0 = '2026-11-24T10:00:00.000Z';
   const wrongOf = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
   it('a code works once, even when submitted concurrently', async () => {
     const email = await freshAddress();
     const code = mailer.lastCode()!;
     const results = await Promise.allSettled(
-      Array.from({ length: 8 }, () => verifyEmailCode(deps, email, code)),
+      Array.from({ length: 8 }, () => verifyEmailCode(deps, email, code, SESSION)),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results.filter((x) => x.status === 'rejected'))
@@ -273,20 +352,25 @@ describe('DynamoLoginStore against dynalite (conditional writes)', () => {
   it('counts at most 5 attempts even under concurrent guessing; then the right code is burned', async () => {
     const email = await freshAddress();
     const code = mailer.lastCode()!;
-    await Promise.allSettled(Array.from({ length: 12 }, () => verifyEmailCode(deps, email, wrongOf(code))));
+    await Promise.allSettled(
+      Array.from({ length: 12 }, () => verifyEmailCode(deps, email, wrongOf(code), SESSION)),
+    );
     const item = await db.doc.send(
-      new GetCommand({ TableName: db.tableName, Key: { pk: `OTP#${emailKey(email)}`, sk: 'OTP' } }),
+      new GetCommand({
+        TableName: db.tableName,
+        Key: { pk: `OTP#${loginCodeKey(emailKey(email), SESSION.sessionId)}`, sk: 'OTP' },
+      }),
     );
     expect(item.Item?.attempts).toBe(5);
     expect(JSON.stringify(item.Item)).not.toContain(code);
     expect(item.Item?.expiresAt).toEqual(expect.any(Number));
-    await expect(verifyEmailCode(deps, email, code)).rejects.toMatchObject({ code: 'invalid_code' });
+    await expect(verifyEmailCode(deps, email, code, SESSION)).rejects.toMatchObject({ code: 'invalid_code' });
   });
 
   it('refuses an expired code', async () => {
     const email = await freshAddress();
     clock.advance(10 * 60 * 1000);
-    await expect(verifyEmailCode(deps, email, mailer.lastCode()!)).rejects.toMatchObject({
+    await expect(verifyEmailCode(deps, email, mailer.lastCode()!, SESSION)).rejects.toMatchObject({
       code: 'invalid_code',
     });
   });

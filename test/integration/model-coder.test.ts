@@ -687,11 +687,11 @@ describe('local stack with the scripted model as the worker coder (CODER=openai)
     });
     try {
       const alice = new ApiClient(stack.url);
-      const { runId, run } = await chatToQuote(alice, [
-        'I need a tip calculator web app',
-        'A web app please',
-        'A web app please',
-      ]);
+      const { runId, run } = await chatToQuote(
+        alice,
+        ['I need a tip calculator web app', 'A web app please', 'A web app please'],
+        stack.dataDir,
+      );
       expect(run.phase).toBe('quoted');
       const approved = await busBuild(stack.dataDir, 'approve', runId);
       expect(approved.code, approved.stderr).toBe(0);

@@ -48,11 +48,11 @@ process.env.LOG_LEVEL = 'silent';
 
 const HOST = detectHostPlatform() ?? 'linux-amd64';
 const BUCKETS = { staging: 'it-staging', evidence: 'it-evidence', artifacts: 'it-artifacts' };
-// Quoted runs carry a contact address: approval refuses a run without one.
+// Quoted runs carry a confirmed contact address: approval refuses a run without one.
 const OWNER = {
   sessionId: 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa',
   email: 'visitor@example.org',
-  emailVerified: false,
+  emailVerified: true,
 };
 const ASL = JSON.parse(await readFile('state-machines/build-run.asl.json', 'utf8')) as {
   States: Record<

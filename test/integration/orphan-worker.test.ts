@@ -55,7 +55,7 @@ describe('a local stack killed with SIGKILL mid-build', () => {
       env: { ...goCache, CODER: 'command', CODER_COMMAND: JSON.stringify(['sleep', '300']) },
     });
     const client = new ApiClient(stack.url);
-    const { runId } = await chatToQuote(client, ['I need a tip calculator', 'A web app please']);
+    const { runId } = await chatToQuote(client, ['I need a tip calculator', 'A web app please'], dataDir);
     expect((await busBuild(dataDir, 'approve', runId)).code).toBe(0);
 
     const orphan = await waitFor('the worker', () => {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,8 @@ export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update
 export async function chatToQuote(
   client: ApiClient,
   messages: readonly string[],
+  /** The stack's data dir: its outbox holds the contact confirmation code. */
+  dataDir: string,
 ): Promise<{ runId: string; run: PublicRun; replies: string[] }> {
   const created = await client.post<{ run: PublicRun }>('/api/v1/build-runs', {});
   if (created.status !== 201) throw new Error(`create run: ${created.status} ${created.text}`);
@@ -125,14 +128,32 @@ export async function chatToQuote(
     if (run.phase === 'quoted') break;
   }
   if (run.phase === 'quoted') {
-    // The chat asks for a contact email at the quote; an authorized run always has one.
+    // The chat asks for a contact email at the quote; an authorized run always has one its owner
+    // confirmed with the code mailed to it (the local outbox).
+    const outbox = join(dataDir, 'outbox');
+    const before = new Set(await readdir(outbox).catch(() => []));
     const c = await client.post<{ run: PublicRun }>(`/api/v1/build-runs/${runId}/contact`, {
       email: 'visitor@example.org',
     });
     if (c.status !== 200) throw new Error(`contact: ${c.status} ${c.text}`);
-    run = c.body.run ?? run;
+    const code = await confirmationCode(outbox, before);
+    const confirmed = await client.post<{ run: PublicRun }>(`/api/v1/build-runs/${runId}/contact/confirm`, {
+      code,
+    });
+    if (confirmed.status !== 200) throw new Error(`confirm contact: ${confirmed.status} ${confirmed.text}`);
+    run = confirmed.body.run ?? run;
   }
   return { runId, run, replies };
+}
+
+/** The code of the confirmation mail that arrived in the outbox after `before` was listed. */
+async function confirmationCode(outbox: string, before: Set<string>): Promise<string> {
+  for (const name of (await readdir(outbox)).filter((f) => f.startsWith('mail-') && !before.has(f))) {
+    const mail = JSON.parse(await readFile(join(outbox, name), 'utf8')) as { subject: string };
+    const code = /^Confirm.*\b(\d{6})$/.exec(mail.subject)?.[1];
+    if (code) return code;
+  }
+  throw new Error('no contact confirmation mail in the outbox');
 }
 
 export const TERMINAL_EVENTS = new Set(['bus.build.artifact.verified', 'bus.build.run.failed']);

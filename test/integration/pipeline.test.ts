@@ -113,7 +113,11 @@ describe('build pipeline end to end (first acceptance test)', () => {
   it(
     'chats a tip calculator (web app + linux binary) to a quote',
     async () => {
-      const { runId: id, run, replies } = await chatToQuote(alice, [REQUEST, TYPE_ANSWER, TYPE_ANSWER]);
+      const {
+        runId: id,
+        run,
+        replies,
+      } = await chatToQuote(alice, [REQUEST, TYPE_ANSWER, TYPE_ANSWER], stack.dataDir);
       expect(run.phase, replies.join('\n')).toBe('quoted');
       expect(run.artifact_type).toBe('both');
       expect(run.scope?.platforms).toContain('linux-amd64');

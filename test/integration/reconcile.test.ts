@@ -19,10 +19,11 @@ describe('a build cut off by stopping the local stack', () => {
     const env = { GOCACHE: sharedGoCache() };
     stack = await startTestStack({ dataDir, env });
     const client = new ApiClient(stack.url);
-    const { runId } = await chatToQuote(client, [
-      'I need a tip calculator web app and a command line program for Linux',
-      'both please',
-    ]);
+    const { runId } = await chatToQuote(
+      client,
+      ['I need a tip calculator web app and a command line program for Linux', 'both please'],
+      dataDir,
+    );
     expect((await busBuild(dataDir, 'approve', runId)).code).toBe(0);
     await stack.stop(); // mid-build: the execution is aborted with the stack
 

@@ -138,6 +138,25 @@ describe('DynamoRunStore against dynalite', () => {
     expect((await store.listMessages(run.runId)).map((m) => m.text)).toEqual(['first', 'second']);
   });
 
+  it('a long conversation lists its newest 200 messages, oldest first (the newest are never dropped)', async () => {
+    const run = newBuildRun(owner, at(12));
+    await store.createRun(run);
+    // 110 exchanges = 220 messages, one second apart.
+    for (let i = 0; i < 220; i++)
+      await store.appendMessage({
+        messageId: `msg_${String(i).padStart(4, '0')}`,
+        runId: run.runId,
+        role: i % 2 ? 'assistant' : 'visitor',
+        text: `m${i}`,
+        at: new Date(Date.UTC(2026, 10, 24, 11, 0, 0) + i * 1000).toISOString(),
+      });
+    const listed = (await store.listMessages(run.runId)).map((m) => m.text);
+    expect(listed).toHaveLength(200);
+    expect(listed[0]).toBe('m20');
+    expect(listed.at(-1)).toBe('m219');
+    expect((await store.listMessages(run.runId, 3)).map((m) => m.text)).toEqual(['m217', 'm218', 'm219']);
+  });
+
   it('lists runs by phase through the GSI, newest first, with a cursor', async () => {
     const runs = [newBuildRun(owner, at(20)), newBuildRun(owner, at(21)), newBuildRun(owner, at(22))];
     for (const r of runs) {

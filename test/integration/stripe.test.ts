@@ -81,7 +81,7 @@ async function ownedQuotedRun(email: string | null = 'visitor@example.com') {
   const run: BuildRun = {
     ...base,
     runId: newBuildRun({ sessionId: session.sessionId, emailVerified: false }, T0).runId,
-    owner: { sessionId: session.sessionId, emailVerified: false, ...(email ? { email } : {}) },
+    owner: { sessionId: session.sessionId, emailVerified: Boolean(email), ...(email ? { email } : {}) },
   };
   await store.createRun(run);
   return { run, token };
@@ -541,7 +541,8 @@ describe('POST /api/v1/webhooks/stripe: the event lease', () => {
     expect((await store.getRun(run.runId))?.phase).toBe('authorized'); // the run moved; the start did not
     // No waiting allowed: a lease left behind would answer 409 here.
     setWebhookDeps({ store, publisher, starter, now, gateway, inProgressWaitMs: 0 });
-    expect((await deliver(event)).body.outcome).toBe('authorized');
+    // The retry starts the build of the run its first attempt authorized.
+    expect((await deliver(event)).body.outcome).toBe('already_authorized');
     expect((await deliver(event)).body.outcome).toBe('duplicate');
     expect(starter.names).toEqual([run.runId]);
   });

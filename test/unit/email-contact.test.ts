@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { approveRun } from '../../lib/app/approve-run.ts';
-import { setContact } from '../../lib/app/contact.ts';
+import { confirmContact, setContact } from '../../lib/app/contact.ts';
 import { createRun } from '../../lib/app/create-run.ts';
 import type { AppDeps } from '../../lib/app/deps.ts';
+import { requestEmailCode } from '../../lib/app/email-login.ts';
 import { listMyRuns } from '../../lib/app/list-my-runs.ts';
 import { ASK_FOR_EMAIL, postMessage } from '../../lib/app/post-message.ts';
 import { emailKey } from '../../lib/domain/email.ts';
@@ -12,7 +13,7 @@ import { recipeCatalog } from '../../lib/domain/intake/recipe-catalog.ts';
 import { isOwnedBy, newBuildRun, transition } from '../../lib/domain/lifecycle.ts';
 import { DEFAULT_PRICE_TABLE } from '../../lib/domain/pricing.ts';
 import { toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
-import { MemoryLoginStore } from './email-fakes.ts';
+import { MemoryLoginStore, MemoryMailer } from './email-fakes.ts';
 import { clock, FakeStarter, MemoryPublisher, MemoryRunStore, quotedRun, T0 } from './orchestrator-fakes.ts';
 
 const ALICE = { sessionId: 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa' };
@@ -20,11 +21,13 @@ const BOB = { sessionId: 'ses_bbbbbbbbbbbbbbbbbbbbbbbbbb' };
 
 let store: MemoryRunStore;
 let index: MemoryLoginStore;
+let mailer: MemoryMailer;
 let deps: AppDeps;
 
 beforeEach(() => {
   store = new MemoryRunStore();
   index = new MemoryLoginStore();
+  mailer = new MemoryMailer();
   deps = {
     store,
     publisher: new MemoryPublisher(),
@@ -34,7 +37,21 @@ beforeEach(() => {
   };
 });
 
-const contactDeps = () => ({ store, runIndex: index, now: deps.now });
+const contactDeps = () => ({
+  store,
+  runIndex: index,
+  logins: index,
+  mailer,
+  pepper: async () => 'pepper-pepper-pepper',
+  now: deps.now,
+});
+const loginDeps = () => ({ ...contactDeps(), runs: store });
+
+/** Sets the contact and confirms it with the code mailed to it, as the owner does in the chat. */
+async function setConfirmedContact(caller: typeof ALICE, runId: string, email: string) {
+  await setContact(contactDeps(), caller, runId, email);
+  return confirmContact(contactDeps(), caller, runId, mailer.lastCode()!);
+}
 
 async function quoted(caller = ALICE) {
   const run = await createRun(deps, caller, index);
@@ -48,13 +65,13 @@ describe('contact email on a run', () => {
   it('the quote asks for an email while none is set, and not once it is', async () => {
     const { run, reply } = await quoted();
     expect(reply.text).toContain(ASK_FOR_EMAIL);
-    await setContact(contactDeps(), ALICE, run.runId, 'ada@example.org');
+    await setConfirmedContact(ALICE, run.runId, 'ada@example.org');
     const again = await postMessage(deps, ALICE, run.runId, 'A web app please, with a dark theme');
     expect(again.run.phase).toBe('quoted');
     expect(again.reply.text).not.toContain(ASK_FOR_EMAIL);
   });
 
-  it('stores the normalised address (unverified), indexes it and shows only contact_email_set', async () => {
+  it('stores the normalised address unconfirmed, mails it a code, and indexes it only once confirmed', async () => {
     const { run } = await quoted();
     const next = await setContact(contactDeps(), ALICE, run.runId, 'Ada@Example.org');
     expect(next.owner).toEqual({
@@ -63,12 +80,52 @@ describe('contact email on a run', () => {
       emailVerified: false,
     });
     expect((await store.getRun(run.runId))!.owner.email).toBe('ada@example.org');
-    expect(await index.listRunIds({ kind: 'email', emailKey: emailKey('ada@example.org') }, 10)).toEqual([
-      run.runId,
-    ]);
+    const byEmail = () => index.listRunIds({ kind: 'email', emailKey: emailKey('ada@example.org') }, 10);
+    expect(await byEmail()).toEqual([]);
+    expect(mailer.sent.map((m) => m.to)).toEqual(['ada@example.org']);
     const pub = toPublicRun(next);
-    expect(pub.contact_email_set).toBe(true);
+    expect(pub).toMatchObject({ contact_email_set: true, contact_email_confirmed: false });
     expect(JSON.stringify(pub)).not.toMatch(/ada|example\.org/i);
+
+    // A wrong code, then another session's attempt (404), then the owner's right code.
+    const code = mailer.lastCode()!;
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    await expect(confirmContact(contactDeps(), ALICE, run.runId, wrong)).rejects.toMatchObject({
+      code: 'invalid_code',
+    });
+    await expect(confirmContact(contactDeps(), BOB, run.runId, code)).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    const confirmed = await confirmContact(contactDeps(), ALICE, run.runId, code);
+    expect(confirmed.owner.emailVerified).toBe(true);
+    expect(toPublicRun(confirmed).contact_email_confirmed).toBe(true);
+    expect(await byEmail()).toEqual([run.runId]);
+  });
+
+  it('a code for the old address does not confirm a changed one', async () => {
+    const { run } = await quoted();
+    await setContact(contactDeps(), ALICE, run.runId, 'old@example.org');
+    const oldCode = mailer.lastCode()!;
+    await setContact(contactDeps(), ALICE, run.runId, 'new@example.org');
+    const newCode = mailer.lastCode()!;
+    if (oldCode !== newCode)
+      await expect(confirmContact(contactDeps(), ALICE, run.runId, oldCode)).rejects.toMatchObject({
+        code: 'invalid_code',
+      });
+    expect((await confirmContact(contactDeps(), ALICE, run.runId, newCode)).owner).toMatchObject({
+      email: 'new@example.org',
+      emailVerified: true,
+    });
+  });
+
+  it('limits confirmation codes per session: the 6th in 15 minutes is 429', async () => {
+    const { run } = await quoted();
+    for (let i = 0; i < 5; i++) await setContact(contactDeps(), ALICE, run.runId, `a${i}@example.org`);
+    await expect(setContact(contactDeps(), ALICE, run.runId, 'a9@example.org')).rejects.toMatchObject({
+      code: 'rate_limited',
+      status: 429,
+    });
+    expect((await store.getRun(run.runId))!.owner.email).toBe('a4@example.org');
   });
 
   it('is verified when the caller signed in with that very address', async () => {
@@ -80,12 +137,13 @@ describe('contact email on a run', () => {
       'ADA@example.org',
     );
     expect(next.owner.emailVerified).toBe(true);
+    expect(mailer.sent).toEqual([]);
   });
 
   it('moves the index entry when the address changes', async () => {
     const { run } = await quoted();
-    await setContact(contactDeps(), ALICE, run.runId, 'old@example.org');
-    await setContact(contactDeps(), ALICE, run.runId, 'new@example.org');
+    await setConfirmedContact(ALICE, run.runId, 'old@example.org');
+    await setConfirmedContact(ALICE, run.runId, 'new@example.org');
     expect(await index.listRunIds({ kind: 'email', emailKey: emailKey('old@example.org') }, 10)).toEqual([]);
     expect(await index.listRunIds({ kind: 'email', emailKey: emailKey('new@example.org') }, 10)).toEqual([
       run.runId,
@@ -98,7 +156,7 @@ describe('contact email on a run', () => {
       code: 'not_found',
       status: 404,
     });
-    await setContact(contactDeps(), ALICE, run.runId, 'ada@example.org');
+    await setConfirmedContact(ALICE, run.runId, 'ada@example.org');
     await approveRun({ ...deps, starter: new FakeStarter() }, run.runId, { actor: 'op', method: 'manual' });
     await expect(setContact(contactDeps(), ALICE, run.runId, 'other@example.org')).rejects.toMatchObject({
       code: 'contact_locked',
@@ -122,9 +180,20 @@ describe('approval requires a contact address', () => {
     expect(store.events.get(run.runId) ?? []).toEqual([]);
   });
 
-  it('approves once the contact is set', async () => {
+  it('refuses an unconfirmed contact with 409 contact_unconfirmed', async () => {
     const { run } = await quoted();
     await setContact(contactDeps(), ALICE, run.runId, 'ada@example.org');
+    const starter = new FakeStarter();
+    await expect(
+      approveRun({ ...deps, starter }, run.runId, { actor: 'op', method: 'manual' }),
+    ).rejects.toMatchObject({ code: 'contact_unconfirmed', status: 409 });
+    expect((await store.getRun(run.runId))!.phase).toBe('quoted');
+    expect(starter.calls).toBe(0);
+  });
+
+  it('approves once the contact is confirmed', async () => {
+    const { run } = await quoted();
+    await setConfirmedContact(ALICE, run.runId, 'ada@example.org');
     const res = await approveRun({ ...deps, starter: new FakeStarter() }, run.runId, {
       actor: 'op',
       method: 'manual',
@@ -141,8 +210,11 @@ describe('ownership by a verified email', () => {
     {},
     T0,
   );
-  it('a session signed in with the contact address owns the run, even if it was set unverified', () => {
-    expect(isOwnedBy(run, BOB.sessionId, 'ada@example.org')).toBe(true);
+  it('a session signed in with the contact address owns the run only when the owner confirmed it', () => {
+    expect(isOwnedBy(run, BOB.sessionId, 'ada@example.org')).toBe(false);
+    const confirmed = { ...run, owner: { ...run.owner, emailVerified: true } };
+    expect(isOwnedBy(confirmed, BOB.sessionId, 'ada@example.org')).toBe(true);
+    expect(isOwnedBy(confirmed, BOB.sessionId, 'eve@example.org')).toBe(false);
     expect(isOwnedBy(run, BOB.sessionId, 'eve@example.org')).toBe(false);
     expect(isOwnedBy(run, BOB.sessionId)).toBe(false);
     expect(
@@ -172,7 +244,7 @@ describe('listing my runs', () => {
     const b1 = await createRun(deps, BOB, index);
     const a2 = await createRun(deps, ALICE, index);
     await postMessage(deps, ALICE, a2.runId, 'I need a tip calculator');
-    await setContact(contactDeps(), ALICE, a2.runId, 'ada@example.org');
+    await setConfirmedContact(ALICE, a2.runId, 'ada@example.org');
 
     const alice = await listMyRuns({ store, runIndex: index }, ALICE);
     expect(alice.map((r) => r.runId)).toEqual([a2.runId, a1.runId]);
@@ -185,6 +257,29 @@ describe('listing my runs', () => {
     expect(await listMyRuns({ store, runIndex: index }, { ...BOB, email: 'eve@example.org' })).toHaveLength(
       1,
     );
+  });
+});
+
+describe('a run planted with a victim’s address', () => {
+  it('never mails the victim a sign-in code and never appears in the victim’s list', async () => {
+    const victim = 'victim@example.org';
+    const MALLORY = { sessionId: 'ses_mmmmmmmmmmmmmmmmmmmmmmmmmm' };
+    const VICTIM_DEVICE = { sessionId: 'ses_vvvvvvvvvvvvvvvvvvvvvvvvvv' };
+    // Mallory plants a run with the victim's address as its contact (never confirmed).
+    const { run: planted } = await quoted(MALLORY);
+    await setContact(contactDeps(), MALLORY, planted.runId, victim);
+    const confirmationMails = mailer.sent.length;
+    // Mallory asks for a sign-in code for the victim's address: nothing is mailed.
+    await requestEmailCode(loginDeps(), victim, { sessionId: MALLORY.sessionId, sourceIp: '198.51.100.1' });
+    expect(mailer.sent).toHaveLength(confirmationMails);
+    // The victim has a run of her own, confirmed, and signs in by email on another device.
+    const { run: own } = await quoted();
+    await setConfirmedContact(ALICE, own.runId, victim);
+    await requestEmailCode(loginDeps(), victim, { sessionId: VICTIM_DEVICE.sessionId });
+    expect(mailer.sent.at(-1)!.subject).toMatch(/sign-in code/);
+    const list = await listMyRuns({ store, runIndex: index }, { ...VICTIM_DEVICE, email: victim });
+    expect(list.map((r) => r.runId)).toEqual([own.runId]);
+    expect(isOwnedBy((await store.getRun(planted.runId))!, VICTIM_DEVICE.sessionId, victim)).toBe(false);
   });
 });
 
@@ -203,7 +298,7 @@ describe('emails never leave the backend (fuzz)', () => {
         index = new MemoryLoginStore();
         deps = { ...deps, store };
         const { run } = await quoted();
-        const withContact = await setContact(contactDeps(), ALICE, run.runId, raw);
+        const withContact = await setConfirmedContact(ALICE, run.runId, raw);
         await approveRun({ ...deps, starter: new FakeStarter() }, run.runId, {
           actor: 'operator',
           method: 'manual',

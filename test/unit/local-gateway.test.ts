@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -317,6 +317,33 @@ describe('local gateway over HTTP', () => {
     const line = JSON.parse(writes.find((w) => w.includes('handler failed'))!);
     expect(line).toMatchObject({ level: 'error', route: 'Throw' });
     expect(JSON.stringify(line)).toContain('secret detail');
+  });
+
+  it('logs a client that disconnects mid-request as info, without a stack trace', async () => {
+    const lines: string[] = [];
+    const capture = (chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    // A body announced as 500 bytes, 10 sent, then the client goes away.
+    socket.write('POST /api/v1/things HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n');
+    socket.write('content-length: 500\r\n\r\n{"a":"1234');
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const entries = lines
+      .flatMap((l) => l.split('\n'))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(entries.filter((e) => e.level === 'error' || e.level === 'warn')).toEqual([]);
+    const gone = entries.find((e) => e.message === 'client disconnected');
+    expect(gone).toMatchObject({ level: 'info', method: 'POST', path: '/api/v1/things' });
+    expect(JSON.stringify(entries)).not.toContain('stack');
   });
 
   it('treats a non-structured result as a 200 JSON body', async () => {

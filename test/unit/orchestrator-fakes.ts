@@ -234,11 +234,11 @@ export class FakeStarter implements ExecutionStarter {
   }
 }
 
-/** A quoted run has a contact address: approval refuses a run without one. */
+/** A quoted run has a confirmed contact address: approval refuses a run without one. */
 export const OWNER = {
   sessionId: 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa',
   email: 'visitor@example.org',
-  emailVerified: false,
+  emailVerified: true,
 };
 export const T0 = '2026-11-24T10:00:00.000Z';
 

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { previewUrl, verifyPreviewToken } from '../../lib/aws/preview-links.ts';
 import { signToken } from '../../lib/aws/signed-token.ts';
@@ -155,10 +156,39 @@ describe('preview CloudFront Function (viewer-request)', () => {
     }
   });
 
+  /** A token signed with the right key by hand: any claims, `exp` only when given. */
+  async function handMade(payload: Record<string, unknown>, exp?: number): Promise<string> {
+    const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).setSubject(RUN);
+    jwt.setAudience('artifact-preview');
+    if (exp !== undefined) jwt.setExpirationTime(exp);
+    return jwt.sign(new TextEncoder().encode(KEY));
+  }
+  const prefix = `runs/${RUN}/${ART}/`;
+  const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+
+  it('both refuse a token without exp, and tokens whose entry is unsafe', async () => {
+    const noExp = await handMade({ aid: ART, prefix, entry: 'index.html' });
+    const fine = await handMade({ aid: ART, prefix, entry: 'index.html' }, inAnHour());
+    const badEntries = ['../secret.html', '', '/index.html', 'a//b.html', '.env', 'a/%2e%2e/b'];
+    const refused = [noExp];
+    for (const entry of badEntries) refused.push(await handMade({ aid: ART, prefix, entry }, inAnHour()));
+    for (const t of refused) {
+      expect(await run(`/p/${t}/`), t).toMatchObject({ statusCode: 404 });
+      expect(await verifyPreviewToken(t, KEY), t).toBeUndefined();
+    }
+    expect(isResponse(await run(`/p/${fine}/`))).toBe(false);
+    expect(await verifyPreviewToken(fine, KEY)).toMatchObject({ entrypoint: 'index.html' });
+  });
+
   it('agrees with the local server on which paths and tokens are valid (parity table)', async () => {
     const good = await tokenFor();
     const expired = await tokenFor(claims, KEY, -1);
+    const noExp = await handMade({ aid: ART, prefix, entry: 'index.html' });
+    const badEntry = await handMade({ aid: ART, prefix, entry: '../../other/index.html' }, inAnHour());
     const cases = [
+      `/p/${noExp}/`,
+      `/p/${badEntry}/`,
+      `/p/${badEntry}/index.html`,
       `/p/${good}/`,
       `/p/${good}/index.html`,
       `/p/${good}/js/app.js`,

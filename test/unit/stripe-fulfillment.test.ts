@@ -92,10 +92,11 @@ describe('fulfillStripeEvent', () => {
     expect((await store.getRun(run.runId))?.phase).toBe('authorized');
     // The failed attempt released its lease: Stripe's retry of the same event processes it.
     expect(store.leases.has(stripeEventKey(event.id))).toBe(false);
-    expect(await fulfillStripeEvent(deps, event)).toBe('authorized');
+    // The retry starts the build; the run had been authorized by the first attempt, so it says so.
+    expect(await fulfillStripeEvent(deps, event)).toBe('already_authorized');
     expect(store.leases.get(stripeEventKey(event.id))).toMatchObject({
       status: 'done',
-      data: { type: 'checkout.session.completed', outcome: 'authorized' },
+      data: { type: 'checkout.session.completed', outcome: 'already_authorized' },
     });
     // A redelivery of the same event is not processed at all; another event for the session is
     // processed and stopped by the state guards.

@@ -33,4 +33,9 @@ export type IntakeOutcome =
 /** The conversation engine behind `POST …/messages`. Implementations: offline (default), model-backed. */
 export interface IntakeEngine {
   respond(run: BuildRun, text: string): Promise<IntakeOutcome>;
+  /**
+   * Set by engines that call a model: the model-free engine (the offline rules) that answers
+   * instead once the session's daily model budget is spent.
+   */
+  readonly modelFree?: IntakeEngine;
 }

@@ -107,6 +107,11 @@ export class ModelIntake implements IntakeEngine {
     return this.options.requireRecipe && !this.options.catalog.buildsExtras;
   }
 
+  /** The deterministic fallback: what answers when the session's model budget is spent. */
+  get modelFree(): IntakeEngine {
+    return this.fallback;
+  }
+
   async respond(run: BuildRun, text: string): Promise<IntakeOutcome> {
     const refusal = detectRefusal(text);
     if (refusal)
