@@ -1,6 +1,13 @@
 import { newRunId, newTaskRef } from './ids.ts';
-import { assertTransition, type Phase, TERMINAL_PHASES } from './phases.ts';
+import {
+  assertTransition,
+  IllegalTransitionError,
+  isRevisionEntry,
+  type Phase,
+  TERMINAL_PHASES,
+} from './phases.ts';
 import type { BuildRun, Owner } from './run.ts';
+import { currentVersion } from './versions.ts';
 
 export function newBuildRun(owner: Owner, now: string, runId: string = newRunId()): BuildRun {
   return {
@@ -30,6 +37,10 @@ export type RunPatch = Partial<Omit<BuildRun, 'runId' | 'owner' | 'phase' | 'ver
  */
 export function transition(run: BuildRun, to: Phase, patch: RunPatch, now: string): BuildRun {
   assertTransition(run.phase, to);
+  // A change request after delivery needs a delivered version, and names the revision it opens.
+  if (isRevisionEntry(run.phase, to) && (!currentVersion(run) || !(patch.revision ?? run.revision))) {
+    throw new IllegalTransitionError(run.phase, to);
+  }
   return {
     ...run,
     ...patch,

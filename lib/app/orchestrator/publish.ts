@@ -5,6 +5,7 @@ import { keys } from '../../aws/keys.ts';
 import { type NewBuildEvent, newEvent } from '../../domain/events.ts';
 import { transition } from '../../domain/lifecycle.ts';
 import { isCustomerDeliverable, type ManifestEntry, type VerifiedArtifact } from '../../domain/manifest.ts';
+import { publishedArtifactId, publishedVersion, workingVersionNumber } from '../../domain/versions.ts';
 import { contentTypeFor, directoryDigest, sha256File, walkCandidate } from '../../verify/index.ts';
 import type { PublishDeps } from './deps.ts';
 import type { ArtifactStore } from './ports.ts';
@@ -51,10 +52,16 @@ async function publishEntry(
   deps: PublishDeps,
   runId: string,
   root: string,
-  entry: ManifestEntry,
+  manifestEntry: ManifestEntry,
   at: string,
+  versionNumber: number,
 ): Promise<VerifiedArtifact> {
-  const abs = path.join(root, entry.path);
+  const abs = path.join(root, manifestEntry.path);
+  // Every version publishes at keys of its own (lib/domain/versions.ts).
+  const entry = {
+    ...manifestEntry,
+    artifact_id: publishedArtifactId(manifestEntry.artifact_id, versionNumber),
+  };
   if (entry.kind === 'web') {
     // One walk, one hash per file: the digest is checked against the verified manifest and the
     // same hashes go with the uploads.
@@ -142,7 +149,20 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
     }
     const at = deps.now();
     const artifacts: VerifiedArtifact[] = [];
-    for (const entry of deliverables) artifacts.push(await publishEntry(deps, run.runId, root, entry, at));
+    const number = workingVersionNumber(run);
+    for (const entry of deliverables) {
+      artifacts.push(await publishEntry(deps, run.runId, root, entry, at, number));
+    }
+    if (!run.spec || !run.quote) throw new TaskStateError('Publish needs the approved spec and quote');
+    const version = publishedVersion({
+      number,
+      spec: run.spec,
+      quote: run.quote,
+      commit: verified.commit,
+      attempt: state.attempt,
+      artifacts,
+      at,
+    });
 
     const kinds = [...new Set(artifacts.map((a) => a.kind))];
     const events: NewBuildEvent[] = [
@@ -153,7 +173,9 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
     if (kinds.some((k) => k !== 'web')) {
       events.push(newEvent('bus.build.progress.updated', { stage: 'downloads_ready' }));
     }
-    const ready = await commit(deps, run, transition(run, 'artifact_ready', { artifacts }, at), events);
+    events.push(newEvent('bus.build.version.published', { version: number }));
+    const patch = { artifacts, versions: [...(run.versions ?? []), version], revision: undefined };
+    const ready = await commit(deps, run, transition(run, 'artifact_ready', patch, at), events);
     await deps.settlement?.settle(ready); // capture the card authorization: never undoes artifact_ready
     return out;
   } finally {

@@ -223,6 +223,7 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
       at,
     };
     if (!report.passed) record.internalReason = clip(report.internalReason ?? 'verification failed');
+    if (result?.commit) record.commit = result.commit; // the version's commit, if it is published
     const manifest: ArtifactManifest | undefined = report.passed
       ? { schema_version: 1, run_id: run.runId, artifacts: report.artifacts }
       : run.manifest;

@@ -3,7 +3,7 @@ import type { ModelClient, ModelRequest, ToolCall, ToolSpec } from '../../ai/mod
 import { ARTIFACT_TYPES, type BuildSpec, BuildSpecSchema, DEFAULT_PLATFORMS } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
 import { detectRefusal } from './detect.ts';
-import type { IntakeEngine, IntakeOutcome, ToolCatalog } from './engine.ts';
+import type { IntakeEngine, IntakeOutcome, RespondOptions, ToolCatalog } from './engine.ts';
 import { OfflineIntake } from './offline-intake.ts';
 import { joinRequest, MAX_QUESTIONS, OUT_OF_SCOPE, refusalReply, scopeReply } from './scope.ts';
 
@@ -119,7 +119,7 @@ export class ModelIntake implements IntakeEngine {
     this.fallback = options.fallback ?? new OfflineIntake(options.catalog);
   }
 
-  async respond(run: BuildRun, text: string): Promise<IntakeOutcome> {
+  async respond(run: BuildRun, text: string, opts: RespondOptions = {}): Promise<IntakeOutcome> {
     const refusal = detectRefusal(text);
     if (refusal)
       return { kind: 'reply', reply: refusalReply(refusal, run.phase === 'quoted'), intake: run.intake };
@@ -129,7 +129,7 @@ export class ModelIntake implements IntakeEngine {
     const requestText = joinRequest(run.intake.requestText, text);
     const request: ModelRequest = {
       system: this.systemPrompt(canAsk),
-      messages: [{ role: 'user', content: userPayload(run, text, asked) }],
+      messages: [{ role: 'user', content: userPayload(run, text, asked, opts) }],
       tools: canAsk ? TOOLS : TOOLS.filter((t) => t.name === PROPOSE_TOOL),
       // With no questions left the model must propose (the engine never trusts it to stop asking).
       toolChoice: canAsk ? 'auto' : { name: PROPOSE_TOOL },
@@ -141,16 +141,18 @@ export class ModelIntake implements IntakeEngine {
     try {
       calls = (await this.options.model.converse(request)).toolCalls;
     } catch (err) {
-      return this.fallBack(run, text, 'model_error', { error: (err as Error).message });
+      return this.fallBack(run, text, opts, 'model_error', { error: (err as Error).message });
     }
     const call = calls.find((c) => c.name === PROPOSE_TOOL) ?? calls.find((c) => c.name === ASK_TOOL);
-    if (!call) return this.fallBack(run, text, 'no_usable_tool_call', { tools: calls.map((c) => c.name) });
-    if (call.input === undefined) return this.fallBack(run, text, 'malformed_arguments', { tool: call.name });
+    if (!call)
+      return this.fallBack(run, text, opts, 'no_usable_tool_call', { tools: calls.map((c) => c.name) });
+    if (call.input === undefined)
+      return this.fallBack(run, text, opts, 'malformed_arguments', { tool: call.name });
 
     if (call.name === ASK_TOOL) {
-      if (!canAsk) return this.fallBack(run, text, 'question_limit');
+      if (!canAsk) return this.fallBack(run, text, opts, 'question_limit');
       const q = QuestionSchema.safeParse(call.input);
-      if (!q.success) return this.fallBack(run, text, 'invalid_question');
+      if (!q.success) return this.fallBack(run, text, opts, 'invalid_question');
       const question = q.data.question.replace(/\s+/g, ' ');
       const intake: IntakeState = {
         requestText,
@@ -162,12 +164,15 @@ export class ModelIntake implements IntakeEngine {
     }
 
     const spec = this.toSpec(call.input, requestText);
-    if (!spec) return this.fallBack(run, text, 'invalid_spec');
+    if (!spec) return this.fallBack(run, text, opts, 'invalid_spec');
     return {
       kind: 'quote',
       spec,
       intake: { requestText, questionsAsked: asked },
-      reply: scopeReply(spec, run.phase === 'quoted' ? 'Updated scope' : 'Here is the scope'),
+      reply: scopeReply(
+        spec,
+        opts.revision ? 'The change' : run.phase === 'quoted' ? 'Updated scope' : 'Here is the scope',
+      ),
     };
   }
 
@@ -221,11 +226,12 @@ export class ModelIntake implements IntakeEngine {
   private async fallBack(
     run: BuildRun,
     text: string,
+    opts: RespondOptions,
     issue: string,
     detail?: Record<string, unknown>,
   ): Promise<IntakeOutcome> {
     this.options.onModelIssue?.(issue, { model: this.options.model.id, ...detail });
-    return this.fallback.respond(run, text);
+    return this.fallback.respond(run, text, opts);
   }
 
   private systemPrompt(canAsk: boolean): string {
@@ -255,9 +261,12 @@ export class ModelIntake implements IntakeEngine {
 }
 
 /** The conversation as data: the visitor's words never become part of the instructions. */
-function userPayload(run: BuildRun, text: string, asked: number): string {
-  const spec = run.phase === 'quoted' ? run.spec : undefined;
+function userPayload(run: BuildRun, text: string, asked: number, opts: RespondOptions = {}): string {
+  const spec = run.phase === 'quoted' || opts.revision ? run.spec : undefined;
   const data = {
+    // A delivered tool: the message asks for a change to it (propose the whole updated spec, keeping
+    // what it does now) or asks something about it (ask one short question back).
+    ...(opts.revision && { delivered_tool_change_request: true }),
     earlier_visitor_messages: run.intake.requestText ? run.intake.requestText.split('\n').slice(-12) : [],
     last_question_asked: run.intake.lastQuestion ?? null,
     current_scope: spec

@@ -23,6 +23,19 @@ export interface CoderInput {
   sandbox?: CommandSandbox;
   /** The clone's git directory when it is kept outside the worktree (with a sandbox). */
   gitDir?: string;
+  /**
+   * A change to a delivered tool: the worktree holds version `baseVersion`'s working code, and
+   * `spec` is the changed scope of version `version` (keep what works; make the change).
+   */
+  revision?: {
+    version: number;
+    baseVersion: number;
+    baseFeatures: string[];
+    basePlatforms: string[];
+    baseArtifactType: 'web' | 'binary' | 'both';
+    /** The change's first attempt: the worktree is exactly the base version (not a repair). */
+    fromBase: boolean;
+  };
 }
 
 export type CoderFailureCode = 'no_matching_recipe' | 'coder_failed';
