@@ -3,9 +3,10 @@ import { loadConfig } from '../../lib/aws/config.ts';
 import { previewUrl } from '../../lib/aws/preview-links.ts';
 import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
 import { toPublicArtifact } from '../../lib/domain/projection.ts';
+import { ArtifactsQuerySchema } from '../../lib/domain/public-schemas.ts';
 import { requireCaller } from '../shared/caller.ts';
 import { appDeps } from '../shared/deps.ts';
-import { apiHandler, json } from '../shared/http.ts';
+import { apiHandler, json, parse } from '../shared/http.ts';
 import { previewSecret } from '../shared/secrets.ts';
 
 async function previewFor(runId: string, a: VerifiedArtifact): Promise<string | null> {
@@ -17,17 +18,23 @@ async function previewFor(runId: string, a: VerifiedArtifact): Promise<string | 
 }
 
 /**
- * GET /api/v1/build-runs/{run_id}/artifacts: verified artifacts only, public fields only, with
+ * GET /api/v1/build-runs/{run_id}/artifacts[?version=N]: the current (or version N's) verified artifacts only, public fields only, with
  * download routes and, for web apps, a signed preview link on the separate preview origin.
  */
 export const handler = apiHandler(async (event) => {
   const caller = await requireCaller(event);
-  const { run, artifacts } = await deliverArtifacts(appDeps(), caller, event.pathParameters?.run_id ?? '');
+  const query = parse(ArtifactsQuerySchema, event.queryStringParameters ?? {});
+  const { run, artifacts, version } = await deliverArtifacts(
+    appDeps(),
+    caller,
+    event.pathParameters?.run_id ?? '',
+    query.version,
+  );
   const out = await Promise.all(
     artifacts.map(async (a) => ({
       ...toPublicArtifact(a, run.runId),
       preview_url: await previewFor(run.runId, a),
     })),
   );
-  return json(200, { artifacts: out });
+  return json(200, { version, artifacts: out });
 });

@@ -1,5 +1,6 @@
 import { PHASES } from '../../domain/phases.ts';
 import type { BuildRun } from '../../domain/run.ts';
+import { currentVersion } from '../../domain/versions.ts';
 import type { Command } from '../args.ts';
 import { type CommandResult, collectRuns } from '../output.ts';
 import { formatTime, renderTable } from '../table.ts';
@@ -16,6 +17,9 @@ export function runSummary(run: BuildRun) {
     title: run.spec?.title,
     attempts: run.attempts,
     retries: run.retries ?? 0,
+    /** The current delivered version, and the change being quoted or built, if any. */
+    version: currentVersion(run)?.number ?? null,
+    changeTo: run.revision?.number ?? null,
     payment: run.payment.status,
     failure: run.failure?.code,
     createdAt: run.createdAt,
@@ -53,6 +57,10 @@ export async function runsCommand(conn: Connection, cmd: RunsCommand): Promise<C
       { header: 'RUN ID', value: (r) => r.runId },
       { header: 'PHASE', value: (r) => r.phase },
       { header: 'TYPE', value: (r) => r.artifactType ?? '' },
+      {
+        header: 'VERSION',
+        value: (r) => (r.version === null ? '' : `v${r.version}${r.changeTo ? ` → v${r.changeTo}` : ''}`),
+      },
       { header: 'ATTEMPTS', value: (r) => r.attempts, align: 'right' },
       { header: 'PAYMENT', value: (r) => r.payment },
       { header: 'UPDATED', value: (r) => formatTime(r.updatedAt) },
