@@ -711,6 +711,51 @@ function renderFailure() {
 
 // ---------------------------------------------------------------- artifacts
 
+/**
+ * The receipt: every agreed check the delivered artifacts passed (their titles are the approved
+ * quote's own words), when they were verified, and the web app as the last check left it.
+ */
+function renderReceipt(artifacts) {
+  const titles = [];
+  let at = '';
+  let shot;
+  for (const a of artifacts) {
+    const r = a.receipt;
+    if (!r) continue;
+    if (r.verified_at > at) at = r.verified_at;
+    if (!shot && r.screenshot_url) shot = r.screenshot_url;
+    for (const c of r.checks) if (c.passed && !titles.includes(c.title)) titles.push(c.title);
+  }
+  if (!titles.length) return null;
+  return h(
+    'section',
+    { class: 'receipt', 'aria-labelledby': 'receipt-title' },
+    h('h3', { id: 'receipt-title' }, 'Checked before delivery'),
+    h(
+      'ul',
+      { class: 'receipt-checks' },
+      titles.map((t) =>
+        h(
+          'li',
+          {},
+          h('span', { class: 'check-mark', 'aria-hidden': 'true' }, '✓'),
+          h('span', { class: 'visually-hidden' }, 'Passed: '),
+          t,
+        ),
+      ),
+    ),
+    at ? h('p', { class: 'muted receipt-time' }, `Verified at ${formatTime(at)}.`) : null,
+    shot
+      ? h(
+          'figure',
+          { class: 'receipt-shot' },
+          h('img', { src: shot, alt: 'The web app at the end of the checks', loading: 'lazy' }),
+          h('figcaption', { class: 'muted' }, 'The web app as the last check left it.'),
+        )
+      : null,
+  );
+}
+
 async function showArtifacts() {
   state.artifactsShown = true;
   let data;
@@ -834,6 +879,8 @@ async function showArtifacts() {
   }
   if (!web.length && !bins.length)
     card.append(h('p', {}, 'The artifacts are being prepared. Reload in a moment.'));
+  const receipt = renderReceipt(artifacts);
+  if (receipt) card.append(receipt);
   card.append(
     h(
       'div',

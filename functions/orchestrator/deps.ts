@@ -1,5 +1,6 @@
+import { inProcessAcceptanceRunners } from '../../lib/app/orchestrator/acceptance-runners.ts';
 import type { OrchestratorDeps, VerifySettings } from '../../lib/app/orchestrator/deps.ts';
-import type { RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
+import type { AcceptanceRunners, RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
 import { type BucketNames, bucketNames, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
 import { documentClient, eventBridgeClient, lambdaClient, s3Client } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
@@ -51,6 +52,21 @@ export function remoteSmokeFrom(env: NodeJS.ProcessEnv, buckets: BucketNames): R
   return new LambdaSmokeRunner(lambdaClient(), s3Client(), name, buckets.staging);
 }
 
+/**
+ * Where the gate runs the acceptance checks. Locally (no `SMOKE_FUNCTION_NAME`): in-process, like
+ * the binary smoke and the render check. On AWS the checks run model-written code, so never inside
+ * VerifyArtifacts: the isolated check functions run them (wired here once they exist); until then
+ * none is set and a run whose spec has checks fails its verification task instead of passing
+ * unchecked.
+ */
+export function acceptanceRunnersFrom(
+  env: NodeJS.ProcessEnv,
+  settings: VerifySettings,
+): AcceptanceRunners | undefined {
+  if (env.SMOKE_FUNCTION_NAME?.trim()) return undefined;
+  return inProcessAcceptanceRunners(settings);
+}
+
 let deps: OrchestratorDeps | undefined;
 
 /** Adapters built once per Lambda container (or once per local runner process). */
@@ -63,6 +79,7 @@ export function orchestratorDeps(): OrchestratorDeps {
   const buckets = bucketNames(config);
   const remoteSmoke = remoteSmokeFrom(env, buckets);
   const verifySettings = verifySettingsFrom(env);
+  const acceptanceRunners = acceptanceRunnersFrom(env, verifySettings);
   deps = {
     store,
     settlement: stripeSettlementFromEnv(store, now, env),
@@ -77,6 +94,7 @@ export function orchestratorDeps(): OrchestratorDeps {
     profile: ARTIFACT_BUILDER_PROFILE,
     verifySettings,
     ...(remoteSmoke && { remoteSmoke }),
+    ...(acceptanceRunners && { acceptanceRunners }),
     now,
   };
   return deps;

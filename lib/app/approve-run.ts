@@ -58,7 +58,10 @@ export async function moveToAuthorized(
     if (current.phase === run.phase) throw err;
     return current;
   }
-  await recordEvents(deps, run.runId, [newEvent('bus.build.run.authorized', authorized)]);
+  const quoteVersion = next.payment.quoteVersion;
+  await recordEvents(deps, run.runId, [
+    newEvent('bus.build.run.authorized', { ...authorized, ...(quoteVersion ? { quoteVersion } : {}) }),
+  ]);
   return next;
 }
 
@@ -110,7 +113,15 @@ export async function authorizeRun(
     run = await moveToAuthorized(
       deps,
       run,
-      { payment: { ...run.payment, ...opts.paymentPatch } },
+      // The authorization names the quote version it approves: the spec and its acceptance checks
+      // saved with that version are what gets built (a message after this point changes nothing).
+      {
+        payment: {
+          ...run.payment,
+          ...(run.quote ? { quoteVersion: run.quote.version } : {}),
+          ...opts.paymentPatch,
+        },
+      },
       { method: opts.method, actor: opts.actor },
     );
   }

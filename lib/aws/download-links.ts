@@ -1,5 +1,6 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { keys } from './keys.ts';
 import { signToken, verifyToken } from './signed-token.ts';
 
 export const DOWNLOAD_TTL_SECONDS = 300;
@@ -25,6 +26,28 @@ export function presignDownload(
 }
 
 /**
+ * AWS: a short-lived presigned GET of a receipt's screenshot, shown inline as `image/png` (the
+ * portal's delivered card shows it).
+ */
+export function presignScreenshot(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  ttlSeconds = DOWNLOAD_TTL_SECONDS,
+): Promise<string> {
+  return getSignedUrl(
+    s3,
+    new GetObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      ResponseContentDisposition: 'inline',
+      ResponseContentType: 'image/png',
+    }),
+    { expiresIn: ttlSeconds },
+  );
+}
+
+/**
  * Local stack: s3rver does not verify signatures, so local links are tokens the gateway checks
  * itself — signed (HS256), expiring, bound to one published key and file name.
  */
@@ -33,6 +56,8 @@ export interface LocalDownloadClaims {
   fileName: string;
   runId: string;
   artifactId: string;
+  /** `screenshot`: the artifact's receipt screenshot, served inline as `image/png`. */
+  part?: 'screenshot';
 }
 
 const AUDIENCE = 'artifact-download';
@@ -43,7 +68,12 @@ export function signLocalDownload(
   ttlSeconds = DOWNLOAD_TTL_SECONDS,
 ): Promise<string> {
   return signToken(
-    { key: claims.key, fn: claims.fileName, aid: claims.artifactId },
+    {
+      key: claims.key,
+      fn: claims.fileName,
+      aid: claims.artifactId,
+      ...(claims.part && { part: claims.part }),
+    },
     claims.runId,
     AUDIENCE,
     secret,
@@ -57,6 +87,10 @@ export async function verifyLocalDownload(
 ): Promise<LocalDownloadClaims | undefined> {
   const c = await verifyToken(token, AUDIENCE, secret);
   if (!c?.key || !c.fn || !c.aid || !c.sub) return undefined;
+  if (c.part === 'screenshot') {
+    if (c.key !== keys.receiptScreenshot(c.sub, c.aid)) return undefined;
+    return { key: c.key, fileName: c.fn, artifactId: c.aid, runId: c.sub, part: 'screenshot' };
+  }
   if (!c.key.startsWith(`runs/${c.sub}/${c.aid}/`)) return undefined;
   return { key: c.key, fileName: c.fn, artifactId: c.aid, runId: c.sub };
 }

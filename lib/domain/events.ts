@@ -42,6 +42,8 @@ export const QuoteReadyEvent = ev('bus.build.quote.ready', {
 export const RunAuthorizedEvent = ev('bus.build.run.authorized', {
   method: z.enum(['manual', 'stripe', 'free']),
   actor: z.string().optional(),
+  /** The quote version approved: its spec, price and acceptance checks are what gets built. */
+  quoteVersion: z.number().int().positive().optional(),
 });
 export const RepoReadyEvent = ev('bus.build.repo.ready', { repoId: z.string(), branch: z.string() });
 export const WorkerAssignedEvent = ev('bus.build.worker.assigned', {

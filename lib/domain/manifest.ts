@@ -32,11 +32,37 @@ export const ArtifactManifestSchema = z
   .strict();
 export type ArtifactManifest = z.infer<typeof ArtifactManifestSchema>;
 
+/**
+ * What the gate proved about one delivered artifact: the acceptance checks that apply to it (by
+ * the approved spec's check ids; the titles come from the spec) and, for a web app, the published
+ * key of the screenshot taken at the end of its checks. Keys are internal.
+ */
+export const ArtifactReceiptSchema = z
+  .object({
+    checks: z
+      .array(
+        z
+          .object({
+            id: z.string().min(1).max(40),
+            kind: z.enum(['cli', 'web']),
+            passed: z.boolean(),
+            ranOn: z.string().max(40),
+          })
+          .strict(),
+      )
+      .max(16),
+    screenshot_key: z.string().min(1).optional(),
+  })
+  .strict();
+export type ArtifactReceipt = z.infer<typeof ArtifactReceiptSchema>;
+
 /** A verified artifact as recorded on the run after Publish. Keys are internal. */
 export const VerifiedArtifactSchema = ManifestEntrySchema.extend({
   published_key: z.string().min(1),
   content_type: z.string().min(1),
   verified_at: z.string(),
+  /** Absent on artifacts published before acceptance checks (and on runs whose spec had none). */
+  receipt: ArtifactReceiptSchema.optional(),
 });
 export type VerifiedArtifact = z.infer<typeof VerifiedArtifactSchema>;
 

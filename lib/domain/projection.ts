@@ -1,9 +1,16 @@
+import type { AcceptanceCheck } from './acceptance.ts';
 import type { BuildEvent } from './events.ts';
 import { PROGRESS_SENTENCES } from './events.ts';
 import type { VerifiedArtifact } from './manifest.ts';
 import { PAYMENT_PROMISE, type PaymentMethod } from './payment.ts';
 import { formatAmount } from './pricing.ts';
-import type { PublicArtifact, PublicEvent, PublicMessage, PublicRun } from './public-schemas.ts';
+import type {
+  PublicArtifact,
+  PublicEvent,
+  PublicMessage,
+  PublicReceipt,
+  PublicRun,
+} from './public-schemas.ts';
 import type { BuildRun, Message } from './run.ts';
 import {
   FAILURE_SENTENCES,
@@ -19,8 +26,35 @@ import { currentVersion } from './versions.ts';
  * worker, task ref, evidence keys, email, internal reasons) are never read into the output.
  */
 
-/** With `runId`, downloadable artifacts carry their API download route (never a storage key). */
-export function toPublicArtifact(a: VerifiedArtifact, runId?: string): PublicArtifact {
+/**
+ * The receipt of a delivered artifact: the titles are the approved spec's own words, looked up by
+ * check id (a recorded id the spec does not have is left out: nothing the worker or a runner said
+ * reaches the visitor). Undefined for an artifact from before checks.
+ */
+export function toPublicReceipt(
+  a: VerifiedArtifact,
+  specChecks: readonly AcceptanceCheck[],
+): PublicReceipt | undefined {
+  if (!a.receipt) return undefined;
+  const checks: PublicReceipt['checks'] = [];
+  for (const c of a.receipt.checks) {
+    const agreed = specChecks.find((s) => s.id === c.id && s.kind === c.kind);
+    if (agreed)
+      checks.push({ title: agreed.title, passed: c.passed, ran_on: c.kind === 'web' ? 'web' : c.ranOn });
+  }
+  return { verified_at: a.verified_at, checks, screenshot: Boolean(a.receipt.screenshot_key) };
+}
+
+/**
+ * With `runId`, downloadable artifacts carry their API download route (never a storage key); with
+ * the approved spec's checks, an artifact delivered with a receipt carries it.
+ */
+export function toPublicArtifact(
+  a: VerifiedArtifact,
+  runId?: string,
+  specChecks: readonly AcceptanceCheck[] = [],
+): PublicArtifact {
+  const receipt = toPublicReceipt(a, specChecks);
   const link =
     runId && a.kind !== 'web'
       ? { download_url: `/api/v1/build-runs/${runId}/artifacts/${a.artifact_id}/download` }
@@ -34,6 +68,7 @@ export function toPublicArtifact(a: VerifiedArtifact, runId?: string): PublicArt
     size_bytes: a.size_bytes,
     sha256: a.sha256,
     preview: a.kind === 'web',
+    ...(receipt && { receipt }),
   };
 }
 
@@ -50,6 +85,15 @@ export function deliveredArtifacts(run: BuildRun, version?: number): VerifiedArt
   }
   if (version !== undefined && version !== 1) return [];
   return run.phase === 'artifact_ready' || run.phase === 'delivered' ? run.artifacts : [];
+}
+
+/** The approved checks of the version whose artifacts {@link deliveredArtifacts} returns (the receipt's titles). */
+export function deliveredChecks(run: BuildRun, version?: number): AcceptanceCheck[] | undefined {
+  const versions = run.versions ?? [];
+  if (versions.length === 0) return run.spec?.checks;
+  const v =
+    version === undefined ? versions[versions.length - 1] : versions.find((x) => x.number === version);
+  return v?.spec.checks;
 }
 
 export function toPublicMessage(m: Message): PublicMessage {
@@ -106,7 +150,7 @@ export function toPublicRun(
       artifact_count: v.artifacts.length,
     })),
     revision: run.revision ? { version: run.revision.number, base_version: run.revision.baseVersion } : null,
-    artifacts: deliveredArtifacts(run).map((a) => toPublicArtifact(a, run.runId)),
+    artifacts: deliveredArtifacts(run).map((a) => toPublicArtifact(a, run.runId, deliveredChecks(run))),
     created_at: run.createdAt,
     updated_at: run.updatedAt,
   };
@@ -170,4 +214,4 @@ export function toPublicEvent(e: BuildEvent): PublicEvent | null {
   }
 }
 
-export type { PublicArtifact, PublicEvent, PublicMessage, PublicRun };
+export type { PublicArtifact, PublicEvent, PublicMessage, PublicReceipt, PublicRun };

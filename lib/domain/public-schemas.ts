@@ -20,6 +20,30 @@ export const EventsQuerySchema = z
   })
   .strict();
 
+/**
+ * What the gate proved before delivery: each agreed check (its title in the approved spec's own
+ * words) and its result, when, and for a web app whether a screenshot was kept.
+ */
+export const PublicReceiptSchema = z
+  .object({
+    verified_at: z.string(),
+    checks: z.array(
+      z
+        .object({
+          title: z.string(),
+          passed: z.boolean(),
+          /** `web`, or the platform of the binary the check ran on (`linux-amd64`…). */
+          ran_on: z.string(),
+        })
+        .strict(),
+    ),
+    screenshot: z.boolean(),
+    /** A short-lived link to the screenshot (the artifacts listing only). */
+    screenshot_url: z.string().nullable().optional(),
+  })
+  .strict()
+  .meta({ id: 'Receipt' });
+
 export const PublicArtifactSchema = z
   .object({
     artifact_id: z.string(),
@@ -31,6 +55,8 @@ export const PublicArtifactSchema = z
     preview: z.boolean(),
     download_url: z.string().nullable().optional(),
     preview_url: z.string().nullable().optional(),
+    /** The acceptance checks this artifact passed (absent for runs from before checks). */
+    receipt: PublicReceiptSchema.optional(),
   })
   .strict()
   .meta({ id: 'Artifact' });
@@ -161,6 +187,7 @@ export const VerifyCodeResponseSchema = z.object({ session_token: z.string() }).
 export const RunListResponseSchema = z.object({ runs: z.array(PublicRunSchema) }).strict();
 
 export type PublicArtifact = z.infer<typeof PublicArtifactSchema>;
+export type PublicReceipt = z.infer<typeof PublicReceiptSchema>;
 export type PublicMessage = z.infer<typeof PublicMessageSchema>;
 export type PublicRun = z.infer<typeof PublicRunSchema>;
 export type PublicEvent = z.infer<typeof PublicEventSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CheckOutcomeSchema } from './acceptance.ts';
 import { ArtifactTypeSchema, BuildSpecSchema } from './build-spec.ts';
 import { RunIdSchema, SessionIdSchema } from './ids.ts';
 import { ArtifactManifestSchema, VerifiedArtifactSchema } from './manifest.ts';
@@ -49,6 +50,13 @@ export const VerificationResultSchema = z
       .string()
       .regex(/^[0-9a-f]{40}$/)
       .optional(),
+    /** Each acceptance check the gate ran on this attempt's candidate (detail internal). */
+    outcomes: z.array(CheckOutcomeSchema).max(16).optional(),
+    /**
+     * The screenshot taken at the end of the web checks (evidence bucket key, internal): Publish
+     * copies it beside the published web artifact as the receipt's picture.
+     */
+    screenshot: z.object({ artifactId: z.string(), key: z.string() }).strict().optional(),
     at: z.string(),
   })
   .strict();

@@ -97,6 +97,8 @@ export class BuildStack extends Stack {
       stage: config.stage,
       api: this.api.api,
       previewOrigin: 'https://*.cloudfront.net',
+      // Receipt screenshots: ListArtifacts presigns them on the artifacts bucket's regional domain.
+      imageOrigins: [`https://${this.buckets.artifacts.bucketRegionalDomainName}`],
       accessLogs: this.buckets.accessLogs,
       logRetention: config.logRetention,
     });

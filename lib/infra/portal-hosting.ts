@@ -16,14 +16,15 @@ export const PORTAL_DIR = 'portal';
 /**
  * The portal's Content-Security-Policy: only its own scripts, styles and API (same origin through
  * the `/api/*` behaviour); previews may be framed only from `frameSrc` (the preview origin);
- * nothing may frame the portal.
+ * nothing may frame the portal. `imgSrc`: where the receipt's screenshot comes from (on AWS a
+ * short-lived presigned GET of the published-artifacts bucket).
  */
-export function portalContentSecurityPolicy(frameSrc: string): string {
+export function portalContentSecurityPolicy(frameSrc: string, imgSrc: readonly string[] = []): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    ["img-src 'self' data:", ...imgSrc].join(' '),
     "connect-src 'self'",
     `frame-src ${frameSrc}`,
     "object-src 'none'",
@@ -54,6 +55,8 @@ export interface PortalHostingProps {
   readonly api: HttpApi;
   /** `frame-src` of the portal's CSP: the preview origin (e.g. `https://d123.cloudfront.net`). */
   readonly previewOrigin?: string;
+  /** Extra `img-src` of the portal's CSP: the artifacts bucket (receipt screenshots, presigned). */
+  readonly imageOrigins?: readonly string[];
   /** Server access logs of the portal bucket. */
   readonly accessLogs: s3.IBucket;
   /** Retention of the deployment function's log group. */
@@ -114,7 +117,10 @@ export class PortalHosting extends Construct {
       comment: `bus-build ${props.stage} portal security headers`,
       securityHeadersBehavior: {
         contentSecurityPolicy: {
-          contentSecurityPolicy: portalContentSecurityPolicy(props.previewOrigin ?? 'https:'),
+          contentSecurityPolicy: portalContentSecurityPolicy(
+            props.previewOrigin ?? 'https:',
+            props.imageOrigins,
+          ),
           override: true,
         },
         contentTypeOptions: { override: true },

@@ -1,3 +1,10 @@
+export {
+  type AcceptanceOptions,
+  type AcceptanceScreenshot,
+  type CliChecksRunner,
+  runAcceptance,
+  type WebChecksRunner,
+} from './acceptance-gate.ts';
 export { executablePlatform } from './binary-format.ts';
 export {
   compareUtf8,

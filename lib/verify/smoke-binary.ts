@@ -116,16 +116,40 @@ export class SmokeRunnerError extends Error {
   }
 }
 
-function runOnce(
-  command: string[],
-  opts: { cwd: string; env: Record<string, string>; timeoutMs: number; maxOutputBytes: number },
-): Promise<Omit<RunAttempt, 'args'>> {
+/** What one sandboxed run produced: each stream cut at the cap. */
+export interface SandboxedRun {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  /** Set when the process could not be started at all. */
+  spawnError?: string;
+}
+
+export interface SandboxedRunOptions {
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** Cap per stream. */
+  maxOutputBytes: number;
+  /** Written to the child's standard input, which is then closed; unset: /dev/null. */
+  stdin?: string;
+}
+
+/**
+ * Runs `command` (an argument array: no shell) as the leader of its own process group with the
+ * given environment and working directory, kills the whole group on timeout and afterwards (a
+ * leftover never outlives the run), and collects stdout and stderr up to the cap each. Put the
+ * {@link NetworkSandbox} prefix in front of the command to run it without network.
+ */
+export function runSandboxed(command: string[], opts: SandboxedRunOptions): Promise<SandboxedRun> {
   return new Promise((resolve) => {
     const [cmd, ...args] = command as [string, ...string[]];
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
       env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: process.platform !== 'win32',
       windowsHide: true,
     });
@@ -136,9 +160,15 @@ function runOnce(
       if (room > 0) out[which].push(chunk.subarray(0, room));
       sizes[which] += chunk.length;
     };
-    child.stdout.on('data', collect('stdout'));
-    child.stderr.on('data', collect('stderr'));
+    child.stdout?.on('data', collect('stdout'));
+    child.stderr?.on('data', collect('stderr'));
+    if (child.stdin) {
+      // A binary that exits without reading its input closes the pipe: not an error of the run.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.stdin);
+    }
     let timedOut = false;
+    let spawnError: string | undefined;
     const kill = () => killProcessGroup(child.pid, 'SIGKILL');
     const timer = setTimeout(() => {
       timedOut = true;
@@ -150,18 +180,52 @@ function runOnce(
       settled = true;
       clearTimeout(timer);
       kill(); // leftovers in the process group
-      const output = [Buffer.concat(out.stdout), Buffer.concat(out.stderr)]
-        .map((b) => b.toString('utf8'))
-        .filter((s) => s.length > 0)
-        .join('\n');
-      resolve({ exitCode, signal, timedOut, output });
+      resolve({
+        exitCode,
+        signal,
+        timedOut,
+        stdout: Buffer.concat(out.stdout).toString('utf8'),
+        stderr: Buffer.concat(out.stderr).toString('utf8'),
+        ...(spawnError !== undefined && { spawnError }),
+      });
     };
     child.on('error', (err) => {
-      out.stderr.push(Buffer.from(`spawn failed: ${err.message}`));
+      spawnError = `spawn failed: ${err.message}`;
       finish(null, null);
     });
     child.on('close', (code, signal) => finish(code, signal));
   });
+}
+
+/** The environment a candidate binary runs with: `PATH`, `HOME`, and unreachable proxies without a namespace. */
+export function sandboxEnv(sandbox: NetworkSandbox, home: string): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/bin:/bin', HOME: home };
+  if (sandbox.kind === 'none') Object.assign(env, UNREACHABLE_PROXY_ENV);
+  return env;
+}
+
+/** The sandbox for a run: none when asked for `none`, else the detected one. */
+export async function sandboxFor(mode: 'auto' | 'none' | undefined): Promise<NetworkSandbox> {
+  return mode === 'none' ? { kind: 'none', prefix: [] } : detectNetworkSandbox();
+}
+
+/**
+ * A fresh scratch directory holding an executable copy of `file` (the worker can no longer change
+ * it); `use` runs with the copy's path and the directory, which is removed afterwards.
+ */
+export async function withScratchCopy<T>(
+  file: string,
+  use: (bin: string, scratch: string) => Promise<T>,
+): Promise<T> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'busdk-smoke-'));
+  try {
+    const bin = path.join(scratch, path.basename(file));
+    await copyFile(file, bin);
+    await chmod(bin, 0o755);
+    return await use(bin, scratch);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -177,29 +241,22 @@ function runOnce(
 export async function smokeBinary(opts: BinarySmokeOptions): Promise<BinarySmokeResult> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const maxOutputBytes = opts.maxOutputBytes ?? 16 * 1024;
-  const sandbox: NetworkSandbox =
-    opts.sandbox === 'none' ? { kind: 'none', prefix: [] } : await detectNetworkSandbox();
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'busdk-smoke-'));
+  const sandbox = await sandboxFor(opts.sandbox);
   const attempts: RunAttempt[] = [];
-  try {
-    const bin = path.join(scratch, path.basename(opts.file));
-    await copyFile(opts.file, bin);
-    await chmod(bin, 0o755);
-    const env: Record<string, string> = { PATH: '/usr/bin:/bin', HOME: scratch };
-    if (sandbox.kind === 'none') Object.assign(env, UNREACHABLE_PROXY_ENV);
+  await withScratchCopy(opts.file, async (bin, scratch) => {
+    const env = sandboxEnv(sandbox, scratch);
     for (const args of [['--help'], ['--version']]) {
-      const r = await runOnce([...sandbox.prefix, bin, ...args], {
+      const r = await runSandboxed([...sandbox.prefix, bin, ...args], {
         cwd: scratch,
         env,
         timeoutMs,
         maxOutputBytes,
       });
-      attempts.push({ args, ...r });
-      if (r.timedOut || (r.exitCode === 0 && r.output.trim() !== '')) break;
+      const output = [r.stdout, r.stderr, r.spawnError ?? ''].filter((s) => s.length > 0).join('\n');
+      attempts.push({ args, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, output });
+      if (r.timedOut || (r.exitCode === 0 && output.trim() !== '')) break;
     }
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+  });
   const ok = attempts.some((a) => !a.timedOut && a.exitCode === 0 && a.output.trim() !== '');
   const problems = ok
     ? []

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { CheckOutcome } from '../domain/acceptance.ts';
 import type { ArtifactType } from '../domain/build-spec.ts';
 import type { ArtifactManifest, ManifestEntry } from '../domain/manifest.ts';
+import { type AcceptanceOptions, type AcceptanceScreenshot, runAcceptance } from './acceptance-gate.ts';
 import { executablePlatform } from './binary-format.ts';
 import { type DirectoryFileDigest, directoryDigest } from './hash.ts';
 import {
@@ -74,6 +76,14 @@ export interface VerifyCandidateOptions {
   checkBinaryFormat?: boolean;
   /** Fail when binaries are requested but none is for `hostPlatform` (default true: no smoke, no pass). */
   requireHostBinary?: boolean;
+  /**
+   * The approved spec's acceptance checks that apply (`checksFor(spec.checks, type)`), run after
+   * every static check and smoke passed: cli checks on each binary for `hostPlatform`
+   * (`acceptance.cli`), web checks on each web artifact (`acceptance.web`). A failed or unreported
+   * check fails verification; a runner that cannot run (none given, no browser) throws
+   * {@link SmokeRunnerError}. No checks (a spec from before checks): nothing more runs.
+   */
+  acceptance?: AcceptanceOptions;
   smoke?: {
     binaryTimeoutMs?: number;
     webTimeoutMs?: number;
@@ -119,6 +129,12 @@ export interface VerificationReport {
   publicSummary: string;
   /** The deliverable entries (all of them when passed; none when failed). */
   artifacts: ManifestEntry[];
+  /** The acceptance checks, when any ran: one outcome per check and artifact (detail internal). */
+  acceptance?: {
+    outcomes: CheckOutcome[];
+    /** The PNG of each web artifact at the end of its checks. */
+    screenshots: AcceptanceScreenshot[];
+  };
 }
 
 /** The fixed vocabulary of `publicSummary`. */
@@ -129,6 +145,7 @@ export const PUBLIC_SUMMARIES = {
   content: 'The artifact failed verification: it contained material that may not be delivered.',
   limits: 'The artifact failed verification: it exceeded the size limits.',
   runtime: 'The artifact failed verification: it did not run correctly.',
+  acceptance: 'The artifact failed verification: it did not do what was agreed.',
   error: 'The artifact failed verification.',
 } as const;
 
@@ -151,6 +168,8 @@ export const CHECK_NAMES = [
   'smoke.web',
   'smoke.render',
   'smoke.render_evidence',
+  'acceptance.cli',
+  'acceptance.web',
   'verifier.error',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
@@ -173,6 +192,8 @@ const SUMMARY_FOR: Record<CheckName, keyof typeof PUBLIC_SUMMARIES> = {
   'smoke.web': 'runtime',
   'smoke.render': 'runtime',
   'smoke.render_evidence': 'error',
+  'acceptance.cli': 'acceptance',
+  'acceptance.web': 'acceptance',
   'verifier.error': 'error',
 };
 
@@ -229,8 +250,11 @@ interface FileFacts {
 export async function verifyCandidate(opts: VerifyCandidateOptions): Promise<VerificationReport> {
   const checks = new Checks();
   let entries: ManifestEntry[] = [];
+  let acceptance: VerificationReport['acceptance'];
   try {
-    entries = await runChecks(opts, checks);
+    entries = await runChecks(opts, checks, (a) => {
+      acceptance = a;
+    });
   } catch (err) {
     // The smoke runner's own failure is no verdict on the candidate: the caller retries or fails.
     if (err instanceof SmokeRunnerError) throw err;
@@ -246,6 +270,7 @@ export async function verifyCandidate(opts: VerifyCandidateOptions): Promise<Ver
       : PUBLIC_SUMMARIES[failed[0] ? SUMMARY_FOR[failed[0].name] : 'error'],
     artifacts: passed ? entries : [],
   };
+  if (acceptance) report.acceptance = acceptance;
   if (!passed) {
     const reason = failed.map((c) => `${c.name}: ${c.detail ?? 'failed'}`).join(' | ') || 'no checks ran';
     report.internalReason = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;
@@ -253,7 +278,11 @@ export async function verifyCandidate(opts: VerifyCandidateOptions): Promise<Ver
   return report;
 }
 
-async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<ManifestEntry[]> {
+async function runChecks(
+  opts: VerifyCandidateOptions,
+  checks: Checks,
+  onAcceptance: (a: NonNullable<VerificationReport['acceptance']>) => void,
+): Promise<ManifestEntry[]> {
   const limits: VerifyLimits = { ...DEFAULT_VERIFY_LIMITS, ...opts.limits };
   const manifestPath = opts.manifestPath ?? 'artifact-manifest.json';
   const hostPlatform = opts.hostPlatform ?? detectHostPlatform();
@@ -469,6 +498,7 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
       checks.add('smoke.network_sandbox', [], sandboxDetail([...sandboxes]));
     }
   }
+  const runnableBinaries = binaryEntries.filter((e) => e.platform === hostPlatform);
   for (const e of webEntries) {
     const r = await smokeWeb({
       dir: path.join(tree.realRoot, e.path),
@@ -508,5 +538,16 @@ async function runChecks(opts: VerifyCandidateOptions, checks: Checks): Promise<
       );
     }
   }
+
+  // --- acceptance checks: only for a candidate that passed everything above ------------------
+  const accept = opts.acceptance;
+  if (!accept || accept.checks.length === 0 || !checks.passed) return entries;
+  const ran = await runAcceptance(accept, tree.realRoot, runnableBinaries, webEntries, hostPlatform);
+  onAcceptance({ outcomes: ran.outcomes, screenshots: ran.screenshots });
+  const count = (kind: 'cli' | 'web') => accept.checks.filter((c) => c.kind === kind).length;
+  if (count('cli') > 0)
+    checks.add('acceptance.cli', ran.cliProblems, `${count('cli')} passed on ${ran.cliRan.join(', ')}`);
+  if (count('web') > 0)
+    checks.add('acceptance.web', ran.webProblems, `${count('web')} passed on ${ran.webRan.join(', ')}`);
   return entries;
 }

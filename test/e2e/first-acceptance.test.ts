@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page, type Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recipeChecksFor } from '../../lib/domain/recipe-checks.ts';
 import { startTestStack, type TestStack } from '../integration/harness.ts';
 import { busBuild, REPO_ROOT, sharedGoCache } from '../integration/pipeline-helpers.ts';
 
@@ -289,6 +290,26 @@ describe.skipIf(SKIP_BROWSER_TESTS)('first acceptance (browser)', () => {
     await hasCount(page.locator('.status-line', { hasText: 'The preview is ready.' }), 1);
     await hasText(page.locator('.step-current, .step-done').last(), 'Ready');
     await screenshot(page, 'ready');
+
+    // 7b. The receipt: every agreed check, passed, in the approved quote's words, and the web app
+    // as the gate's last check left it (a same-origin, signed, short-lived image link).
+    const receipt = page.locator('.card.ready .receipt');
+    await hasText(receipt.locator('h3'), 'Checked before delivery');
+    const agreed = recipeChecksFor('tip-calculator', 'both').map((c) => c.title);
+    const shown = (await receipt.locator('.receipt-checks li').allInnerTexts()).map((t) =>
+      t.replace(/^✓\s*(Passed:\s*)?/, '').trim(),
+    );
+    expect(shown.sort()).toEqual([...agreed].sort());
+    await hasText(receipt.locator('.receipt-checks li').first(), /^✓/);
+    const shotImg = receipt.locator('.receipt-shot img');
+    await shotImg.scrollIntoViewIfNeeded();
+    await expect
+      .poll(() => shotImg.evaluate((img) => (img as HTMLImageElement).naturalWidth), POLL)
+      .toBeGreaterThan(100);
+    const shotSrc = new URL((await shotImg.getAttribute('src'))!, stack.url);
+    expect(shotSrc.origin).toBe(new URL(stack.url).origin);
+    expect(shotSrc.pathname).toMatch(/^\/api\/v1\/downloads\/[A-Za-z0-9_.-]+$/);
+    await receipt.screenshot({ path: join(SHOTS, `${String(shot).padStart(2, '0')}b-receipt.png`) });
 
     // 8. The preview opens on its own origin and renders the tool.
     const [preview] = await Promise.all([context.waitForEvent('page'), openPreview.click()]);

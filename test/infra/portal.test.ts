@@ -97,6 +97,10 @@ describe('portal hosting', () => {
     expect(sec.ContentTypeOptions).toEqual({ Override: true });
     expect(sec.ReferrerPolicy.ReferrerPolicy).toBe('strict-origin-when-cross-origin');
     expect(portalContentSecurityPolicy('https:')).toContain('frame-src https:;');
+    // Receipt screenshots are presigned GETs of the artifacts bucket: images from there only.
+    expect(csp).toContain("img-src 'self' data: https://");
+    expect(csp).toContain(logicalIdOf(stack.buckets.artifacts));
+    expect(csp).toContain('RegionalDomainName');
   });
 
   it('deploys portal/ with a role that writes only its own log group and the portal bucket', () => {

@@ -40,6 +40,7 @@ const PUBLIC_ARTIFACT_KEYS = new Set([
   'preview',
   'download_url',
   'preview_url',
+  'receipt',
 ]);
 /** Signed capability tokens (session, download, preview) are opaque base64url; see tokenClaims. */
 const JWT_RE = /[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g;

@@ -275,7 +275,7 @@ describe('POST /api/v1/webhooks/stripe', () => {
     expect(starter.names).toEqual([run.runId]);
     const { events } = await store.listEvents(run.runId, 0, 100);
     expect(events.filter((e) => e.type === 'bus.build.run.authorized').map((e) => e.data)).toEqual([
-      { method: 'stripe', actor: 'stripe' },
+      { method: 'stripe', actor: 'stripe', quoteVersion: 1 },
     ]);
     // The event id was recorded as processed.
     expect(await store.claimIdempotencyKey(`stripe-event:${event.id}`, 60)).toBe(false);

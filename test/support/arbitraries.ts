@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { type AcceptanceCheck, AcceptanceCheckSchema } from '../../lib/domain/acceptance.ts';
 import { ARTIFACT_TYPES, DEFAULT_PLATFORMS } from '../../lib/domain/build-spec.ts';
 import { BUILD_EVENT_TYPES, type BuildEvent, PROGRESS_SENTENCES } from '../../lib/domain/events.ts';
 import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
@@ -29,6 +30,34 @@ const iso = fc
   .map((d) => d.toISOString());
 const sha = fc.stringMatching(/^[a-f0-9]{64}$/);
 
+/** Approved checks of a spec: their titles are the spec's own, public words. */
+export const SPEC_CHECKS: AcceptanceCheck[] = [
+  {
+    kind: 'cli',
+    id: 'km-to-mi',
+    title: '10 km is shown as 6.21 miles',
+    args: ['10', 'km', 'mi'],
+    expect: [{ op: 'number', value: 6.21, tolerance: 0.01 }],
+  },
+  {
+    kind: 'web',
+    id: 'tip-split',
+    title: 'Split between 3 people shows €38.33 each',
+    steps: [{ action: 'fill', label: 'People', value: '3' }],
+    expect: [{ type: 'number', value: 38.33, tolerance: 0.005 }],
+  },
+].map((c) => AcceptanceCheckSchema.parse(c));
+/** Check ids a receipt may carry: the spec's, plus one the spec does not have (never shown). */
+const receiptCheckId = fc.constantFrom('km-to-mi', 'tip-split', 'not-in-spec');
+const checkOutcomeArb = fc.record({
+  id: receiptCheckId,
+  kind: fc.constantFrom('cli' as const, 'web' as const),
+  passed: fc.boolean(),
+  ranOn: fc.constantFrom('web', ...DEFAULT_PLATFORMS),
+  durationMs: fc.nat({ max: 10_000 }),
+  detail: fc.option(reasonValue, { nil: undefined }),
+});
+
 export const verifiedArtifactArb: fc.Arbitrary<VerifiedArtifact> = fc.record({
   artifact_id: fc.constantFrom('web', 'bin-linux-amd64', 'bin-darwin-arm64'),
   kind: fc.constantFrom('web' as const, 'binary' as const),
@@ -42,6 +71,21 @@ export const verifiedArtifactArb: fc.Arbitrary<VerifiedArtifact> = fc.record({
   published_key: evidenceKey,
   content_type: fc.constant('application/octet-stream'),
   verified_at: iso,
+  receipt: fc.option(
+    fc.record({
+      checks: fc.array(
+        fc.record({
+          id: receiptCheckId,
+          kind: fc.constantFrom('cli' as const, 'web' as const),
+          passed: fc.boolean(),
+          ranOn: fc.constantFrom('web', ...DEFAULT_PLATFORMS),
+        }),
+        { maxLength: 4 },
+      ),
+      screenshot_key: fc.option(evidenceKey, { nil: undefined }),
+    }),
+    { nil: undefined },
+  ),
 });
 
 const specArb = fc.record({
@@ -58,6 +102,7 @@ const specArb = fc.record({
   features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
   outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
   complexity: fc.constantFrom('small' as const, 'medium' as const),
+  checks: fc.option(fc.constant(SPEC_CHECKS), { nil: undefined }),
 });
 
 /** A delivered version: its commit and payment ids are internal canaries. */
@@ -96,7 +141,7 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
     fc.record({
       schema_version: fc.constant(1 as const),
       artifacts: fc.array(
-        verifiedArtifactArb.map(({ published_key, content_type, verified_at, ...m }) => m),
+        verifiedArtifactArb.map(({ published_key, content_type, verified_at, receipt, ...m }) => m),
         {
           maxLength: 3,
         },
@@ -150,6 +195,10 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
         fc.record({ name: fc.constant('sha256'), passed: fc.boolean(), detail: internalPath }),
       ),
       internalReason: reasonValue,
+      outcomes: fc.option(fc.array(checkOutcomeArb, { maxLength: 3 }), { nil: undefined }),
+      screenshot: fc.option(fc.record({ artifactId: fc.constant('web'), key: evidenceKey }), {
+        nil: undefined,
+      }),
       at: iso,
     }),
     { maxLength: 2 },

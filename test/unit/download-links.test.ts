@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   DOWNLOAD_TTL_SECONDS,
   presignDownload,
+  presignScreenshot,
   signLocalDownload,
   verifyLocalDownload,
 } from '../../lib/aws/download-links.ts';
@@ -92,5 +93,34 @@ describe('local download links (gateway)', () => {
       const t = await signLocalDownload({ ...CLAIMS, key }, SECRET);
       expect(await verifyLocalDownload(t, SECRET), key).toBeUndefined();
     }
+  });
+});
+
+describe('receipt screenshot links', () => {
+  const SHOT = {
+    key: `runs/${RUN}/_receipts/web/screenshot.png`,
+    fileName: 'screenshot.png',
+    runId: RUN,
+    artifactId: 'web',
+  };
+
+  it('AWS: presigns exactly the screenshot, inline as image/png, for five minutes', async () => {
+    const url = new URL(await presignScreenshot(s3(), 'bus-build-artifacts-prod', SHOT.key));
+    expect(decodeURIComponent(url.pathname)).toBe(`/${SHOT.key}`);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
+    expect(url.searchParams.get('response-content-type')).toBe('image/png');
+    expect(url.searchParams.get('response-content-disposition')).toBe('inline');
+  });
+
+  it('local: a screenshot token names only the receipt key of its own run and artifact', async () => {
+    const token = await signLocalDownload({ ...SHOT, part: 'screenshot' }, SECRET);
+    expect(await verifyLocalDownload(token, SECRET)).toEqual({ ...SHOT, part: 'screenshot' });
+    // Another artifact's receipt, or any other object, under the screenshot part is refused.
+    for (const key of [`runs/${RUN}/_receipts/other/screenshot.png`, `runs/${RUN}/web/index.html`]) {
+      const forged = await signLocalDownload({ ...SHOT, key, part: 'screenshot' }, SECRET);
+      expect(await verifyLocalDownload(forged, SECRET)).toBeUndefined();
+    }
+    // Without the part, the receipt key is outside every artifact's tree: refused as a download.
+    expect(await verifyLocalDownload(await signLocalDownload(SHOT, SECRET), SECRET)).toBeUndefined();
   });
 });

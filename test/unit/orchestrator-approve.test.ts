@@ -53,7 +53,7 @@ describe('approveRun', () => {
     expect(stored?.phase).toBe('authorized');
     expect(stored?.payment).toMatchObject({ status: 'manual_approved', method: 'manual' });
     expect(store.events.get(run.runId)?.map((e) => [e.type, e.data])).toEqual([
-      ['bus.build.run.authorized', { method: 'manual', actor: 'operator@busdk.com' }],
+      ['bus.build.run.authorized', { method: 'manual', actor: 'operator@busdk.com', quoteVersion: 1 }],
     ]);
     expect(starter.names).toEqual([run.runId]);
   });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { toPublicArtifact, toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
 import { PublicArtifactSchema, PublicEventSchema, PublicRunSchema } from '../../lib/domain/public-schemas.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
-import { eventArb, messageArb, runArb, verifiedArtifactArb } from '../support/arbitraries.ts';
+import { eventArb, messageArb, runArb, SPEC_CHECKS, verifiedArtifactArb } from '../support/arbitraries.ts';
 
 const FORBIDDEN_KEYS = [
   'path',
@@ -28,6 +28,10 @@ const FORBIDDEN_KEYS = [
   'manifestKey',
   'pendingEvents',
   'commit',
+  'screenshot_key',
+  'detail',
+  'outcomes',
+  'id',
 ];
 
 /** Every string leaf of an internal object that the public JSON must never contain. */
@@ -47,10 +51,15 @@ function internalValues(run: BuildRun): string[] {
     run.failure?.internalReason,
     run.pendingEvents?.commit,
     ...(run.pendingEvents?.events.map((e) => String(e.data.internalReason)) ?? []),
-    ...run.artifacts.flatMap((a) => [a.path, a.published_key]),
+    ...run.artifacts.flatMap((a) => [a.path, a.published_key, a.receipt?.screenshot_key]),
     ...(run.manifest?.artifacts.map((a) => a.path) ?? []),
     ...run.evidence.map((e) => e.key),
-    ...run.verification.flatMap((v) => [v.internalReason, ...v.checks.map((c) => c.detail)]),
+    ...run.verification.flatMap((v) => [
+      v.internalReason,
+      ...v.checks.map((c) => c.detail),
+      ...(v.outcomes ?? []).map((o) => o.detail),
+      v.screenshot?.key,
+    ]),
     ...(run.versions ?? []).flatMap((v) => [
       v.commit,
       v.payment?.paymentIntentId,
@@ -117,7 +126,7 @@ describe('public projection (property-based)', () => {
     );
   });
 
-  it('toPublicArtifact exposes only id, kind, name, platform, size and hash', () => {
+  it('toPublicArtifact exposes only id, kind, name, platform, size, hash (and a receipt)', () => {
     fc.assert(
       fc.property(verifiedArtifactArb, (artifact) => {
         const pub = toPublicArtifact(artifact);
@@ -126,8 +135,50 @@ describe('public projection (property-based)', () => {
         expect(text).not.toContain(artifact.path);
         expect(text).not.toContain(artifact.published_key);
         expect(Object.keys(pub).sort()).toEqual(
-          ['artifact_id', 'kind', 'name', 'platform', 'preview', 'sha256', 'size_bytes'].sort(),
+          [
+            'artifact_id',
+            'kind',
+            'name',
+            'platform',
+            'preview',
+            'sha256',
+            'size_bytes',
+            ...(artifact.receipt ? ['receipt'] : []),
+          ].sort(),
         );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the receipt shows only the approved spec’s titles, results and times: no id, key or detail', () => {
+    fc.assert(
+      fc.property(verifiedArtifactArb, fc.boolean(), (artifact, withSpec) => {
+        const specChecks = withSpec ? SPEC_CHECKS : [];
+        const pub = toPublicArtifact(artifact, 'run_abcdefghijklmnopqrstuvwxyz', specChecks);
+        PublicArtifactSchema.parse(pub);
+        if (!artifact.receipt) {
+          expect(pub.receipt).toBeUndefined();
+          return;
+        }
+        const receipt = pub.receipt;
+        expect(receipt?.verified_at).toBe(artifact.verified_at);
+        expect(receipt?.screenshot).toBe(Boolean(artifact.receipt.screenshot_key));
+        // One line per recorded check the spec agreed (same id and kind), in order, with its title.
+        const agreed = artifact.receipt.checks.filter((c) =>
+          specChecks.some((s) => s.id === c.id && s.kind === c.kind),
+        );
+        expect(receipt?.checks).toEqual(
+          agreed.map((c) => ({
+            title: specChecks.find((s) => s.id === c.id)?.title,
+            passed: c.passed,
+            ran_on: c.kind === 'web' ? 'web' : c.ranOn,
+          })),
+        );
+        const text = JSON.stringify(receipt);
+        for (const c of artifact.receipt.checks) expect(text).not.toContain(`"${c.id}"`);
+        if (artifact.receipt.screenshot_key) expect(text).not.toContain(artifact.receipt.screenshot_key);
+        expect(text).not.toContain('not-in-spec');
       }),
       { numRuns: 300 },
     );

@@ -1,7 +1,14 @@
 import type { EventPublisher, RunStore } from '../../domain/ports.ts';
 import type { VerificationReport, VerifyCandidateOptions } from '../../verify/index.ts';
 import type { PaymentSettlement } from '../settle-payment.ts';
-import type { ArtifactStore, AssignmentProfile, BranchStore, DownloadLimits, RemoteSmoke } from './ports.ts';
+import type {
+  AcceptanceRunners,
+  ArtifactStore,
+  AssignmentProfile,
+  BranchStore,
+  DownloadLimits,
+  RemoteSmoke,
+} from './ports.ts';
 
 /** What every orchestrator task needs. */
 export interface TaskDeps {
@@ -47,6 +54,11 @@ export interface VerifyArtifactsDeps extends TaskDeps {
    * given a presigned GET of the staged object and the manifest's sha256 and size.
    */
   remoteSmoke?: RemoteSmoke;
+  /**
+   * Where the approved spec's acceptance checks run (locally in-process, on AWS the isolated
+   * check functions). Unset: a run whose spec has checks fails the task (never passes unchecked).
+   */
+  acceptanceRunners?: AcceptanceRunners;
   /** Parent of the per-call scratch directory (default: the OS temp dir). */
   tempDir?: string;
   downloadLimits?: DownloadLimits;

@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
+import type { CheckOutcome, CliCheck, WebCheck } from '../../domain/acceptance.ts';
 import type { WorkerAssignment } from '../../domain/assignment.ts';
+import type { ManifestEntry } from '../../domain/manifest.ts';
 import type { BuildRun } from '../../domain/run.ts';
+import type { WebChecksResult } from '../../verify/acceptance/types.ts';
 import type { BinarySmokeResult } from '../../verify/smoke-binary.ts';
 
 /** The three buckets, by role (their names come from configuration in the adapter). */
@@ -81,4 +84,29 @@ export interface RemoteSmokeRequest {
  */
 export interface RemoteSmoke {
   run(req: RemoteSmokeRequest): Promise<BinarySmokeResult>;
+}
+
+/**
+ * One acceptance-check run on one staged candidate entry. `path` is the gate's verified local copy
+ * (a file for a binary, a directory for a web app); a remote runner finds the same bytes in the
+ * staging bucket at `keys.candidate(runId, attempt, entry.path + …)` and checks them against the
+ * entry's sha256.
+ */
+export interface CandidateChecksRequest<C> {
+  runId: string;
+  attempt: number;
+  entry: ManifestEntry;
+  path: string;
+  checks: readonly C[];
+}
+
+/**
+ * Where the gate runs the acceptance checks (lib/domain/acceptance.ts). Locally: in-process
+ * runners (network namespace, the gate's Chromium). AWS: the isolated, permissionless check
+ * functions. Throws `SmokeRunnerError` for its own failures; a tool that fails a check is an
+ * outcome with `passed: false`.
+ */
+export interface AcceptanceRunners {
+  cli(req: CandidateChecksRequest<CliCheck>): Promise<CheckOutcome[]>;
+  web(req: CandidateChecksRequest<WebCheck> & { screenshot: boolean }): Promise<WebChecksResult>;
 }

@@ -1,10 +1,18 @@
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { keys } from '../../aws/keys.ts';
 import { type NewBuildEvent, newEvent } from '../../domain/events.ts';
 import { transition } from '../../domain/lifecycle.ts';
-import { isCustomerDeliverable, type ManifestEntry, type VerifiedArtifact } from '../../domain/manifest.ts';
+import {
+  type ArtifactReceipt,
+  isCustomerDeliverable,
+  type ManifestEntry,
+  type VerifiedArtifact,
+} from '../../domain/manifest.ts';
+import type { VerificationResult } from '../../domain/run.ts';
 import { publishedArtifactId, publishedVersion, workingVersionNumber } from '../../domain/versions.ts';
 import { contentTypeFor, directoryDigest, sha256File, walkCandidate } from '../../verify/index.ts';
 import type { PublishDeps } from './deps.ts';
@@ -103,9 +111,49 @@ async function publishEntry(
 }
 
 /**
+ * The receipt of one delivered artifact: the checks the gate ran that apply to it (web checks for
+ * a web app, cli checks for a binary: they ran on the verifier's build of the same source) and,
+ * for the web app the checks photographed, its screenshot copied beside the published artifact.
+ */
+async function receiptFor(
+  deps: PublishDeps,
+  runId: string,
+  scratch: string,
+  verified: VerificationResult,
+  artifact: VerifiedArtifact,
+  /** The artifact's id in the manifest (the published id carries the version from 2 on). */
+  manifestId: string,
+): Promise<ArtifactReceipt | undefined> {
+  if (!verified.outcomes || verified.outcomes.length === 0) return undefined;
+  const kind = artifact.kind === 'web' ? 'web' : 'cli';
+  const receipt: ArtifactReceipt = {
+    checks: verified.outcomes
+      .filter((o) => o.kind === kind)
+      .map((o) => ({ id: o.id, kind: o.kind, passed: o.passed, ranOn: o.ranOn })),
+  };
+  const shot = verified.screenshot;
+  if (shot && shot.artifactId === manifestId) {
+    const object = await deps.artifacts.getStream('evidence', shot.key);
+    if (!object) throw new PublishIntegrityError(artifact.artifact_id, 'the screenshot');
+    const file = path.join(scratch, `screenshot-${artifact.artifact_id}.png`);
+    await pipeline(object.body, createWriteStream(file));
+    const key = keys.receiptScreenshot(runId, artifact.artifact_id);
+    const size = (await stat(file)).size;
+    await putImmutable(deps.artifacts, key, file, {
+      contentType: 'image/png',
+      sha256: await sha256File(file),
+      size,
+    });
+    receipt.screenshot_key = key;
+  }
+  return receipt;
+}
+
+/**
  * Publish: copies the verified deliverables of the attempt from the staging candidate to their
  * immutable published keys, re-checking every byte against the verified manifest on the way (what
- * is published is exactly what was verified), records them on the run and moves it
+ * is published is exactly what was verified) with each artifact's receipt (the acceptance checks
+ * and the screenshot of the web app at the end of them), records them on the run and moves it
  * `artifact_pending → artifact_ready`. Idempotent: a published run is passed through, and objects
  * a previous try already wrote are kept.
  */
@@ -151,7 +199,9 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
     const artifacts: VerifiedArtifact[] = [];
     const number = workingVersionNumber(run);
     for (const entry of deliverables) {
-      artifacts.push(await publishEntry(deps, run.runId, root, entry, at, number));
+      const artifact = await publishEntry(deps, run.runId, root, entry, at, number);
+      const receipt = await receiptFor(deps, run.runId, scratch, verified, artifact, entry.artifact_id);
+      artifacts.push(receipt ? { ...artifact, receipt } : artifact);
     }
     if (!run.spec || !run.quote) throw new TaskStateError('Publish needs the approved spec and quote');
     const version = publishedVersion({

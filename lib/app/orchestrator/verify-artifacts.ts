@@ -1,12 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { keys } from '../../aws/keys.ts';
+import { checksFor } from '../../domain/acceptance.ts';
 import { newEvent } from '../../domain/events.ts';
 import { transition, update } from '../../domain/lifecycle.ts';
 import type { ArtifactManifest, ManifestEntry } from '../../domain/manifest.ts';
 import type { BuildRun, VerificationResult } from '../../domain/run.ts';
 import {
+  type AcceptanceOptions,
   DEFAULT_VERIFY_LIMITS,
   PUBLIC_SUMMARIES,
   parseManifest,
@@ -14,7 +17,7 @@ import {
   verifyCandidate,
 } from '../../verify/index.ts';
 import type { VerifyArtifactsDeps } from './deps.ts';
-import type { DownloadLimits, DownloadResult } from './ports.ts';
+import type { AcceptanceRunners, ArtifactStore, DownloadLimits, DownloadResult } from './ports.ts';
 import { recordedWorkerFailure, saveWorkerFailure, workerFailureState } from './record-worker-failure.ts';
 import { commit, loadTaskRun, TaskStateError } from './run-ops.ts';
 import { type BuildState, clip } from './state.ts';
@@ -29,11 +32,59 @@ export const DEFAULT_DOWNLOAD_LIMITS: DownloadLimits = {
 };
 
 /** The full internal verification record written to the evidence bucket. */
-export interface VerificationEvidence extends VerificationReport {
+export interface VerificationEvidence extends Omit<VerificationReport, 'acceptance'> {
   runId: string;
   attempt: number;
   at: string;
   download: { files: number; bytes: number; rejected: string[]; overLimit: boolean };
+  /** Every acceptance check's outcome (with its internal detail) and where the screenshots are. */
+  acceptance?: {
+    outcomes: NonNullable<VerificationReport['acceptance']>['outcomes'];
+    screenshots: Array<{ artifactId: string; key: string; bytes: number }>;
+  };
+}
+
+/** The approved checks that apply, bound to this run's runners (none: a spec from before checks). */
+function acceptanceFor(
+  run: BuildRun,
+  artifactType: NonNullable<BuildRun['artifactType']>,
+  attempt: number,
+  runners: AcceptanceRunners | undefined,
+): AcceptanceOptions | undefined {
+  const checks = checksFor(run.spec?.checks ?? [], artifactType);
+  if (checks.length === 0) return undefined;
+  const runId = run.runId;
+  return {
+    checks,
+    ...(runners && {
+      runCli: (entry, file, cli) => runners.cli({ runId, attempt, entry, path: file, checks: cli }),
+      runWeb: (entry, dir, web, o) =>
+        runners.web({ runId, attempt, entry, path: dir, checks: web, screenshot: o.screenshot }),
+    }),
+  };
+}
+
+/** Stores each web check screenshot in the evidence bucket; returns where. */
+async function saveScreenshots(
+  artifacts: ArtifactStore,
+  scratch: string,
+  runId: string,
+  attempt: number,
+  shots: NonNullable<VerificationReport['acceptance']>['screenshots'],
+): Promise<Array<{ artifactId: string; key: string; bytes: number }>> {
+  const out: Array<{ artifactId: string; key: string; bytes: number }> = [];
+  for (const shot of shots) {
+    const key = keys.checkScreenshot(runId, attempt, shot.artifactId);
+    const file = path.join(scratch, `screenshot-${shot.artifactId}.png`);
+    await writeFile(file, shot.png);
+    await artifacts.putFile('evidence', key, file, {
+      contentType: 'image/png',
+      sha256: createHash('sha256').update(shot.png).digest('hex'),
+      size: shot.png.length,
+    });
+    out.push({ artifactId: shot.artifactId, key, bytes: shot.png.length });
+  }
+  return out;
 }
 
 function stateFromRecord(state: BuildState, v: VerificationResult): BuildState {
@@ -184,6 +235,7 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
         root,
         manifestPath: CANDIDATE_MANIFEST,
         expectedArtifactType: artifactType,
+        acceptance: acceptanceFor(run, artifactType, attempt, deps.acceptanceRunners),
         forbiddenStrings: [
           ...(deps.verifySettings?.forbiddenStrings ?? []),
           ...(run.branch ? [run.branch] : []),
@@ -198,8 +250,13 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
 
     const at = deps.now();
     const evidenceKey = keys.verification(run.runId, attempt);
+    const { acceptance, ...reportFields } = report;
+    const screenshots = acceptance
+      ? await saveScreenshots(deps.artifacts, scratch, run.runId, attempt, acceptance.screenshots)
+      : [];
     const evidence: VerificationEvidence = {
-      ...report,
+      ...reportFields,
+      ...(acceptance && { acceptance: { outcomes: acceptance.outcomes, screenshots } }),
       runId: run.runId,
       attempt,
       at,
@@ -222,6 +279,9 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
       ),
       at,
     };
+    if (acceptance) record.outcomes = acceptance.outcomes.map((o) => ({ ...o }));
+    const shot = screenshots[0];
+    if (shot) record.screenshot = { artifactId: shot.artifactId, key: shot.key };
     if (!report.passed) record.internalReason = clip(report.internalReason ?? 'verification failed');
     if (result?.commit) record.commit = result.commit; // the version's commit, if it is published
     const manifest: ArtifactManifest | undefined = report.passed

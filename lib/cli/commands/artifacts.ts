@@ -3,7 +3,17 @@ import { type CommandResult, requireRun, s3Uri, short } from '../output.ts';
 import { formatBytes, formatTime, renderTable, section } from '../table.ts';
 import type { Connection } from '../target.ts';
 
-/** One row per verification check, grouped by attempt (shared with `show`). */
+/** The approved title of a check id (the spec's words), or the id when the spec has none. */
+function checkTitle(run: BuildRun, id: string): string {
+  const title = run.spec?.checks?.find((c) => c.id === id)?.title;
+  return title ? `${id} "${title}"` : id;
+}
+
+/**
+ * One row per verification check, grouped by attempt, then one per acceptance check the gate ran
+ * (`check <id> "<title>"`, where it ran, the internal detail of a failure). Shared with `show`,
+ * so a failed attempt names the agreed check it failed.
+ */
 export function verificationTable(run: BuildRun): string {
   const rows = run.verification.flatMap((v) => {
     const head = {
@@ -20,7 +30,14 @@ export function verificationTable(run: BuildRun): string {
       check: c.name,
       detail: c.detail ?? '',
     }));
-    return [head, ...checks];
+    const outcomes = (v.outcomes ?? []).map((o) => ({
+      attempt: '',
+      result: o.passed ? 'ok' : 'FAIL',
+      at: '',
+      check: `check ${checkTitle(run, o.id)} on ${o.ranOn} (${o.durationMs} ms)`,
+      detail: o.detail ?? '',
+    }));
+    return [head, ...checks, ...outcomes];
   });
   return renderTable(
     rows,
@@ -74,6 +91,13 @@ export async function artifactsCommand(conn: Connection, runId: string): Promise
           { header: 'TYPE', value: (a) => a.content_type },
           { header: 'SIZE', value: (a) => formatBytes(a.size_bytes), align: 'right' },
           { header: 'VERIFIED', value: (a) => formatTime(a.verified_at) },
+          {
+            header: 'CHECKS',
+            value: (a) =>
+              a.receipt
+                ? `${a.receipt.checks.filter((c) => c.passed).length}/${a.receipt.checks.length} passed${a.receipt.screenshot_key ? ' + screenshot' : ''}`
+                : '',
+          },
           { header: 'LOCATION', value: (a) => a.location },
         ],
         '(none verified)',

@@ -1,3 +1,4 @@
+import type { AcceptanceCheck } from '../acceptance.ts';
 import type { BuildSpec } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
 
@@ -7,6 +8,8 @@ export interface CatalogMatch {
   title: string;
   description: string;
   features: string[];
+  /** The tool's acceptance checks, both kinds; the quote carries those for the chosen artifact type. */
+  checks?: AcceptanceCheck[];
 }
 
 export interface ToolCatalog {

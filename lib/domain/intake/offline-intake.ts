@@ -1,3 +1,4 @@
+import { checksFor } from '../acceptance.ts';
 import { type ArtifactType, type BuildSpec, BuildSpecSchema, DEFAULT_PLATFORMS } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
 import { readChange } from './changes.ts';
@@ -126,7 +127,10 @@ export class OfflineIntake implements IntakeEngine {
     const requestText = joinRequest(run.intake.requestText, text);
     const artifactType = change.artifactType ?? current.artifactType;
     const platforms = artifactType === 'web' ? [] : (change.platforms ?? current.platforms);
-    const base: CatalogMatch | undefined = change.recipe ?? this.catalog.match(current.requestText);
+    const base: CatalogMatch | undefined =
+      change.recipe ??
+      this.catalog.match(current.requestText) ??
+      this.catalog.entries?.().find((e) => e.id === current.recipe);
     const keptExtras = current.features.filter((f) => f.startsWith('Also: ')).map((f) => f.slice(6));
     const spec = buildSpec({
       match: base ?? {
@@ -134,6 +138,7 @@ export class OfflineIntake implements IntakeEngine {
         title: current.title,
         description: current.summary,
         features: current.features.filter((f) => !f.startsWith('Also: ')),
+        ...(current.checks ? { checks: current.checks } : {}),
       },
       requestText,
       artifactType,
@@ -170,6 +175,8 @@ function buildSpec(input: {
   extras: string[];
 }): BuildSpec {
   const extras = [...new Set(input.extras)].slice(0, 4).map((e) => `Also: ${e}`);
+  // The tool's own checks for this artifact type: re-derived on every (re-)quote.
+  const checks = checksFor(input.match.checks ?? [], input.artifactType);
   return BuildSpecSchema.parse({
     title: input.title,
     summary: `${capitalise(TYPE_LABEL[input.artifactType])}: ${input.match.description}`.slice(0, 600),
@@ -180,5 +187,6 @@ function buildSpec(input: {
     features: [...input.match.features.slice(0, 12 - extras.length), ...extras],
     outOfScope: OUT_OF_SCOPE,
     complexity: extras.length ? 'medium' : 'small',
+    ...(checks.length ? { checks } : {}),
   });
 }

@@ -1,4 +1,5 @@
-import { matchRecipe, RECIPES } from '../recipes.ts';
+import { recipeChecks } from '../recipe-checks.ts';
+import { matchRecipe, RECIPES, type Recipe } from '../recipes.ts';
 import type { CatalogMatch, ToolCatalog } from './engine.ts';
 
 /** The offline recipe coder's catalog as the intake sees it: only tools it can really build. */
@@ -9,22 +10,22 @@ export const recipeCatalog: ToolCatalog = {
     if (!hit) return undefined;
     const recipe = RECIPES.find((r) => r.id === hit.id);
     if (!recipe) return undefined;
-    return {
-      id: recipe.id,
-      title: recipe.title,
-      description: recipe.description,
-      features: [...recipe.features],
-    };
+    return toMatch(recipe);
   },
   entries(): CatalogMatch[] {
-    return RECIPES.map((r) => ({
-      id: r.id,
-      title: r.title,
-      description: r.description,
-      features: [...r.features],
-    }));
+    return RECIPES.map(toMatch);
   },
   examples(): string[] {
     return RECIPES.map((r) => `a ${r.title.toLowerCase()}`);
   },
 };
+
+function toMatch(recipe: Recipe): CatalogMatch {
+  return {
+    id: recipe.id,
+    title: recipe.title,
+    description: recipe.description,
+    features: [...recipe.features],
+    checks: recipeChecks(recipe.id),
+  };
+}

@@ -30,6 +30,10 @@ export interface WebChecksInput {
   browser?: string | false;
   /** Take a PNG screenshot of the page at the end of the checks (the receipt's picture). */
   screenshot?: boolean;
+  /** Chromium's command line (default lib/verify/render-check.ts CHROMIUM_ARGS; Lambda: its own). */
+  launchArgs?: readonly string[];
+  /** Budget of one check (default 30 s). */
+  checkTimeoutMs?: number;
 }
 
 export interface WebChecksResult {
