@@ -390,6 +390,7 @@ function renderQuote(run, opts = {}) {
     s.out_of_scope.length
       ? h('div', {}, h('h3', {}, 'Not included'), list(s.out_of_scope, 'out-of-scope'))
       : null,
+    checksSection(q.checks),
     h(
       'div',
       {},
@@ -425,6 +426,31 @@ function renderQuote(run, opts = {}) {
       card.querySelector('.quote-actions input, .quote-actions button') || card.querySelector('h2');
     /** @type {HTMLElement} */ (target)?.focus();
   }
+}
+
+/** "How we will check it": the acceptance checks approved with this quote (titles only). */
+function checksSection(checks) {
+  if (!Array.isArray(checks) || checks.length === 0) return null;
+  const kindLabel = { cli: 'Program', web: 'Web app' };
+  return h(
+    'div',
+    { class: 'checks-section' },
+    h('h3', {}, 'How we will check it'),
+    h('p', { class: 'hint' }, 'Before delivery, the finished tool must pass each of these checks:'),
+    h(
+      'ul',
+      { class: 'checks' },
+      checks.map((c) =>
+        h(
+          'li',
+          { 'data-kind': c.kind },
+          h('span', { class: 'check-kind' }, kindLabel[c.kind] || 'Check'),
+          ' ',
+          h('span', { class: 'check-title' }, c.title),
+        ),
+      ),
+    ),
+  );
 }
 
 function deliverable(type, platforms) {

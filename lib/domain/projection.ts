@@ -1,4 +1,4 @@
-import type { AcceptanceCheck } from './acceptance.ts';
+import { type AcceptanceCheck, checksFor } from './acceptance.ts';
 import type { BuildEvent } from './events.ts';
 import { PROGRESS_SENTENCES } from './events.ts';
 import type { VerifiedArtifact } from './manifest.ts';
@@ -8,6 +8,7 @@ import type {
   PublicArtifact,
   PublicEvent,
   PublicMessage,
+  PublicQuoteCheck,
   PublicReceipt,
   PublicRun,
 } from './public-schemas.ts';
@@ -137,6 +138,7 @@ export function toPublicRun(
           line_items: run.quote.lineItems.map((i) => ({ label: i.label, amount_cents: i.amountCents })),
           delivery: run.quote.delivery,
           payment_terms: PAYMENT_PROMISE,
+          checks: quoteChecks(run),
         }
       : null,
     payment_status: run.payment.status,
@@ -157,6 +159,12 @@ export function toPublicRun(
   if (messages) out.messages = messages.map(toPublicMessage);
   if (opts.paymentMethods) out.payment_methods = [...opts.paymentMethods];
   return out;
+}
+
+/** The quote's acceptance checks that apply to its artifact type: title and kind only. */
+export function quoteChecks(run: Pick<BuildRun, 'spec'>): PublicQuoteCheck[] {
+  if (!run.spec?.checks) return [];
+  return checksFor(run.spec.checks, run.spec.artifactType).map((c) => ({ title: c.title, kind: c.kind }));
 }
 
 /** Maps an internal event to a fixed customer-safe sentence, or null when it is not public. */

@@ -86,6 +86,16 @@ export const PublicMessageSchema = z
   .strict()
   .meta({ id: 'Message' });
 
+/**
+ * An acceptance check as the visitor sees it in the quote ("How we will check it"): its
+ * customer-facing title and whether it runs on the program (`cli`) or in the web app (`web`).
+ * Never its arguments, steps or expectations.
+ */
+export const PublicQuoteCheckSchema = z
+  .object({ title: z.string(), kind: z.enum(['cli', 'web']) })
+  .strict()
+  .meta({ id: 'QuoteCheck' });
+
 export const PublicRunSchema = z
   .object({
     run_id: z.string(),
@@ -112,6 +122,8 @@ export const PublicRunSchema = z
         delivery: z.string(),
         /** The payment promise ("You pay only for a working artifact."). */
         payment_terms: z.string().optional(),
+        /** The acceptance checks approved with this quote version. */
+        checks: z.array(PublicQuoteCheckSchema),
       })
       .strict()
       .nullable(),
@@ -190,5 +202,6 @@ export type PublicArtifact = z.infer<typeof PublicArtifactSchema>;
 export type PublicReceipt = z.infer<typeof PublicReceiptSchema>;
 export type PublicMessage = z.infer<typeof PublicMessageSchema>;
 export type PublicRun = z.infer<typeof PublicRunSchema>;
+export type PublicQuoteCheck = z.infer<typeof PublicQuoteCheckSchema>;
 export type PublicEvent = z.infer<typeof PublicEventSchema>;
 export type PublicVersion = z.infer<typeof PublicVersionSchema>;

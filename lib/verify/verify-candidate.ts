@@ -462,8 +462,8 @@ async function runChecks(
   // --- runtime smokes: only for a statically clean candidate ----------------------------------
   if (!manifest || !checks.passed) return entries;
   const smoke = opts.smoke ?? {};
+  const runnable = binaryEntries.filter((e) => e.platform === hostPlatform);
   if (binaryEntries.length > 0) {
-    const runnable = binaryEntries.filter((e) => e.platform === hostPlatform);
     if (runnable.length === 0) {
       const have = [...new Set(binaryEntries.map((e) => e.platform ?? '?'))].join(', ');
       if (opts.requireHostBinary === false) {
@@ -498,7 +498,6 @@ async function runChecks(
       checks.add('smoke.network_sandbox', [], sandboxDetail([...sandboxes]));
     }
   }
-  const runnableBinaries = binaryEntries.filter((e) => e.platform === hostPlatform);
   for (const e of webEntries) {
     const r = await smokeWeb({
       dir: path.join(tree.realRoot, e.path),
@@ -542,7 +541,7 @@ async function runChecks(
   // --- acceptance checks: only for a candidate that passed everything above ------------------
   const accept = opts.acceptance;
   if (!accept || accept.checks.length === 0 || !checks.passed) return entries;
-  const ran = await runAcceptance(accept, tree.realRoot, runnableBinaries, webEntries, hostPlatform);
+  const ran = await runAcceptance(accept, tree.realRoot, runnable, webEntries, hostPlatform);
   onAcceptance({ outcomes: ran.outcomes, screenshots: ran.screenshots });
   const count = (kind: 'cli' | 'web') => accept.checks.filter((c) => c.kind === kind).length;
   if (count('cli') > 0)

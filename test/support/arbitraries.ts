@@ -23,6 +23,100 @@ export const secretValue = canaryCore.map((c) => `sk_live_${c}`);
 export const evidenceKey = canaryCore.map((c) => `evidence/run/${c}/worker.log`);
 export const reasonValue = canaryCore.map((c) => `panic: /home/builder/${c}/main.go:42 nil pointer`);
 
+/**
+ * Acceptance checks whose internals (arguments, input, steps, labels, expected values, patterns)
+ * are canaries: only the title and the kind may ever reach the visitor.
+ */
+const checkTitle = fc.constantFrom(
+  '10 km is shown as 6.21 miles',
+  '€100 with a 15 % tip split between 3 people is €38.33 each',
+  'Invalid JSON is refused',
+  'In the web app, adding an item lists it',
+);
+export const cliCheckArb: fc.Arbitrary<AcceptanceCheck> = fc.record({
+  kind: fc.constant('cli' as const),
+  id: canaryCore.map((c) => `cli-${c}`),
+  title: checkTitle,
+  args: fc.array(
+    canaryCore.map((c) => `arg-${c}`),
+    { maxLength: 3 },
+  ),
+  stdin: fc.option(
+    canaryCore.map((c) => `stdin-${c}`),
+    { nil: undefined },
+  ),
+  exitCode: fc.constantFrom(0, 1),
+  expect: fc.array(
+    fc.oneof(
+      canaryCore.map((c) => ({
+        op: 'contains' as const,
+        stream: 'stdout' as const,
+        value: `out-${c}`,
+        ignoreCase: false,
+      })),
+      canaryCore.map((c) => ({ op: 'matches' as const, stream: 'stderr' as const, pattern: `^pat-${c}$` })),
+      fc.record({
+        op: fc.constant('number' as const),
+        stream: fc.constant('stdout' as const),
+        value: fc.double({ min: 1000.5, max: 1e6, noNaN: true }),
+        tolerance: fc.constant(0.005),
+        near: canaryCore.map((c) => `near-${c}`),
+      }),
+    ),
+    { minLength: 1, maxLength: 3 },
+  ),
+  timeoutMs: fc.constant(5_000),
+});
+export const webCheckArb: fc.Arbitrary<AcceptanceCheck> = fc.record({
+  kind: fc.constant('web' as const),
+  id: canaryCore.map((c) => `web-${c}`),
+  title: checkTitle,
+  steps: fc.array(
+    fc.oneof(
+      fc.tuple(canaryCore, canaryCore).map(([l, v]) => ({
+        action: 'fill' as const,
+        label: `label-${l}`,
+        value: `value-${v}`,
+      })),
+      canaryCore.map((c) => ({ action: 'click' as const, role: 'button' as const, name: `button-${c}` })),
+      fc.tuple(canaryCore, canaryCore).map(([l, o]) => ({
+        action: 'select' as const,
+        label: `select-${l}`,
+        option: `option-${o}`,
+      })),
+    ),
+    { maxLength: 4 },
+  ),
+  expect: fc.array(
+    canaryCore.map((c) => ({ type: 'text' as const, text: `shown-${c}`, visible: true, ignoreCase: false })),
+    { minLength: 1, maxLength: 2 },
+  ),
+});
+export const checkArb: fc.Arbitrary<AcceptanceCheck> = fc.oneof(cliCheckArb, webCheckArb);
+/** The checks of one spec: 0–8, ids unique. */
+export const checksArb = fc.uniqueArray(checkArb, { maxLength: 8, selector: (c) => c.id });
+
+/** Every internal string of a check (everything but its title and kind). */
+export function checkInternals(c: AcceptanceCheck): string[] {
+  const out: string[] = [c.id];
+  if (c.kind === 'cli') {
+    out.push(...c.args, ...(c.stdin ? [c.stdin] : []));
+    for (const e of c.expect) {
+      if (e.op === 'matches') out.push(e.pattern);
+      else if (e.op === 'number') out.push(...(e.near ? [e.near] : []));
+      else out.push(e.value);
+    }
+  } else {
+    for (const s of c.steps) {
+      if (s.action === 'fill') out.push(s.label, s.value);
+      if (s.action === 'select') out.push(s.label, s.option);
+      if (s.action === 'click') out.push(s.name);
+    }
+    for (const e of c.expect) if (e.type === 'text') out.push(e.text);
+  }
+  return out;
+}
+
 const runIdArb = fc.stringMatching(/^[a-z2-7]{26}$/).map((s) => `run_${s}`);
 const sessionIdArb = fc.stringMatching(/^[a-z2-7]{26}$/).map((s) => `ses_${s}`);
 const iso = fc
@@ -162,7 +256,30 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
     ),
     note: fc.option(reasonValue, { nil: undefined }),
   }),
+<<<<<<< HEAD
   spec: fc.option(specArb, { nil: undefined }),
+=======
+  spec: fc.option(
+    fc.record({
+      title: fc.constantFrom('Tip Calculator', 'Unit Converter'),
+      summary: fc.constantFrom('Splits the bill.', 'Converts units.'),
+      requestText: fc.constantFrom('I need a tip calculator'),
+      artifactType: fc.constantFrom(...ARTIFACT_TYPES),
+      platforms: fc.subarray(DEFAULT_PLATFORMS),
+      // The recipe is an internal choice of the worker's coder: a canary.
+      recipe: fc.option(
+        canaryCore.map((c) => `rcp-${c}`),
+        { nil: undefined },
+      ),
+      features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
+      outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
+      complexity: fc.constantFrom('small' as const, 'medium' as const),
+      // The receipt's checks (SPEC_CHECKS), or checks whose internals are canaries.
+      checks: fc.option(fc.oneof(fc.constant(SPEC_CHECKS), checksArb), { nil: undefined }),
+    }),
+    { nil: undefined },
+  ),
+>>>>>>> i9c
   quote: fc.option(
     fc.record({
       version: fc.integer({ min: 1, max: 5 }),

@@ -7,83 +7,17 @@
  * Skips (with a message) only when `go` is not installed. Recipes run sequentially and share the
  * Go build cache so the file stays within a few minutes on two cores.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactType, BuildSpec } from '../../lib/domain/build-spec.ts';
 import { type ArtifactManifest, ArtifactManifestSchema } from '../../lib/domain/manifest.ts';
 import { RECIPES } from '../../lib/domain/recipes.ts';
 import { OfflineRecipeCoder } from '../../worker-image/src/coder/offline-recipe-coder.ts';
-
-const TEMPLATE = fileURLToPath(new URL('../../template-repo/', import.meta.url));
-const STEP_TIMEOUT_MS = 180_000;
-
-function goInfo(): { host: string; cache: string } | undefined {
-  const r = spawnSync('go', ['env', 'GOOS', 'GOARCH', 'GOCACHE'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return undefined;
-  const [goos, goarch, cache] = r.stdout.trim().split('\n');
-  return { host: `${goos}-${goarch}`, cache: cache ?? '' };
-}
-
-const GO = goInfo();
-if (!GO) {
-  console.warn(
-    'template-build: `go` is not installed; skipping the Go template build tests (CI installs Go).',
-  );
-}
-const HOST = GO?.host ?? 'linux-amd64';
-
-/** Environment for every go command: offline, no toolchain download, one shared build cache. */
-function goEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CGO_ENABLED: '0', // matches the build command, so vet/test/build share one cache
-    GOPROXY: 'off',
-    GOTOOLCHAIN: 'local',
-    GOWORK: 'off',
-    GOFLAGS: '',
-  };
-  if (!GO?.cache || GO.cache === 'off') env.GOCACHE = path.join(tmpdir(), 'busdk-template-gocache');
-  if (!process.env.HOME && !process.env.GOPATH) env.GOPATH = path.join(tmpdir(), 'busdk-template-gopath');
-  delete env.PLATFORMS;
-  delete env.ARTIFACT_TYPE;
-  delete env.VERSION;
-  return { ...env, ...extra };
-}
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, stdin?: string): Run {
-  const r = spawnSync(cmd, args, { cwd, env, input: stdin ?? '', encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function mustRun(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Run {
-  const r = run(cmd, args, cwd, env);
-  if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-  }
-  return r;
-}
-
-function copyTemplate(dir: string): void {
-  cpSync(TEMPLATE, dir, {
-    recursive: true,
-    filter: (src) => {
-      const rel = path.relative(TEMPLATE, src);
-      return rel !== 'dist' && !rel.startsWith(`dist${path.sep}`);
-    },
-  });
-}
+import { copyTemplate, GO, goEnv, HOST, mustRun, run, STEP_TIMEOUT_MS } from './helpers.ts';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 

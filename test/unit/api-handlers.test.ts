@@ -187,6 +187,12 @@ describe('GET /api/v1/openapi.json', () => {
     expect(request.properties.text.type).toBe('string');
     expect(request.additionalProperties).toBe(false);
     expect(doc.components.schemas.BuildRun.properties.run_id.type).toBe('string');
+    // The quote lists its acceptance checks by title and kind only.
+    const quote = doc.components.schemas.BuildRun.properties.quote.anyOf.find(
+      (s: { type?: string }) => s.type === 'object',
+    );
+    expect(quote.properties.checks.items).toEqual({ $ref: '#/components/schemas/QuoteCheck' });
+    expect(Object.keys(doc.components.schemas.QuoteCheck.properties).sort()).toEqual(['kind', 'title']);
     expect(JSON.stringify(doc)).not.toContain('$defs');
     const refs = [...JSON.stringify(doc).matchAll(/"#\/components\/schemas\/([A-Za-z]+)"/g)].map((m) => m[1]);
     for (const r of refs) expect(doc.components.schemas[r!]).toBeDefined();

@@ -1,9 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checksFor } from '../../lib/domain/acceptance.ts';
 import { toPublicArtifact, toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
 import { PublicArtifactSchema, PublicEventSchema, PublicRunSchema } from '../../lib/domain/public-schemas.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
-import { eventArb, messageArb, runArb, SPEC_CHECKS, verifiedArtifactArb } from '../support/arbitraries.ts';
+import {
+  checkInternals,
+  eventArb,
+  messageArb,
+  runArb,
+  SPEC_CHECKS,
+  verifiedArtifactArb,
+} from '../support/arbitraries.ts';
 
 const FORBIDDEN_KEYS = [
   'path',
@@ -66,6 +74,10 @@ function internalValues(run: BuildRun): string[] {
       v.spec.recipe,
       ...v.artifacts.flatMap((a) => [a.path, a.published_key]),
     ]),
+    // Canary checks only: SPEC_CHECKS carry plain words ("10", "km") that may appear elsewhere.
+    ...(run.spec?.checks ?? [])
+      .filter((c) => !SPEC_CHECKS.some((s) => s.id === c.id))
+      .flatMap(checkInternals),
   ];
   return out.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
@@ -98,6 +110,22 @@ describe('public projection (property-based)', () => {
       { numRuns: 400 },
     );
   }, 120_000); // 400 generated runs: seconds alone, longer on a loaded machine
+
+  it('the quote shows each applicable acceptance check by title and kind only', () => {
+    fc.assert(
+      fc.property(runArb, (run) => {
+        const pub = toPublicRun(run);
+        if (!run.quote) {
+          expect(pub.quote).toBeNull();
+          return;
+        }
+        const expected = run.spec?.checks ? checksFor(run.spec.checks, run.spec.artifactType) : [];
+        expect(pub.quote?.checks).toEqual(expected.map((c) => ({ title: c.title, kind: c.kind })));
+        for (const c of pub.quote?.checks ?? []) expect(Object.keys(c).sort()).toEqual(['kind', 'title']);
+      }),
+      { numRuns: 300 },
+    );
+  });
 
   it('toPublicEvent maps to fixed sentences and never carries event data', () => {
     fc.assert(
