@@ -196,7 +196,8 @@ const specArb = fc.record({
   features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
   outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
   complexity: fc.constantFrom('small' as const, 'medium' as const),
-  checks: fc.option(fc.constant(SPEC_CHECKS), { nil: undefined }),
+  // The receipt's checks (SPEC_CHECKS), or checks whose internals are canaries.
+  checks: fc.option(fc.oneof(fc.constant(SPEC_CHECKS), checksArb), { nil: undefined }),
 });
 
 /** A delivered version: its commit and payment ids are internal canaries. */
@@ -256,30 +257,7 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
     ),
     note: fc.option(reasonValue, { nil: undefined }),
   }),
-<<<<<<< HEAD
   spec: fc.option(specArb, { nil: undefined }),
-=======
-  spec: fc.option(
-    fc.record({
-      title: fc.constantFrom('Tip Calculator', 'Unit Converter'),
-      summary: fc.constantFrom('Splits the bill.', 'Converts units.'),
-      requestText: fc.constantFrom('I need a tip calculator'),
-      artifactType: fc.constantFrom(...ARTIFACT_TYPES),
-      platforms: fc.subarray(DEFAULT_PLATFORMS),
-      // The recipe is an internal choice of the worker's coder: a canary.
-      recipe: fc.option(
-        canaryCore.map((c) => `rcp-${c}`),
-        { nil: undefined },
-      ),
-      features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
-      outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
-      complexity: fc.constantFrom('small' as const, 'medium' as const),
-      // The receipt's checks (SPEC_CHECKS), or checks whose internals are canaries.
-      checks: fc.option(fc.oneof(fc.constant(SPEC_CHECKS), checksArb), { nil: undefined }),
-    }),
-    { nil: undefined },
-  ),
->>>>>>> i9c
   quote: fc.option(
     fc.record({
       version: fc.integer({ min: 1, max: 5 }),
