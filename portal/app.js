@@ -285,11 +285,13 @@ function updateComposer() {
   const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
   const send = /** @type {HTMLButtonElement} */ ($('composer-send'));
   const phase = state.run ? state.run.phase : 'drafting';
-  const open = phase === 'drafting' || phase === 'quoted';
+  // A delivered tool (also after a change that failed) takes change requests in the same chat.
+  const delivered = Boolean(state.run?.version) && (DONE.has(phase) || phase === 'failed');
+  const open = phase === 'drafting' || phase === 'quoted' || delivered;
   input.disabled = !open || state.busy;
   send.disabled = !open || state.busy;
   input.placeholder = open
-    ? phase === 'quoted'
+    ? phase === 'quoted' || delivered
       ? 'Ask for a change…'
       : 'Describe the tool you need…'
     : DONE.has(phase)
@@ -332,6 +334,7 @@ async function onSend(ev) {
     bubble('assistant', data.reply.text, data.reply.at);
     setPhase(data.run.phase);
     if (data.run.quote && data.run.phase === 'quoted' && data.run.quote.version !== prevQuote) {
+      state.failureShown = false;
       await learnPaymentMethods();
       renderQuote(data.run, { focus: true });
       startPolling();
@@ -383,7 +386,11 @@ function renderQuote(run, opts = {}) {
   const card = h(
     'section',
     { class: 'card quote', 'aria-labelledby': headingId },
-    h('p', { class: 'eyebrow' }, 'Scope and price'),
+    h(
+      'p',
+      { class: 'eyebrow' },
+      run.revision ? `Version ${run.revision.version}: the change and its price` : 'Scope and price',
+    ),
     h('h2', { id: headingId, tabindex: '-1' }, s.title),
     s.summary ? h('p', { class: 'summary' }, s.summary) : null,
     s.features.length ? h('div', {}, h('h3', {}, 'What it does'), list(s.features, 'features')) : null,
@@ -758,8 +765,14 @@ async function handleEvents(events) {
     setPhase(phase);
     if (before === 'quoted' && phase !== 'quoted' && state.run) renderQuoteActions(state.run);
   }
-  if (state.run && DONE.has(state.run.phase) && !state.artifactsShown) await showArtifacts();
+  if (state.run && DONE.has(state.run.phase) && state.artifactsShown !== shownVersion(state.run))
+    await showArtifacts();
   if (state.run && state.run.phase === 'failed') renderFailure();
+}
+
+/** The version a delivered card shows (runs from before versions count as version 1). */
+function shownVersion(run) {
+  return run.version ?? 1;
 }
 
 function shouldPoll() {
@@ -797,6 +810,14 @@ async function pollLoop(token) {
 function renderFailure() {
   if (state.failureShown) return;
   state.failureShown = true;
+  if (state.run?.version) {
+    // A change that failed: the delivered version stays; the visitor can ask again.
+    notice(
+      `The change was not delivered and you will not be charged for it. Version ${state.run.version} is still yours, unchanged: ask for another change below, or start a new tool.`,
+      [h('button', { type: 'button', class: 'secondary', onclick: newBuild }, 'Build another tool')],
+    );
+    return;
+  }
   notice('Nothing unverified was delivered and you will not be charged for it.', [
     h('button', { type: 'button', class: 'primary', onclick: newBuild }, 'Start a new build'),
   ]);
@@ -808,6 +829,8 @@ function renderFailure() {
  * The receipt: every agreed check the delivered artifacts passed (their titles are the approved
  * quote's own words), when they were verified, and the web app as the last check left it.
  */
+let receiptCount = 0;
+
 function renderReceipt(artifacts) {
   const titles = [];
   let at = '';
@@ -820,10 +843,11 @@ function renderReceipt(artifacts) {
     for (const c of r.checks) if (c.passed && !titles.includes(c.title)) titles.push(c.title);
   }
   if (!titles.length) return null;
+  const receiptId = `receipt-title-${++receiptCount}`;
   return h(
     'section',
-    { class: 'receipt', 'aria-labelledby': 'receipt-title' },
-    h('h3', { id: 'receipt-title' }, 'Checked before delivery'),
+    { class: 'receipt', 'aria-labelledby': receiptId },
+    h('h3', { id: receiptId }, 'Checked before delivery'),
     h(
       'ul',
       { class: 'receipt-checks' },
@@ -850,7 +874,8 @@ function renderReceipt(artifacts) {
 }
 
 async function showArtifacts() {
-  state.artifactsShown = true;
+  const run = state.run;
+  state.artifactsShown = shownVersion(run);
   let data;
   try {
     data = await api('GET', runPath('/artifacts'));
@@ -859,17 +884,72 @@ async function showArtifacts() {
     errorLine(err, showArtifacts);
     return;
   }
-  const artifacts = data.artifacts || [];
-  const web = artifacts.filter((a) => a.preview_url);
-  const bins = artifacts.filter((a) => a.download_url);
-  const title = state.run?.scope?.title || 'Your tool';
+  const version = data.version ?? shownVersion(run);
+  const versions = run?.versions || [];
+  const title = run?.scope?.title || 'Your tool';
+  const headingId = `ready-title-${version}`;
   const card = h(
     'section',
-    { class: 'card ready', 'aria-labelledby': 'ready-title' },
-    h('p', { class: 'eyebrow' }, 'Verified and ready'),
-    h('h2', { id: 'ready-title', tabindex: '-1' }, `${title} is ready`),
+    { class: 'card ready', 'aria-labelledby': headingId, 'data-version': String(version) },
+    h('p', { class: 'eyebrow' }, versions.length > 1 ? `Version ${version} (current)` : 'Verified and ready'),
+    h('h2', { id: headingId, tabindex: '-1' }, `${title} is ready`),
     h('p', { class: 'muted' }, 'It was built, checked and started successfully before we delivered it.'),
   );
+  // An earlier card in the transcript now shows an older version.
+  for (const old of document.querySelectorAll('.card.ready[data-version]')) {
+    if (old.getAttribute('data-version') !== String(version)) old.classList.add('superseded');
+  }
+  renderArtifactList(card, data.artifacts || [], title);
+  const earlier = versions.filter((v) => v.version !== version).reverse();
+  if (earlier.length) card.append(earlierVersions(earlier, title));
+  card.append(
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', onclick: newBuild }, 'Build another tool'),
+    ),
+  );
+  append(card);
+  updateComposer();
+}
+
+/** Earlier versions, each opened on demand with its own receipt, preview and downloads. */
+function earlierVersions(versions, title) {
+  return h(
+    'section',
+    { class: 'earlier-versions', 'aria-label': 'Earlier versions' },
+    h('h3', {}, 'Earlier versions'),
+    versions.map((v) => {
+      const body = h('div', { class: 'version-body' });
+      const details = h(
+        'details',
+        { class: 'version', 'data-version': String(v.version) },
+        h(
+          'summary',
+          {},
+          `Version ${v.version}`,
+          h('span', { class: 'muted' }, ` · verified ${formatTime(v.verified_at)}`),
+        ),
+        body,
+      );
+      details.addEventListener('toggle', async () => {
+        if (!details.open || body.childElementCount) return;
+        try {
+          const data = await api('GET', runPath(`/artifacts?version=${v.version}`));
+          renderArtifactList(body, data.artifacts || [], `${title} (version ${v.version})`);
+        } catch (err) {
+          body.append(h('p', { class: 'muted' }, err instanceof Error ? err.message : 'Could not load it.'));
+        }
+      });
+      return details;
+    }),
+  );
+}
+
+/** One version's web app, downloads and receipt, appended to `card`. */
+function renderArtifactList(card, artifacts, title) {
+  const web = artifacts.filter((a) => a.preview_url);
+  const bins = artifacts.filter((a) => a.download_url);
   for (const a of web) {
     const frameWrap = h('div', { class: 'preview-frame', hidden: true });
     const toggle = h(
@@ -974,14 +1054,6 @@ async function showArtifacts() {
     card.append(h('p', {}, 'The artifacts are being prepared. Reload in a moment.'));
   const receipt = renderReceipt(artifacts);
   if (receipt) card.append(receipt);
-  card.append(
-    h(
-      'div',
-      { class: 'actions' },
-      h('button', { type: 'button', class: 'secondary', onclick: newBuild }, 'Build another tool'),
-    ),
-  );
-  append(card);
 }
 
 async function copyText(text, btn) {
@@ -1098,9 +1170,10 @@ async function loadRun(runId) {
     }
   }
   setPhase(run.phase);
-  if (DONE.has(run.phase)) await showArtifacts();
-  else if (run.phase === 'failed') renderFailure();
-  else startPolling();
+  // Every delivered version stays listed, whatever a later change is doing.
+  if (DONE.has(run.phase) || run.version) await showArtifacts();
+  if (run.phase === 'failed') renderFailure();
+  else if (!DONE.has(run.phase)) startPolling();
 }
 
 // ---------------------------------------------------------------- email login / my builds

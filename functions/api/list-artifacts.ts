@@ -4,11 +4,11 @@ import { loadConfig } from '../../lib/aws/config.ts';
 import { presignScreenshot, signLocalDownload } from '../../lib/aws/download-links.ts';
 import { previewUrl } from '../../lib/aws/preview-links.ts';
 import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
-import { toPublicArtifact } from '../../lib/domain/projection.ts';
-import type { PublicArtifact } from '../../lib/domain/public-schemas.ts';
+import { deliveredChecks, toPublicArtifact } from '../../lib/domain/projection.ts';
+import { ArtifactsQuerySchema, type PublicArtifact } from '../../lib/domain/public-schemas.ts';
 import { requireCaller } from '../shared/caller.ts';
 import { appDeps } from '../shared/deps.ts';
-import { apiHandler, json } from '../shared/http.ts';
+import { apiHandler, json, parse } from '../shared/http.ts';
 import { previewSecret, sessionSecret } from '../shared/secrets.ts';
 
 async function previewFor(runId: string, a: VerifiedArtifact): Promise<string | null> {
@@ -41,15 +41,24 @@ async function withLinks(runId: string, a: VerifiedArtifact, pub: PublicArtifact
 }
 
 /**
- * GET /api/v1/build-runs/{run_id}/artifacts: verified artifacts only, public fields only, with
- * download routes, for web apps a signed preview link on the separate preview origin, and with
- * each artifact's receipt (the agreed checks it passed; a short-lived link to its screenshot).
+ * GET /api/v1/build-runs/{run_id}/artifacts[?version=N]: the current (or version N's) verified
+ * artifacts only, public fields only, with download routes, for web apps a signed preview link on
+ * the separate preview origin, and with each artifact's receipt (the agreed checks it passed; a
+ * short-lived link to its screenshot).
  */
 export const handler = apiHandler(async (event) => {
   const caller = await requireCaller(event);
-  const { run, artifacts } = await deliverArtifacts(appDeps(), caller, event.pathParameters?.run_id ?? '');
-  const out = await Promise.all(
-    artifacts.map((a) => withLinks(run.runId, a, toPublicArtifact(a, run.runId, run.spec?.checks))),
+  const query = parse(ArtifactsQuerySchema, event.queryStringParameters ?? {});
+  const { run, artifacts, version } = await deliverArtifacts(
+    appDeps(),
+    caller,
+    event.pathParameters?.run_id ?? '',
+    query.version,
   );
-  return json(200, { artifacts: out });
+  const out = await Promise.all(
+    artifacts.map((a) =>
+      withLinks(run.runId, a, toPublicArtifact(a, run.runId, deliveredChecks(run, query.version))),
+    ),
+  );
+  return json(200, { version, artifacts: out });
 });

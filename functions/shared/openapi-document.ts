@@ -84,6 +84,14 @@ export const OPERATIONS: Record<string, Operation> = {
   ListArtifacts: {
     summary:
       'Verified artifacts of the run (public fields only). Receiving the links marks the run delivered.',
+    query: [
+      {
+        name: 'version',
+        description:
+          'A delivered version of the run (default: the current one); 404 for a version it does not have.',
+        schema: { type: 'integer', minimum: 1 },
+      },
+    ],
     responses: {
       200: {
         description: 'Verified artifacts; empty until the run is verified.',

@@ -2,7 +2,9 @@ import { ConflictError, NotFoundError } from '../domain/errors.ts';
 import { newEvent } from '../domain/events.ts';
 import { transition } from '../domain/lifecycle.ts';
 import type { VerifiedArtifact } from '../domain/manifest.ts';
+import { deliveredArtifacts } from '../domain/projection.ts';
 import type { BuildRun } from '../domain/run.ts';
+import { currentVersion } from '../domain/versions.ts';
 import { type Caller, loadOwnedRun } from './access.ts';
 import type { AppDeps } from './deps.ts';
 import { recordEvents } from './record.ts';
@@ -10,40 +12,54 @@ import { recordEvents } from './record.ts';
 const DELIVERABLE = new Set(['artifact_ready', 'delivered']);
 
 /**
- * The verified artifacts of a run, for its owner. Handing out the links is delivery: the first
- * time a ready run's links are given out, the run moves to `delivered` (once, whoever races).
+ * The verified artifacts of a run, for its owner: the current version's, or version `version`'s
+ * (every delivered version stays available, whatever a later change is doing). Handing out the
+ * links is delivery: the first time a ready run's links are given out, the run moves to
+ * `delivered` (once, whoever races).
  */
 export async function deliverArtifacts(
   deps: Pick<AppDeps, 'store' | 'publisher' | 'now'>,
   caller: Caller,
   runId: string,
-): Promise<{ run: BuildRun; artifacts: VerifiedArtifact[] }> {
+  version?: number,
+): Promise<{ run: BuildRun; artifacts: VerifiedArtifact[]; version: number | null }> {
   const run = await loadOwnedRun(deps.store, runId, caller);
-  if (!DELIVERABLE.has(run.phase)) return { run, artifacts: [] };
+  const out = (r: BuildRun) => ({
+    run: r,
+    artifacts: deliveredArtifacts(r, version),
+    version: version ?? currentVersion(r)?.number ?? (DELIVERABLE.has(r.phase) ? 1 : null),
+  });
+  if (version !== undefined && deliveredArtifacts(run, version).length === 0)
+    throw new NotFoundError('version');
   if (run.phase === 'artifact_ready') {
     const next = transition(run, 'delivered', {}, deps.now());
     try {
       await deps.store.saveRun(next, { phase: run.phase, version: run.version });
       await recordEvents(deps, runId, [newEvent('bus.build.run.delivered', {})]);
-      return { run: next, artifacts: next.artifacts };
+      return out(next);
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
-      const current = await loadOwnedRun(deps.store, runId, caller);
-      return { run: current, artifacts: DELIVERABLE.has(current.phase) ? current.artifacts : [] };
+      return out(await loadOwnedRun(deps.store, runId, caller));
     }
   }
-  return { run, artifacts: run.artifacts };
+  return out(run);
 }
 
-/** One verified, downloadable artifact of the caller's run, or 404. Web apps open as previews. */
+/** Every artifact of every delivered version of a run (published ids are unique across versions). */
+function allDeliveredArtifacts(run: BuildRun): VerifiedArtifact[] {
+  const versions = run.versions ?? [];
+  return versions.length > 0 ? versions.flatMap((v) => v.artifacts) : deliveredArtifacts(run);
+}
+
+/** One verified, downloadable artifact of the caller's run (any delivered version), or 404. */
 export async function resolveDownload(
   deps: Pick<AppDeps, 'store' | 'publisher' | 'now'>,
   caller: Caller,
   runId: string,
   artifactId: string,
 ): Promise<VerifiedArtifact> {
-  const { artifacts } = await deliverArtifacts(deps, caller, runId);
-  const artifact = artifacts.find((a) => a.artifact_id === artifactId);
+  const { run } = await deliverArtifacts(deps, caller, runId);
+  const artifact = allDeliveredArtifacts(run).find((a) => a.artifact_id === artifactId);
   if (!artifact || artifact.kind === 'web' || artifact.source_included) throw new NotFoundError('artifact');
   return artifact;
 }

@@ -1,10 +1,12 @@
+import type { BuildSpec } from '../domain/build-spec.ts';
 import { type NewBuildEvent, newEvent } from '../domain/events.ts';
 import { newMessageId } from '../domain/ids.ts';
 import type { IntakeEngine } from '../domain/intake/engine.ts';
 import { priceLine } from '../domain/intake/scope.ts';
 import { transition, update } from '../domain/lifecycle.ts';
-import { priceQuote } from '../domain/pricing.ts';
+import { priceQuote, priceRevision } from '../domain/pricing.ts';
 import type { BuildRun, Message } from '../domain/run.ts';
+import { currentVersion, findVersion, openRevision, withPaymentSnapshot } from '../domain/versions.ts';
 import { log } from '../log.ts';
 import { type Caller, loadOwnedRun } from './access.ts';
 import type { AppDeps } from './deps.ts';
@@ -13,6 +15,22 @@ import { recordEvents } from './record.ts';
 /** Appended to a quote while the run has no contact address (required before approval). */
 export const ASK_FOR_EMAIL =
   'To go ahead, please leave your email address: we need it before the build can start, and with it you can come back to this run from any device.';
+
+/**
+ * Whether a message continues a delivered tool's conversation: after delivery (or a failed change)
+ * it is a change request or a question; while a change is quoted it re-quotes the change.
+ */
+function isChangeConversation(run: BuildRun): boolean {
+  if (!currentVersion(run)) return false;
+  if (run.phase === 'quoted') return Boolean(run.revision);
+  return run.phase === 'artifact_ready' || run.phase === 'delivered' || run.phase === 'failed';
+}
+
+/** The spec of the version a change starts from. */
+function baseVersionSpec(run: BuildRun): BuildSpec | undefined {
+  const base = run.revision ? findVersion(run, run.revision.baseVersion) : currentVersion(run);
+  return base?.spec;
+}
 
 const BUSY_REPLY =
   'Your build is already approved and underway, so the scope can’t change now. Progress appears here as it happens.';
@@ -46,11 +64,33 @@ export async function postMessage(
   let replyText: string;
   const events: NewBuildEvent[] = [];
 
-  if (run.phase === 'drafting' || run.phase === 'quoted') {
-    const outcome = await (await intakeFor(deps, caller)).respond(run, text);
+  const changing = isChangeConversation(run);
+  if (run.phase === 'drafting' || run.phase === 'quoted' || changing) {
+    // A delivered tool (or its quoted change): the message is read against the version it changes.
+    const base = changing ? baseVersionSpec(run) : undefined;
+    const asked: BuildRun = base
+      ? {
+          ...run,
+          spec: run.phase === 'quoted' ? run.spec : base,
+          intake:
+            run.phase === 'quoted'
+              ? run.intake
+              : { ...run.intake, questionsAsked: 0, pendingQuestion: undefined },
+        }
+      : run;
+    const outcome = await (await intakeFor(deps, caller)).respond(asked, text, { revision: Boolean(base) });
     replyText = outcome.reply;
     if (outcome.kind === 'quote') {
-      const quote = priceQuote(outcome.spec, deps.priceTable, (run.quote?.version ?? 0) + 1, now);
+      const quoteVersion = (run.quote?.version ?? 0) + 1;
+      const revision = base ? openRevision(run, now) : undefined;
+      const quote =
+        base && revision
+          ? priceRevision(outcome.spec, base, deps.priceTable, {
+              quoteVersion,
+              versionNumber: revision.number,
+              now,
+            })
+          : priceQuote(outcome.spec, deps.priceTable, quoteVersion, now);
       replyText = [replyText, priceLine(quote), ...(run.owner.email ? [] : [ASK_FOR_EMAIL])].join('\n');
       const patch = {
         intake: outcome.intake,
@@ -58,8 +98,17 @@ export async function postMessage(
         artifactType: outcome.spec.artifactType,
         quote,
         payment: { status: 'none' as const },
+        ...(revision && { revision, versions: withPaymentSnapshot(run) }),
       };
-      next = run.phase === 'drafting' ? transition(run, 'quoted', patch, now) : update(run, patch, now);
+      next = run.phase === 'quoted' ? update(run, patch, now) : transition(run, 'quoted', patch, now);
+      if (revision && run.phase !== 'quoted') {
+        events.push(
+          newEvent('bus.build.revision.requested', {
+            version: revision.number,
+            baseVersion: revision.baseVersion,
+          }),
+        );
+      }
       events.push(
         newEvent('bus.build.quote.ready', {
           quoteVersion: quote.version,

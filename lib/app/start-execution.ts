@@ -9,9 +9,15 @@ export interface ExecutionStarter {
   start(name: string, input: { runId: string }): Promise<{ started: boolean }>;
 }
 
-/** `{run_id}` for the first execution, `{run_id}-retry-{n}` for the n-th operator retry. */
-export function executionName(run: Pick<BuildRun, 'runId' | 'retries'>): string {
-  return run.retries ? `${run.runId}-retry-${run.retries}` : run.runId;
+/**
+ * `{run_id}` for the first execution, `{run_id}-v{n}` for the build of version n ≥ 2 (a change
+ * after delivery), and `-retry-{k}` after either for the k-th operator retry (k counts the run's
+ * retries, so every name is new).
+ */
+export function executionName(run: Pick<BuildRun, 'runId' | 'retries' | 'revision'>): string {
+  const base = run.revision ? `${run.runId}-v${run.revision.number}` : run.runId;
+  const retries = run.retries ?? 0;
+  return retries > (run.revision?.retriesAtStart ?? 0) ? `${base}-retry-${retries}` : base;
 }
 
 export interface StartResult {
@@ -25,7 +31,7 @@ export interface StartResult {
 /** Starts the run's current execution (by name; a second start is a no-op). */
 export async function startRunExecution(
   starter: ExecutionStarter,
-  run: Pick<BuildRun, 'runId' | 'retries'>,
+  run: Pick<BuildRun, 'runId' | 'retries' | 'revision'>,
 ): Promise<StartResult> {
   const name = executionName(run);
   const { started } = await starter.start(name, { runId: run.runId });

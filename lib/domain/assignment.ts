@@ -25,6 +25,25 @@ export const WorkerAssignmentSchema = z
     rules: z.array(z.string()),
     progressStyle: z.string(),
     previousFailure: z.string().optional(),
+    /**
+     * A change to a delivered tool: build version `version` from version `baseVersion`'s verified
+     * commit (`baseCommit`, set on the change's first attempt only: repairs continue from the
+     * failed work). `baseFeatures` is what that version does, so the coder keeps what works.
+     */
+    revision: z
+      .object({
+        version: z.number().int().min(2),
+        baseVersion: z.number().int().positive(),
+        baseCommit: z
+          .string()
+          .regex(/^[0-9a-f]{40}$/)
+          .optional(),
+        baseFeatures: z.array(z.string()).max(12),
+        basePlatforms: z.array(z.string()).max(8),
+        baseArtifactType: z.enum(['web', 'binary', 'both']),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type WorkerAssignment = z.infer<typeof WorkerAssignmentSchema>;

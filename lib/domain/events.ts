@@ -102,6 +102,20 @@ export const RunFailedEvent = ev('bus.build.run.failed', {
   internalReason: z.string(),
 });
 export const RunDeliveredEvent = ev('bus.build.run.delivered', {});
+/** A change request after delivery opened version `version` (built from `baseVersion`). */
+export const RevisionRequestedEvent = ev('bus.build.revision.requested', {
+  version: z.number().int().min(2),
+  baseVersion: z.number().int().positive(),
+});
+/** Version `version` was verified and published; it is now the current version. */
+export const VersionPublishedEvent = ev('bus.build.version.published', {
+  version: z.number().int().positive(),
+});
+/** The change could not be built; `baseVersion` stays delivered and current. */
+export const RevisionFailedEvent = ev('bus.build.revision.failed', {
+  version: z.number().int().min(2),
+  baseVersion: z.number().int().positive(),
+});
 
 export const BuildEventSchema = z.discriminatedUnion('type', [
   RunRequestedEvent,
@@ -115,6 +129,9 @@ export const BuildEventSchema = z.discriminatedUnion('type', [
   ArtifactVerifiedEvent,
   RunFailedEvent,
   RunDeliveredEvent,
+  RevisionRequestedEvent,
+  VersionPublishedEvent,
+  RevisionFailedEvent,
 ]);
 export type BuildEvent = z.infer<typeof BuildEventSchema>;
 export type BuildEventType = BuildEvent['type'];

@@ -1,6 +1,13 @@
 import { newRunId, newTaskRef } from './ids.ts';
-import { assertTransition, type Phase, TERMINAL_PHASES } from './phases.ts';
+import {
+  assertTransition,
+  IllegalTransitionError,
+  isRevisionEntry,
+  type Phase,
+  TERMINAL_PHASES,
+} from './phases.ts';
 import type { BuildRun, Owner } from './run.ts';
+import { currentVersion } from './versions.ts';
 
 export function newBuildRun(owner: Owner, now: string, runId: string = newRunId()): BuildRun {
   return {
@@ -30,6 +37,12 @@ export type RunPatch = Partial<Omit<BuildRun, 'runId' | 'owner' | 'phase' | 'ver
  */
 export function transition(run: BuildRun, to: Phase, patch: RunPatch, now: string): BuildRun {
   assertTransition(run.phase, to);
+  // `→ quoted` after delivery or a failure is either a change request (it needs a delivered
+  // version and names the revision it opens) or an operator retry of a failed card-paid run that
+  // goes back to its quote for a new checkout (it counts a retry).
+  const retry = run.phase === 'failed' && (patch.retries ?? 0) > (run.retries ?? 0);
+  const change = Boolean(currentVersion(run) && (patch.revision ?? run.revision));
+  if (isRevisionEntry(run.phase, to) && !retry && !change) throw new IllegalTransitionError(run.phase, to);
   return {
     ...run,
     ...patch,

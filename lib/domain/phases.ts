@@ -21,6 +21,9 @@ export type Phase = z.infer<typeof PhaseSchema>;
  * Allowed transitions. `failed` is reachable from every live phase; a failed run can be
  * reopened by an operator (`failed → authorized`, a new attempt and execution).
  * `artifact_pending → worker_running` is the repair loop.
+ * `artifact_ready | delivered | failed → quoted` is a change request after delivery (a revision,
+ * lib/domain/versions.ts): only a run with a delivered version may take it
+ * ({@link REVISION_ENTRIES}, enforced by `transition`), so a failed first build never re-quotes.
  */
 export const TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = {
   drafting: ['quoted', 'failed'],
@@ -29,12 +32,24 @@ export const TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = {
   repo_ready: ['worker_running', 'failed'],
   worker_running: ['artifact_pending', 'failed'],
   artifact_pending: ['artifact_ready', 'worker_running', 'failed'],
-  artifact_ready: ['delivered'],
-  delivered: [],
+  artifact_ready: ['delivered', 'quoted'],
+  delivered: ['quoted'],
   // An operator retry: straight back to `authorized`, or to `quoted` when the visitor must pay
-  // again (a card-paid run whose authorization was released).
+  // again (a card-paid run whose authorization was released). `→ quoted` is also a change request
+  // after delivery (a revision).
   failed: ['authorized', 'quoted'],
 };
+
+/** Moves that open a revision: allowed only for a run that has a delivered version. */
+export const REVISION_ENTRIES: ReadonlyArray<readonly [Phase, Phase]> = [
+  ['artifact_ready', 'quoted'],
+  ['delivered', 'quoted'],
+  ['failed', 'quoted'],
+];
+
+export function isRevisionEntry(from: Phase, to: Phase): boolean {
+  return REVISION_ENTRIES.some(([f, t]) => f === from && t === to);
+}
 
 export const TERMINAL_PHASES: readonly Phase[] = ['delivered', 'failed'];
 

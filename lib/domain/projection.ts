@@ -13,7 +13,13 @@ import type {
   PublicRun,
 } from './public-schemas.ts';
 import type { BuildRun, Message } from './run.ts';
-import { FAILURE_SENTENCES, PHASE_SENTENCES } from './status.ts';
+import {
+  FAILURE_SENTENCES,
+  PHASE_SENTENCES,
+  REVISION_PHASE_SENTENCES,
+  revisionFailedSentence,
+} from './status.ts';
+import { currentVersion } from './versions.ts';
 
 /**
  * The public projection: the only way anything about a run leaves the backend. Every function
@@ -67,6 +73,30 @@ export function toPublicArtifact(
   };
 }
 
+/**
+ * The artifacts a visitor may have now: the current version's, whatever a later change is doing
+ * (a run from before versions: the ready or delivered run's own).
+ */
+export function deliveredArtifacts(run: BuildRun, version?: number): VerifiedArtifact[] {
+  const versions = run.versions ?? [];
+  if (versions.length > 0) {
+    const v =
+      version === undefined ? versions[versions.length - 1] : versions.find((x) => x.number === version);
+    return v ? v.artifacts : [];
+  }
+  if (version !== undefined && version !== 1) return [];
+  return run.phase === 'artifact_ready' || run.phase === 'delivered' ? run.artifacts : [];
+}
+
+/** The approved checks of the version whose artifacts {@link deliveredArtifacts} returns (the receipt's titles). */
+export function deliveredChecks(run: BuildRun, version?: number): AcceptanceCheck[] | undefined {
+  const versions = run.versions ?? [];
+  if (versions.length === 0) return run.spec?.checks;
+  const v =
+    version === undefined ? versions[versions.length - 1] : versions.find((x) => x.number === version);
+  return v?.spec.checks;
+}
+
 export function toPublicMessage(m: Message): PublicMessage {
   return { message_id: m.messageId, role: m.role, text: m.text, at: m.at };
 }
@@ -76,8 +106,15 @@ export function toPublicRun(
   messages?: Message[],
   opts: { paymentMethods?: PaymentMethod[] } = {},
 ): PublicRun {
+  const current = currentVersion(run);
   const status =
-    run.phase === 'failed' && run.failure ? FAILURE_SENTENCES[run.failure.code] : PHASE_SENTENCES[run.phase];
+    run.phase === 'failed' && current
+      ? revisionFailedSentence(current.number)
+      : run.phase === 'failed' && run.failure
+        ? FAILURE_SENTENCES[run.failure.code]
+        : run.revision && current && REVISION_PHASE_SENTENCES[run.phase]
+          ? (REVISION_PHASE_SENTENCES[run.phase] as string)
+          : PHASE_SENTENCES[run.phase];
   const out: PublicRun = {
     run_id: run.runId,
     phase: run.phase,
@@ -108,10 +145,15 @@ export function toPublicRun(
     contact_email_set: Boolean(run.owner.email),
     contact_email_confirmed: Boolean(run.owner.email) && run.owner.emailVerified,
     attempt: run.attempts,
-    artifacts:
-      run.phase === 'artifact_ready' || run.phase === 'delivered'
-        ? run.artifacts.map((a) => toPublicArtifact(a, run.runId, run.spec?.checks))
-        : [],
+    version: current?.number ?? null,
+    versions: (run.versions ?? []).map((v) => ({
+      version: v.number,
+      current: v.number === current?.number,
+      verified_at: v.verifiedAt,
+      artifact_count: v.artifacts.length,
+    })),
+    revision: run.revision ? { version: run.revision.number, base_version: run.revision.baseVersion } : null,
+    artifacts: deliveredArtifacts(run).map((a) => toPublicArtifact(a, run.runId, deliveredChecks(run))),
     created_at: run.createdAt,
     updated_at: run.updatedAt,
   };
@@ -200,6 +242,14 @@ function projectEvent(e: BuildEvent, approved: readonly string[]): PublicEvent |
       return pub(FAILURE_SENTENCES[e.data.code], 'failed');
     case 'bus.build.run.delivered':
       return pub('Your verified artifact has been delivered.', 'delivered');
+    case 'bus.build.revision.requested':
+      return pub(`Your change request will become version ${e.data.version}.`);
+    case 'bus.build.version.published':
+      return pub(`Version ${e.data.version} is ready.`);
+    case 'bus.build.revision.failed':
+      return pub(
+        `Version ${e.data.version} could not be finished. Version ${e.data.baseVersion} is still delivered and unchanged.`,
+      );
     default:
       return null;
   }

@@ -61,6 +61,21 @@ export const PublicArtifactSchema = z
   .strict()
   .meta({ id: 'Artifact' });
 
+/** One delivered version of a run: its artifacts are listed by `GET …/artifacts?version=N`. */
+export const PublicVersionSchema = z
+  .object({
+    version: z.number().int().positive(),
+    current: z.boolean(),
+    verified_at: z.string(),
+    artifact_count: z.number().int().nonnegative(),
+  })
+  .strict()
+  .meta({ id: 'Version' });
+
+export const ArtifactsQuerySchema = z
+  .object({ version: z.coerce.number().int().min(1).max(1000).optional() })
+  .strict();
+
 export const PublicMessageSchema = z
   .object({
     message_id: z.string(),
@@ -119,6 +134,16 @@ export const PublicRunSchema = z
     /** The contact address was confirmed by the run's owner (a code sent to it). */
     contact_email_confirmed: z.boolean(),
     attempt: z.number().int(),
+    /** The current delivered version (null before the first delivery). */
+    version: z.number().int().positive().nullable(),
+    /** Every delivered version, oldest first. */
+    versions: z.array(PublicVersionSchema),
+    /** A change being quoted or built: it becomes `version`, starting from `base_version`. */
+    revision: z
+      .object({ version: z.number().int().positive(), base_version: z.number().int().positive() })
+      .strict()
+      .nullable(),
+    /** The current version's artifacts. */
     artifacts: z.array(PublicArtifactSchema),
     messages: z.array(PublicMessageSchema).optional(),
     created_at: z.string(),
@@ -157,7 +182,9 @@ export const CheckoutResponseSchema = z
   .strict()
   .meta({ id: 'CheckoutResponse' });
 export const MessageResponseSchema = z.object({ run: PublicRunSchema, reply: PublicMessageSchema }).strict();
-export const ArtifactsResponseSchema = z.object({ artifacts: z.array(PublicArtifactSchema) }).strict();
+export const ArtifactsResponseSchema = z
+  .object({ version: z.number().int().positive().nullable(), artifacts: z.array(PublicArtifactSchema) })
+  .strict();
 export const EventsResponseSchema = z
   .object({ events: z.array(PublicEventSchema), next_after: z.number().int() })
   .strict();
@@ -186,3 +213,4 @@ export type PublicMessage = z.infer<typeof PublicMessageSchema>;
 export type PublicRun = z.infer<typeof PublicRunSchema>;
 export type PublicQuoteCheck = z.infer<typeof PublicQuoteCheckSchema>;
 export type PublicEvent = z.infer<typeof PublicEventSchema>;
+export type PublicVersion = z.infer<typeof PublicVersionSchema>;

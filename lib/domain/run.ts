@@ -6,6 +6,7 @@ import { ArtifactManifestSchema, VerifiedArtifactSchema } from './manifest.ts';
 import { PhaseSchema } from './phases.ts';
 import { QuoteSchema } from './quote.ts';
 import { FailureCodeSchema } from './status.ts';
+import { RevisionSchema, RunVersionSchema } from './versions.ts';
 
 export const PaymentStatusSchema = z.enum([
   'none',
@@ -46,6 +47,11 @@ export const VerificationResultSchema = z
     passed: z.boolean(),
     checks: z.array(z.object({ name: z.string(), passed: z.boolean(), detail: z.string().optional() })),
     internalReason: z.string().optional(),
+    /** The worker's commit of the verified work (from its result). Internal only. */
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/)
+      .optional(),
     /** Each acceptance check the gate ran on this attempt's candidate (detail internal). */
     outcomes: z.array(CheckOutcomeSchema).max(16).optional(),
     /**
@@ -121,6 +127,10 @@ export const BuildRunSchema = z
       })
       .strict()
       .optional(),
+    /** Every delivered version, oldest first (lib/domain/versions.ts); the last one is current. */
+    versions: z.array(RunVersionSchema).max(50).optional(),
+    /** The change request being quoted or built (version N+1 of a delivered run). */
+    revision: RevisionSchema.optional(),
     /** Operator retries so far (`failed → authorized`); names the retry execution `{run_id}-retry-{n}`. */
     retries: z.number().int().nonnegative().optional(),
     createdAt: z.string(),

@@ -29,3 +29,17 @@ export const PHASE_SENTENCES: Record<Phase, string> = {
   delivered: 'Your verified artifact has been delivered.',
   failed: 'The build run stopped.',
 };
+
+/** The status sentence while a change to a delivered tool is quoted or built (the tool stays delivered). */
+export const REVISION_PHASE_SENTENCES: Partial<Record<Phase, string>> = {
+  quoted: 'The change and its price are ready for your approval. Your current version stays available.',
+  authorized: 'Change approved. The new version is about to be built.',
+  repo_ready: 'The new version’s workspace is prepared.',
+  worker_running: 'The build worker is making your change.',
+  artifact_pending: 'The new version is being verified.',
+};
+
+/** A change that could not be built leaves the current version delivered. */
+export function revisionFailedSentence(current: number): string {
+  return `The change could not be finished. Version ${current} is still delivered and unchanged; you can ask for another change.`;
+}

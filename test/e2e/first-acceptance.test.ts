@@ -406,6 +406,42 @@ describe.skipIf(SKIP_BROWSER_TESTS)('first acceptance (browser)', () => {
     expect(pageErrors).toEqual([]);
     expect(cspViolations).toEqual([]);
 
+    // 10b. After delivery the conversation goes on: a change typed in the composer is quoted as
+    //     version 2, approved, built from version 1, and delivered with version 1 still listed.
+    const composer = page.locator('#composer-input');
+    await expect.poll(() => composer.isEnabled(), POLL).toBe(true);
+    expect(await composer.getAttribute('placeholder')).toBe('Ask for a change…');
+    await send(page, 'Please call it Bill Splitter');
+    const change = page.locator('.card.quote').last();
+    await hasText(change.locator('.eyebrow'), 'Version 2: the change and its price');
+    await hasText(change.locator('h2'), 'Bill Splitter');
+    await hasText(change, 'Change to your tool (version 2)');
+    await hasText(change, 'How we will check it');
+    await screenshot(page, 'change-quote');
+    await change.locator('[data-action="request-approval"]').click();
+    await hasText(change.locator('.waiting'), /approval requested/i);
+    const approvedChange = await busBuild(stack.dataDir, 'approve', runId!);
+    expect(approvedChange.code, approvedChange.stderr + approvedChange.stdout).toBe(0);
+    const v2 = page.locator('.card.ready[data-version="2"]');
+    await v2.waitFor({ timeout: BUILD_TIMEOUT_MS });
+    await hasText(v2.locator('.eyebrow'), 'Version 2 (current)');
+    await hasText(v2.locator('h2'), 'Bill Splitter is ready');
+    await hasText(v2.locator('.receipt h3'), 'Checked before delivery');
+    await hasCount(v2.locator('[data-action="download"][data-platform="linux-amd64"]'), 1);
+    const earlier = v2.locator('.earlier-versions details.version[data-version="1"]');
+    await hasText(earlier.locator('summary'), 'Version 1');
+    await earlier.locator('summary').click();
+    await hasCount(earlier.locator('[data-action="download"][data-platform="linux-amd64"]'), 1);
+    await hasText(earlier.locator('.receipt h3'), 'Checked before delivery');
+    await hasCount(earlier.locator('[data-action="open-preview"]'), 1);
+    const v1Sha = (await earlier.locator('.sha-value').first().innerText()).trim();
+    const v2Sha = (await v2.locator('.download .sha-value').first().innerText()).trim();
+    expect(v1Sha).toMatch(/^[0-9a-f]{64}$/);
+    expect(v2Sha).not.toBe(v1Sha);
+    await screenshot(page, 'version-2-ready');
+    assertNoLeaks('page text (version 2)', await page.locator('body').innerText());
+    for (const b of bodies) assertNoLeaks(b.url, b.body);
+
     // 11. The same run on a phone: no horizontal scroll, downloads still in reach.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();
@@ -415,7 +451,7 @@ describe.skipIf(SKIP_BROWSER_TESTS)('first acceptance (browser)', () => {
     console.info(`[e2e] chat → preview ready in ${Math.round(buildMs / 1000)} s`);
     await context.close();
     finishedRun = runId!;
-  }, 420_000);
+  }, 720_000);
 
   it('continues the build on another device after an email sign-in', async () => {
     if (!finishedRun) throw new Error('needs the finished run of the first test');

@@ -6,6 +6,7 @@ import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
 import { PHASES } from '../../lib/domain/phases.ts';
 import { type BuildRun, type Message, PaymentStatusSchema } from '../../lib/domain/run.ts';
 import { FAILURE_SENTENCES } from '../../lib/domain/status.ts';
+import type { RunVersion } from '../../lib/domain/versions.ts';
 
 /**
  * Internal values are drawn from recognisable "canary" shapes so the property test can search the
@@ -181,6 +182,42 @@ export const verifiedArtifactArb: fc.Arbitrary<VerifiedArtifact> = fc.record({
   ),
 });
 
+const specArb = fc.record({
+  title: fc.constantFrom('Tip Calculator', 'Unit Converter'),
+  summary: fc.constantFrom('Splits the bill.', 'Converts units.'),
+  requestText: fc.constantFrom('I need a tip calculator'),
+  artifactType: fc.constantFrom(...ARTIFACT_TYPES),
+  platforms: fc.subarray(DEFAULT_PLATFORMS),
+  // The recipe is an internal choice of the worker's coder: a canary.
+  recipe: fc.option(
+    canaryCore.map((c) => `rcp-${c}`),
+    { nil: undefined },
+  ),
+  features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
+  outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
+  complexity: fc.constantFrom('small' as const, 'medium' as const),
+  // The receipt's checks (SPEC_CHECKS), or checks whose internals are canaries.
+  checks: fc.option(fc.oneof(fc.constant(SPEC_CHECKS), checksArb), { nil: undefined }),
+});
+
+/** A delivered version: its commit and payment ids are internal canaries. */
+const versionArb = (n: number): fc.Arbitrary<RunVersion> =>
+  fc.record({
+    number: fc.constant(n),
+    spec: specArb,
+    quoteVersion: fc.integer({ min: 1, max: 5 }),
+    amountCents: fc.nat({ max: 100_000 }),
+    currency: fc.constant('eur'),
+    commit: fc.stringMatching(/^[0-9a-f]{40}$/),
+    attempt: fc.integer({ min: 1, max: 9 }),
+    artifacts: fc.array(verifiedArtifactArb, { maxLength: 3 }),
+    verifiedAt: iso,
+    payment: fc.option(
+      fc.record({ status: fc.constant('captured'), paymentIntentId: secretValue.map((v) => `pi_${v}`) }),
+      { nil: undefined },
+    ),
+  });
+
 export const runArb: fc.Arbitrary<BuildRun> = fc.record({
   runId: runIdArb,
   owner: fc.record({
@@ -220,26 +257,7 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
     ),
     note: fc.option(reasonValue, { nil: undefined }),
   }),
-  spec: fc.option(
-    fc.record({
-      title: fc.constantFrom('Tip Calculator', 'Unit Converter'),
-      summary: fc.constantFrom('Splits the bill.', 'Converts units.'),
-      requestText: fc.constantFrom('I need a tip calculator'),
-      artifactType: fc.constantFrom(...ARTIFACT_TYPES),
-      platforms: fc.subarray(DEFAULT_PLATFORMS),
-      // The recipe is an internal choice of the worker's coder: a canary.
-      recipe: fc.option(
-        canaryCore.map((c) => `rcp-${c}`),
-        { nil: undefined },
-      ),
-      features: fc.array(fc.constantFrom('Tip percentage', 'Split'), { maxLength: 3 }),
-      outOfScope: fc.array(fc.constantFrom('Accounts'), { maxLength: 1 }),
-      complexity: fc.constantFrom('small' as const, 'medium' as const),
-      // The receipt's checks (SPEC_CHECKS), or checks whose internals are canaries.
-      checks: fc.option(fc.oneof(fc.constant(SPEC_CHECKS), checksArb), { nil: undefined }),
-    }),
-    { nil: undefined },
-  ),
+  spec: fc.option(specArb, { nil: undefined }),
   quote: fc.option(
     fc.record({
       version: fc.integer({ min: 1, max: 5 }),
@@ -295,6 +313,22 @@ export const runArb: fc.Arbitrary<BuildRun> = fc.record({
         }),
         { maxLength: 2 },
       ),
+    }),
+    { nil: undefined },
+  ),
+  versions: fc.option(
+    fc
+      .integer({ min: 1, max: 3 })
+      .chain((k) => fc.tuple(...Array.from({ length: k }, (_, i) => versionArb(i + 1)))),
+    { nil: undefined },
+  ),
+  revision: fc.option(
+    fc.record({
+      number: fc.integer({ min: 2, max: 4 }),
+      baseVersion: fc.integer({ min: 1, max: 3 }),
+      retriesAtStart: fc.nat({ max: 2 }),
+      firstAttempt: fc.option(fc.integer({ min: 1, max: 9 }), { nil: undefined }),
+      requestedAt: iso,
     }),
     { nil: undefined },
   ),
@@ -366,6 +400,14 @@ export const eventArb: fc.Arbitrary<BuildEvent> = fc
           });
         case 'bus.build.run.failed':
           return fc.record({ code: failure, internalReason: reasonValue });
+        case 'bus.build.revision.requested':
+        case 'bus.build.revision.failed':
+          return fc.record({
+            version: fc.integer({ min: 2, max: 9 }),
+            baseVersion: fc.integer({ min: 1, max: 8 }),
+          });
+        case 'bus.build.version.published':
+          return fc.record({ version: fc.integer({ min: 1, max: 9 }) });
         default:
           return fc.constant({});
       }

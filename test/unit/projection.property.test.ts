@@ -68,6 +68,12 @@ function internalValues(run: BuildRun): string[] {
       ...(v.outcomes ?? []).map((o) => o.detail),
       v.screenshot?.key,
     ]),
+    ...(run.versions ?? []).flatMap((v) => [
+      v.commit,
+      v.payment?.paymentIntentId,
+      v.spec.recipe,
+      ...v.artifacts.flatMap((a) => [a.path, a.published_key]),
+    ]),
     // Canary checks only: SPEC_CHECKS carry plain words ("10", "km") that may appear elsewhere.
     ...(run.spec?.checks ?? [])
       .filter((c) => !SPEC_CHECKS.some((s) => s.id === c.id))
@@ -103,7 +109,7 @@ describe('public projection (property-based)', () => {
       ),
       { numRuns: 400 },
     );
-  });
+  }, 120_000); // 400 generated runs: seconds alone, longer on a loaded machine
 
   it('the quote shows each applicable acceptance check by title and kind only', () => {
     fc.assert(
@@ -206,11 +212,17 @@ describe('public projection (property-based)', () => {
     );
   });
 
-  it('lists artifacts only once the run is verified', () => {
+  it('lists artifacts only once the run is verified: the current version, whatever a change is doing', () => {
     fc.assert(
       fc.property(runArb, (run) => {
         const pub = toPublicRun(run);
-        if (run.phase !== 'artifact_ready' && run.phase !== 'delivered') expect(pub.artifacts).toEqual([]);
+        const versions = run.versions ?? [];
+        if (versions.length > 0) {
+          expect(pub.artifacts).toHaveLength(versions[versions.length - 1]?.artifacts.length ?? -1);
+          expect(pub.version).toBe(versions.length);
+          expect(pub.versions.filter((v) => v.current)).toHaveLength(1);
+        } else if (run.phase !== 'artifact_ready' && run.phase !== 'delivered')
+          expect(pub.artifacts).toEqual([]);
         else expect(pub.artifacts).toHaveLength(run.artifacts.length);
       }),
     );

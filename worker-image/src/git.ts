@@ -155,6 +155,19 @@ export async function cloneBranch(opts: {
   return { dir: opts.dir, branch: opts.branch, commit };
 }
 
+/**
+ * Makes the clone's work tree and index exactly the tree of `commit` (an ancestor on the branch:
+ * a delivered version), keeping HEAD at the branch tip, so the next commit on the branch says
+ * "this version starts from that one" without rewriting history. Throws when the commit is not
+ * on the branch.
+ */
+export async function restoreTree(opts: { dir: string; gitDir?: string; commit: string }): Promise<void> {
+  if (!/^[0-9a-f]{40}$/.test(opts.commit)) throw new Error('invalid commit');
+  const at = { cwd: opts.dir, gitDir: opts.gitDir };
+  await runGit(['merge-base', '--is-ancestor', opts.commit, 'HEAD'], at);
+  await runGit(['read-tree', '--reset', '-u', opts.commit], at);
+}
+
 export interface CommitPushResult {
   /** False when the working tree had no changes; nothing was committed or pushed. */
   committed: boolean;

@@ -21,6 +21,7 @@ import {
   commitAndPush,
   GitCommandError,
   type RepoLease,
+  restoreTree,
   StaleRepoLeaseError,
   takeRepoLease,
 } from './git.ts';
@@ -245,6 +246,25 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       if (err instanceof GitCommandError) log.block(err.stderr);
       throw new StepFailure('infrastructure', 'the repository lease could not be taken');
     }
+    // A change to a delivered tool starts from that version's verified commit, not from whatever
+    // later failed attempts left on the branch (repairs of the change continue from the tip).
+    const revision = assignment.revision;
+    if (revision?.baseCommit && revision.baseCommit !== baseCommit) {
+      try {
+        await restoreTree({ dir: worktree, commit: revision.baseCommit, ...(gitDir && { gitDir }) });
+        if (user) await giveToCommandUser(worktree, user);
+      } catch (err) {
+        if (err instanceof GitCommandError) log.block(err.stderr);
+        throw new StepFailure(
+          'internal',
+          `version ${revision.baseVersion}'s commit is not on the build branch`,
+          false,
+        );
+      }
+      log.line(
+        `worker: version ${revision.version} starts from version ${revision.baseVersion} (${revision.baseCommit})`,
+      );
+    }
     if (user) log.line(`worker: commands run as uid ${user.uid} gid ${user.gid}`);
     attemptWork = {
       worktree,
@@ -264,6 +284,16 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       attempt: assignment.attempt,
       log: (line: string) => log.line(`coder: ${line}`),
       ...(assignment.previousFailure ? { previousFailure: assignment.previousFailure } : {}),
+      ...(revision && {
+        revision: {
+          version: revision.version,
+          baseVersion: revision.baseVersion,
+          baseFeatures: revision.baseFeatures,
+          basePlatforms: revision.basePlatforms,
+          baseArtifactType: revision.baseArtifactType,
+          fromBase: Boolean(revision.baseCommit),
+        },
+      }),
       ...(sandbox && { sandbox }),
       ...(gitDir && { gitDir }),
       ...(channel && { progress: (r: Parameters<typeof channel.report>[0]) => channel.report(r) }),

@@ -4,6 +4,7 @@ import { type WorkerAssignment, WorkerAssignmentSchema } from '../../domain/assi
 import { type NewBuildEvent, newEvent } from '../../domain/events.ts';
 import { transition, update } from '../../domain/lifecycle.ts';
 import type { BuildRun } from '../../domain/run.ts';
+import { findVersion } from '../../domain/versions.ts';
 import type { AssignWorkerDeps } from './deps.ts';
 import { commit, loadTaskRun, TaskStateError } from './run-ops.ts';
 import type { BuildState } from './state.ts';
@@ -48,6 +49,19 @@ export function buildAssignment(
     progressStyle: p.progressStyle,
   };
   if (opts.previousFailure) assignment.previousFailure = opts.previousFailure;
+  const revision = run.revision;
+  const base = revision ? findVersion(run, revision.baseVersion) : undefined;
+  if (revision && base) {
+    const first = revision.firstAttempt === undefined || opts.attempt === revision.firstAttempt;
+    assignment.revision = {
+      version: revision.number,
+      baseVersion: base.number,
+      ...(first && base.commit && { baseCommit: base.commit }),
+      baseFeatures: [...base.spec.features],
+      basePlatforms: [...base.spec.platforms],
+      baseArtifactType: base.spec.artifactType,
+    };
+  }
   return WorkerAssignmentSchema.parse(assignment);
 }
 

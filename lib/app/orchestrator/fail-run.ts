@@ -1,8 +1,9 @@
 import { NotFoundError } from '../../domain/errors.ts';
-import { newEvent } from '../../domain/events.ts';
+import { type NewBuildEvent, newEvent } from '../../domain/events.ts';
 import { transition } from '../../domain/lifecycle.ts';
 import type { Phase } from '../../domain/phases.ts';
 import type { FailureCode } from '../../domain/status.ts';
+import { currentVersion } from '../../domain/versions.ts';
 import { log } from '../../log.ts';
 import type { FailRunDeps } from './deps.ts';
 import { commit, loadTaskRun } from './run-ops.ts';
@@ -81,7 +82,14 @@ export async function failRun(deps: FailRunDeps, state: BuildState): Promise<Bui
   const { code, internalReason } = failureOf(state);
   const at = deps.now();
   const next = transition(run, 'failed', { failure: { code, internalReason, at } }, at);
-  await commit(deps, run, next, [newEvent('bus.build.run.failed', { code, internalReason })]);
+  const events: NewBuildEvent[] = [newEvent('bus.build.run.failed', { code, internalReason })];
+  const current = currentVersion(run);
+  if (run.revision && current) {
+    events.push(
+      newEvent('bus.build.revision.failed', { version: run.revision.number, baseVersion: current.number }),
+    );
+  }
+  await commit(deps, run, next, events);
   await deps.settlement?.settle(next); // release the card authorization of a failed run
   return { ...state, failureCode: code };
 }

@@ -20,7 +20,12 @@ export async function prepareBranch(deps: PrepareBranchDeps, state: BuildState):
   if (!run.spec) throw new TaskStateError('the run has no build spec');
   if (run.phase === 'authorized') {
     const { repoId, branch } = await deps.repos.ensureBranch(run);
-    const next = transition(run, 'repo_ready', { repoId, branch }, deps.now());
+    // A change's first attempt starts from its base version's commit (AssignWorker).
+    const revision =
+      run.revision && run.revision.firstAttempt === undefined
+        ? { revision: { ...run.revision, firstAttempt: run.attempts + 1 } }
+        : {};
+    const next = transition(run, 'repo_ready', { repoId, branch, ...revision }, deps.now());
     run = await commit(deps, run, next, [newEvent('bus.build.repo.ready', { repoId, branch })]);
   }
   const base = run.attempts;

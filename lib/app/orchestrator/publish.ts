@@ -13,6 +13,7 @@ import {
   type VerifiedArtifact,
 } from '../../domain/manifest.ts';
 import type { VerificationResult } from '../../domain/run.ts';
+import { publishedArtifactId, publishedVersion, workingVersionNumber } from '../../domain/versions.ts';
 import { contentTypeFor, directoryDigest, sha256File, walkCandidate } from '../../verify/index.ts';
 import type { PublishDeps } from './deps.ts';
 import type { ArtifactStore } from './ports.ts';
@@ -59,10 +60,16 @@ async function publishEntry(
   deps: PublishDeps,
   runId: string,
   root: string,
-  entry: ManifestEntry,
+  manifestEntry: ManifestEntry,
   at: string,
+  versionNumber: number,
 ): Promise<VerifiedArtifact> {
-  const abs = path.join(root, entry.path);
+  const abs = path.join(root, manifestEntry.path);
+  // Every version publishes at keys of its own (lib/domain/versions.ts).
+  const entry = {
+    ...manifestEntry,
+    artifact_id: publishedArtifactId(manifestEntry.artifact_id, versionNumber),
+  };
   if (entry.kind === 'web') {
     // One walk, one hash per file: the digest is checked against the verified manifest and the
     // same hashes go with the uploads.
@@ -114,6 +121,8 @@ async function receiptFor(
   scratch: string,
   verified: VerificationResult,
   artifact: VerifiedArtifact,
+  /** The artifact's id in the manifest (the published id carries the version from 2 on). */
+  manifestId: string,
 ): Promise<ArtifactReceipt | undefined> {
   if (!verified.outcomes || verified.outcomes.length === 0) return undefined;
   const kind = artifact.kind === 'web' ? 'web' : 'cli';
@@ -123,7 +132,7 @@ async function receiptFor(
       .map((o) => ({ id: o.id, kind: o.kind, passed: o.passed, ranOn: o.ranOn })),
   };
   const shot = verified.screenshot;
-  if (shot && shot.artifactId === artifact.artifact_id) {
+  if (shot && shot.artifactId === manifestId) {
     const object = await deps.artifacts.getStream('evidence', shot.key);
     if (!object) throw new PublishIntegrityError(artifact.artifact_id, 'the screenshot');
     const file = path.join(scratch, `screenshot-${artifact.artifact_id}.png`);
@@ -188,11 +197,22 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
     }
     const at = deps.now();
     const artifacts: VerifiedArtifact[] = [];
+    const number = workingVersionNumber(run);
     for (const entry of deliverables) {
-      const artifact = await publishEntry(deps, run.runId, root, entry, at);
-      const receipt = await receiptFor(deps, run.runId, scratch, verified, artifact);
+      const artifact = await publishEntry(deps, run.runId, root, entry, at, number);
+      const receipt = await receiptFor(deps, run.runId, scratch, verified, artifact, entry.artifact_id);
       artifacts.push(receipt ? { ...artifact, receipt } : artifact);
     }
+    if (!run.spec || !run.quote) throw new TaskStateError('Publish needs the approved spec and quote');
+    const version = publishedVersion({
+      number,
+      spec: run.spec,
+      quote: run.quote,
+      commit: verified.commit,
+      attempt: state.attempt,
+      artifacts,
+      at,
+    });
 
     const kinds = [...new Set(artifacts.map((a) => a.kind))];
     const events: NewBuildEvent[] = [
@@ -203,7 +223,9 @@ export async function publish(deps: PublishDeps, state: BuildState): Promise<Bui
     if (kinds.some((k) => k !== 'web')) {
       events.push(newEvent('bus.build.progress.updated', { stage: 'downloads_ready' }));
     }
-    const ready = await commit(deps, run, transition(run, 'artifact_ready', { artifacts }, at), events);
+    events.push(newEvent('bus.build.version.published', { version: number }));
+    const patch = { artifacts, versions: [...(run.versions ?? []), version], revision: undefined };
+    const ready = await commit(deps, run, transition(run, 'artifact_ready', patch, at), events);
     await deps.settlement?.settle(ready); // capture the card authorization: never undoes artifact_ready
     return out;
   } finally {

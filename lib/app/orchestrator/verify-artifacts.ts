@@ -288,6 +288,7 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
     const shot = screenshots[0];
     if (shot) record.screenshot = { artifactId: shot.artifactId, key: shot.key };
     if (!report.passed) record.internalReason = clip(report.internalReason ?? 'verification failed');
+    if (result?.commit) record.commit = result.commit; // the version's commit, if it is published
     const manifest: ArtifactManifest | undefined = report.passed
       ? { schema_version: 1, run_id: run.runId, artifacts: report.artifacts }
       : run.manifest;

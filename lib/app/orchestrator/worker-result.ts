@@ -21,6 +21,12 @@ export const WorkerResultSchema = z.object({
   /** The worker id of the attempt's lease (worker-image/src/result.ts); absent before the assignment. */
   workerId: z.string().max(100).optional(),
   render: z.array(RenderRecordSchema).max(MAX_RENDER_RECORDS).optional().catch(undefined),
+  /** The commit the worker pushed (the version's commit once verified and published). */
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/)
+    .optional()
+    .catch(undefined),
 });
 export type WorkerResult = z.infer<typeof WorkerResultSchema>;
 

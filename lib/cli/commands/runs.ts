@@ -1,6 +1,7 @@
 import { isUnsettled } from '../../domain/payment.ts';
 import { PHASES } from '../../domain/phases.ts';
 import type { BuildRun } from '../../domain/run.ts';
+import { currentVersion } from '../../domain/versions.ts';
 import type { Command } from '../args.ts';
 import { type CommandResult, collectRuns } from '../output.ts';
 import { formatTime, renderTable } from '../table.ts';
@@ -17,6 +18,9 @@ export function runSummary(run: BuildRun) {
     title: run.spec?.title,
     attempts: run.attempts,
     retries: run.retries ?? 0,
+    /** The current delivered version, and the change being quoted or built, if any. */
+    version: currentVersion(run)?.number ?? null,
+    changeTo: run.revision?.number ?? null,
     payment: run.payment.status,
     /** The card payment is not settled (capture / cancel open or failing, or the hold expired). */
     unsettled: isUnsettled(run),
@@ -58,6 +62,10 @@ export async function runsCommand(conn: Connection, cmd: RunsCommand): Promise<C
       { header: 'RUN ID', value: (r) => r.runId },
       { header: 'PHASE', value: (r) => r.phase },
       { header: 'TYPE', value: (r) => r.artifactType ?? '' },
+      {
+        header: 'VERSION',
+        value: (r) => (r.version === null ? '' : `v${r.version}${r.changeTo ? ` → v${r.changeTo}` : ''}`),
+      },
       { header: 'ATTEMPTS', value: (r) => r.attempts, align: 'right' },
       { header: 'PAYMENT', value: (r) => (r.unsettled ? `${r.payment} UNSETTLED` : r.payment) },
       { header: 'UPDATED', value: (r) => formatTime(r.updatedAt) },

@@ -8,6 +8,7 @@ import { type CoderReport, CoderReportSchema } from '../../domain/coder-report.t
 import type { BuildEvent } from '../../domain/events.ts';
 import type { RunStore } from '../../domain/ports.ts';
 import type { BuildRun } from '../../domain/run.ts';
+import { currentVersion } from '../../domain/versions.ts';
 import { type CommandResult, requireRun, s3Uri } from '../output.ts';
 import { formatTime, renderFields, renderTable, section } from '../table.ts';
 import type { Buckets, Connection } from '../target.ts';
@@ -95,6 +96,23 @@ function evidenceStore(conn: Connection): Pick<ArtifactStore, 'getJson'> {
   return new S3ArtifactStore(s3Client(), conn.buckets);
 }
 
+/** Every delivered version with its commit on the build branch and how it was verified and paid. */
+export function versionsTable(run: BuildRun): string {
+  const current = currentVersion(run)?.number;
+  return renderTable(run.versions ?? [], [
+    { header: 'VERSION', value: (v) => `${v.number}${v.number === current ? ' (current)' : ''}` },
+    { header: 'COMMIT', value: (v) => v.commit ?? '' },
+    { header: 'ATTEMPT', value: (v) => v.attempt, align: 'right' },
+    { header: 'VERIFIED', value: (v) => formatTime(v.verifiedAt) },
+    { header: 'PRICE', value: (v) => money(v.amountCents, v.currency) },
+    {
+      header: 'PAYMENT',
+      value: (v) => v.payment?.status ?? (v.number === current ? run.payment.status : ''),
+    },
+    { header: 'ARTIFACTS', value: (v) => v.artifacts.map((a) => a.artifact_id).join(', '), maxWidth: 60 },
+  ]);
+}
+
 /** `show`: everything the backend knows about a run, including its internal references. */
 export async function showCommand(conn: Connection, runId: string): Promise<CommandResult> {
   const run = await requireRun(conn.store, runId);
@@ -144,11 +162,21 @@ export async function showCommand(conn: Connection, runId: string): Promise<Comm
     ['created', formatTime(run.createdAt)],
     ['updated', formatTime(run.updatedAt)],
     ['ended', formatTime(run.endedAt)],
-    ['version', run.version],
+    ['current version', currentVersion(run)?.number],
+    [
+      'change',
+      run.revision
+        ? `version ${run.revision.number} from version ${run.revision.baseVersion}${
+            run.revision.firstAttempt ? ` (first attempt ${run.revision.firstAttempt})` : ''
+          }`
+        : undefined,
+    ],
+    ['record version', run.version],
   ]);
 
   const text = [
     section(`Build run ${run.runId}`, fields),
+    section('Versions', versionsTable(run)),
     section('Verification', verificationTable(run)),
     section(
       'Coder',

@@ -32,10 +32,18 @@ export type IntakeOutcome =
 
 /** The conversation engine behind `POST …/messages`. Implementations: offline (default), model-backed. */
 export interface IntakeEngine {
-  respond(run: BuildRun, text: string): Promise<IntakeOutcome>;
+  /**
+   * With `revision`, the run is a delivered tool and `run.spec` its current version: the message is
+   * read as a change request to it (a `quote` is the changed spec) or a question about it (a `reply`).
+   */
+  respond(run: BuildRun, text: string, opts?: RespondOptions): Promise<IntakeOutcome>;
   /**
    * Set by engines that call a model: the model-free engine (the offline rules) that answers
    * instead once the session's daily model budget is spent.
    */
   readonly modelFree?: IntakeEngine;
+}
+
+export interface RespondOptions {
+  revision?: boolean;
 }

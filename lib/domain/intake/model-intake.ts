@@ -10,7 +10,7 @@ import {
 } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
 import { detectRefusal } from './detect.ts';
-import type { CatalogMatch, IntakeEngine, IntakeOutcome, ToolCatalog } from './engine.ts';
+import type { CatalogMatch, IntakeEngine, IntakeOutcome, RespondOptions, ToolCatalog } from './engine.ts';
 import { ASK_SPEC, ASK_TOOL, PROPOSE_TOOL, proposeSpec, systemPrompt } from './model-brief.ts';
 import { OfflineIntake } from './offline-intake.ts';
 import { joinRequest, MAX_QUESTIONS, mergeExclusions, refusalReply, scopeReply } from './scope.ts';
@@ -112,7 +112,7 @@ export class ModelIntake implements IntakeEngine {
     return this.fallback;
   }
 
-  async respond(run: BuildRun, text: string): Promise<IntakeOutcome> {
+  async respond(run: BuildRun, text: string, opts: RespondOptions = {}): Promise<IntakeOutcome> {
     const refusal = detectRefusal(text);
     if (refusal)
       return { kind: 'reply', reply: refusalReply(refusal, run.phase === 'quoted'), intake: run.intake };
@@ -128,7 +128,7 @@ export class ModelIntake implements IntakeEngine {
     );
     const request: ModelRequest = {
       system: systemPrompt({ canAsk, entries, withChecks }),
-      messages: [{ role: 'user', content: userPayload(run, text, asked) }],
+      messages: [{ role: 'user', content: userPayload(run, text, asked, opts) }],
       tools: canAsk ? [ASK_SPEC, propose] : [propose],
       // With no questions left the model must propose (the engine never trusts it to stop asking).
       toolChoice: canAsk ? 'auto' : { name: PROPOSE_TOOL },
@@ -140,16 +140,18 @@ export class ModelIntake implements IntakeEngine {
     try {
       calls = (await this.options.model.converse(request)).toolCalls;
     } catch (err) {
-      return this.fallBack(run, text, 'model_error', { error: (err as Error).message });
+      return this.fallBack(run, text, opts, 'model_error', { error: (err as Error).message });
     }
     const call = calls.find((c) => c.name === PROPOSE_TOOL) ?? calls.find((c) => c.name === ASK_TOOL);
-    if (!call) return this.fallBack(run, text, 'no_usable_tool_call', { tools: calls.map((c) => c.name) });
-    if (call.input === undefined) return this.fallBack(run, text, 'malformed_arguments', { tool: call.name });
+    if (!call)
+      return this.fallBack(run, text, opts, 'no_usable_tool_call', { tools: calls.map((c) => c.name) });
+    if (call.input === undefined)
+      return this.fallBack(run, text, opts, 'malformed_arguments', { tool: call.name });
 
     if (call.name === ASK_TOOL) {
-      if (!canAsk) return this.fallBack(run, text, 'question_limit');
+      if (!canAsk) return this.fallBack(run, text, opts, 'question_limit');
       const q = QuestionSchema.safeParse(call.input);
-      if (!q.success) return this.fallBack(run, text, 'invalid_question');
+      if (!q.success) return this.fallBack(run, text, opts, 'invalid_question');
       return ask(requestText, asked, q.data.question.replace(/\s+/g, ' '));
     }
 
@@ -160,14 +162,17 @@ export class ModelIntake implements IntakeEngine {
         this.options.onModelIssue?.('too_few_checks', { model: this.options.model.id, action: 'asked' });
         return ask(requestText, asked, CHECK_QUESTION);
       }
-      return this.fallBack(run, text, made.problem);
+      return this.fallBack(run, text, opts, made.problem);
     }
     const { spec } = made;
     return {
       kind: 'quote',
       spec,
       intake: { requestText, questionsAsked: asked },
-      reply: scopeReply(spec, run.phase === 'quoted' ? 'Updated scope' : 'Here is the scope'),
+      reply: scopeReply(
+        spec,
+        opts.revision ? 'The change' : run.phase === 'quoted' ? 'Updated scope' : 'Here is the scope',
+      ),
     };
   }
 
@@ -240,11 +245,12 @@ export class ModelIntake implements IntakeEngine {
   private async fallBack(
     run: BuildRun,
     text: string,
+    opts: RespondOptions,
     issue: string,
     detail?: Record<string, unknown>,
   ): Promise<IntakeOutcome> {
     this.options.onModelIssue?.(issue, { model: this.options.model.id, ...detail });
-    return this.fallback.respond(run, text);
+    return this.fallback.respond(run, text, opts);
   }
 
   /** The catalog the model chooses from: only when specs must name a recipe. */
@@ -264,9 +270,12 @@ function ask(requestText: string, asked: number, question: string): IntakeOutcom
 }
 
 /** The conversation as data: the visitor's words never become part of the instructions. */
-function userPayload(run: BuildRun, text: string, asked: number): string {
-  const spec = run.phase === 'quoted' ? run.spec : undefined;
+function userPayload(run: BuildRun, text: string, asked: number, opts: RespondOptions = {}): string {
+  const spec = run.phase === 'quoted' || opts.revision ? run.spec : undefined;
   const data = {
+    // A delivered tool: the message asks for a change to it (propose the whole updated spec, keeping
+    // what it does now) or asks something about it (ask one short question back).
+    ...(opts.revision && { delivered_tool_change_request: true }),
     earlier_visitor_messages: run.intake.requestText ? run.intake.requestText.split('\n').slice(-12) : [],
     last_question_asked: run.intake.lastQuestion ?? null,
     current_scope: spec

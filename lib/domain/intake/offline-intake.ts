@@ -3,7 +3,7 @@ import { type ArtifactType, type BuildSpec, BuildSpecSchema, DEFAULT_PLATFORMS }
 import type { BuildRun, IntakeState } from '../run.ts';
 import { readChange } from './changes.ts';
 import { detectArtifactType, detectExtras, detectName, detectPlatforms, detectRefusal } from './detect.ts';
-import type { CatalogMatch, IntakeEngine, IntakeOutcome, ToolCatalog } from './engine.ts';
+import type { CatalogMatch, IntakeEngine, IntakeOutcome, RespondOptions, ToolCatalog } from './engine.ts';
 import {
   ARTIFACT_TYPE_QUESTION,
   capitalise,
@@ -30,10 +30,11 @@ const AFFIRMATION =
 export class OfflineIntake implements IntakeEngine {
   constructor(private readonly catalog: ToolCatalog) {}
 
-  async respond(run: BuildRun, text: string): Promise<IntakeOutcome> {
+  async respond(run: BuildRun, text: string, opts: RespondOptions = {}): Promise<IntakeOutcome> {
     const refusal = detectRefusal(text);
     if (refusal)
       return { kind: 'reply', reply: refusalReply(refusal, run.phase === 'quoted'), intake: run.intake };
+    if (opts.revision && run.spec) return this.change(run, run.spec, text, true);
     if (run.phase === 'quoted' && run.spec) return this.change(run, run.spec, text);
 
     const requestText = joinRequest(run.intake.requestText, text);
@@ -90,16 +91,26 @@ export class OfflineIntake implements IntakeEngine {
   }
 
   /** A message in `quoted`: a change makes a new quote version; anything else keeps the quote. */
-  private change(run: BuildRun, current: BuildSpec, text: string): IntakeOutcome {
+  private change(run: BuildRun, current: BuildSpec, text: string, revision = false): IntakeOutcome {
     const keep = (reply: string): IntakeOutcome => ({ kind: 'reply', reply, intake: run.intake });
     if (AFFIRMATION.test(text)) {
-      return keep('Great. Approve the quote when you are ready and the build starts; progress appears here.');
+      return keep(
+        revision
+          ? 'Glad it helps. If you want anything changed, tell me here, for example “also for Mac” or a new name.'
+          : 'Great. Approve the quote when you are ready and the build starts; progress appears here.',
+      );
     }
     const change = readChange(text, current, this.catalog.match(text));
     if (!change) {
       return keep(
-        'Your current quote stays as it is. I can change the name, whether it is a web app, a program or both, ' +
+        (revision ? 'Your tool stays as it is. ' : 'Your current quote stays as it is. ') +
+          'I can change the name, whether it is a web app, a program or both, ' +
           'the platforms (Windows, Mac, Linux, Raspberry Pi), or add a small extra such as a history or an export.',
+      );
+    }
+    if (revision && change.recipe && change.recipe.id !== current.recipe) {
+      return keep(
+        `That would be a different tool (${change.recipe.title.toLowerCase()}), not a change to this one: choose “Build another tool” to start it. Your current tool stays as it is.`,
       );
     }
     const onlyExtras =
@@ -110,7 +121,7 @@ export class OfflineIntake implements IntakeEngine {
       change.extras.length > 0;
     if (onlyExtras && !this.catalog.buildsExtras) {
       return keep(
-        `I can’t add ${change.extras.slice(0, 3).join(', ')} to this tool yet, so your current quote stays as it is.`,
+        `I can’t add ${change.extras.slice(0, 3).join(', ')} to this tool yet, so ${revision ? 'your tool' : 'your current quote'} stays as it is.`,
       );
     }
     const requestText = joinRequest(run.intake.requestText, text);
@@ -140,7 +151,7 @@ export class OfflineIntake implements IntakeEngine {
       kind: 'quote',
       spec,
       intake: { requestText, questionsAsked: run.intake.questionsAsked },
-      reply: this.withExtrasNote(scopeReply(spec, 'Updated scope'), change.extras),
+      reply: this.withExtrasNote(scopeReply(spec, revision ? 'The change' : 'Updated scope'), change.extras),
     };
   }
 

@@ -30,6 +30,19 @@ export interface CoderInput {
    * stage). Fire and forget: the worker rate-limits, deduplicates and records it.
    */
   progress?: (report: CoderProgress) => void;
+  /**
+   * A change to a delivered tool: the worktree holds version `baseVersion`'s working code, and
+   * `spec` is the changed scope of version `version` (keep what works; make the change).
+   */
+  revision?: {
+    version: number;
+    baseVersion: number;
+    baseFeatures: string[];
+    basePlatforms: string[];
+    baseArtifactType: 'web' | 'binary' | 'both';
+    /** The change's first attempt: the worktree is exactly the base version (not a repair). */
+    fromBase: boolean;
+  };
 }
 
 export type { CoderReport };

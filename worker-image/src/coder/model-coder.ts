@@ -119,6 +119,7 @@ export class ModelCoder implements Coder {
             attempt: input.attempt,
             previousFailure: input.previousFailure,
             listing,
+            ...(input.revision && { revision: input.revision }),
             ...(this.options.nonce ? { nonce: this.options.nonce } : {}),
           }),
         },
