@@ -1,5 +1,5 @@
 import type { OrchestratorDeps, VerifySettings } from '../../lib/app/orchestrator/deps.ts';
-import type { RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
+import type { AcceptanceRunners, RemoteRender, RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
 import { type BucketNames, bucketNames, S3ArtifactStore } from '../../lib/aws/artifact-store.ts';
 import { documentClient, eventBridgeClient, lambdaClient, s3Client } from '../../lib/aws/clients.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
@@ -7,6 +7,8 @@ import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publish
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { LambdaSmokeRunner } from '../../lib/aws/smoke-invoker.ts';
 import { stripeSettlementFromEnv } from '../../lib/aws/stripe-gateway.ts';
+import { LambdaAcceptanceRunners } from '../../lib/aws/web-check-invoker.ts';
+import { localAcceptanceRunners } from '../../lib/verify/acceptance/local-runners.ts';
 import { detectHostPlatform, renderEvidenceModeFrom } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
 import { branchStoreFromEnv } from './branch-store.ts';
@@ -51,6 +53,28 @@ export function remoteSmokeFrom(env: NodeJS.ProcessEnv, buckets: BucketNames): R
   return new LambdaSmokeRunner(lambdaClient(), s3Client(), name, buckets.staging);
 }
 
+/**
+ * Where the acceptance checks (and, on AWS, the render check) run. With `SMOKE_FUNCTION_NAME` and
+ * `WEB_CHECK_FUNCTION_NAME` (set by CDK on VerifyArtifacts): cli checks in the SmokeBinary
+ * function, the render check and web checks in the WebChecks function (Chromium for Lambda).
+ * Otherwise (local): in-process, the gate's network namespace and its own Chromium.
+ */
+export function acceptanceRunnersFrom(
+  env: NodeJS.ProcessEnv,
+  buckets: BucketNames,
+): { acceptanceRunners: AcceptanceRunners; remoteRender?: RemoteRender } {
+  const smokeName = env.SMOKE_FUNCTION_NAME?.trim();
+  const webName = env.WEB_CHECK_FUNCTION_NAME?.trim();
+  if (smokeName && webName) {
+    const smoke = new LambdaSmokeRunner(lambdaClient(), s3Client(), smokeName, buckets.staging);
+    const remote = new LambdaAcceptanceRunners(lambdaClient(), s3Client(), smoke, webName, buckets.staging);
+    return { acceptanceRunners: remote, remoteRender: remote };
+  }
+  return {
+    acceptanceRunners: localAcceptanceRunners(env.VERIFY_SANDBOX === 'none' ? { sandbox: 'none' } : {}),
+  };
+}
+
 let deps: OrchestratorDeps | undefined;
 
 /** Adapters built once per Lambda container (or once per local runner process). */
@@ -77,6 +101,7 @@ export function orchestratorDeps(): OrchestratorDeps {
     profile: ARTIFACT_BUILDER_PROFILE,
     verifySettings,
     ...(remoteSmoke && { remoteSmoke }),
+    ...acceptanceRunnersFrom(env, buckets),
     now,
   };
   return deps;
