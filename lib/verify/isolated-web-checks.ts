@@ -16,6 +16,8 @@ import { renderCheck } from './render-check.ts';
 /** Bounds of one web artifact handed to the WebChecks function. */
 export const MAX_WEB_FILES = 400;
 export const MAX_WEB_BYTES = 64 * 1024 * 1024;
+/** Budget of one web check here: 8 of them, the render and the download fit the function's 240 s. */
+export const ISOLATED_CHECK_TIMEOUT_MS = 25_000;
 
 const RelPathSchema = z
   .string()
@@ -137,6 +139,7 @@ export async function isolatedWebChecks(
             entrypoint: req.entrypoint,
             checks: req.checks,
             screenshot: req.screenshot,
+            checkTimeoutMs: ISOLATED_CHECK_TIMEOUT_MS,
             browser,
             ...(launchArgs && { launchArgs }),
           })
