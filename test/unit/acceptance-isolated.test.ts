@@ -195,21 +195,19 @@ describe('LambdaAcceptanceRunners (VerifyArtifacts → the isolated functions)',
     mkdirSync(path.join(dir, 'assets'));
     writeFileSync(path.join(dir, 'index.html'), 'hi');
     writeFileSync(path.join(dir, 'assets', 'app.js'), 'x');
-    lambda
-      .on(InvokeCommand)
-      .resolves({
-        StatusCode: 200,
-        Payload: encode({
-          web: {
-            status: 'ran',
-            outcomes: [
-              { id: 'w', kind: 'web', passed: false, ranOn: 'web', durationMs: 1, detail: 'expected 6.21' },
-            ],
-            notes: [],
-          },
-          screenshotBase64: Buffer.from('PNGDATA').toString('base64'),
-        }),
-      });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: encode({
+        web: {
+          status: 'ran',
+          outcomes: [
+            { id: 'w', kind: 'web', passed: false, ranOn: 'web', durationMs: 1, detail: 'expected 6.21' },
+          ],
+          notes: [],
+        },
+        screenshotBase64: Buffer.from('PNGDATA').toString('base64'),
+      }),
+    });
     const entry = {
       artifact_id: 'web',
       kind: 'web',
