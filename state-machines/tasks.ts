@@ -35,7 +35,8 @@ export const LAMBDA_TASKS: LambdaTaskDef[] = [
     state: 'VerifyArtifacts',
     substitution: 'VerifyArtifactsFunctionArn',
     entry: 'functions/orchestrator/verify-artifacts.ts',
-    timeout: 300,
+    // Waits for the isolated SmokeBinary and WebChecks functions (the latter up to 240 s).
+    timeout: 540,
   },
   {
     state: 'Publish',

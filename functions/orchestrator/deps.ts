@@ -1,6 +1,6 @@
 import { inProcessAcceptanceRunners } from '../../lib/app/orchestrator/acceptance-runners.ts';
 import type { OrchestratorDeps, VerifySettings } from '../../lib/app/orchestrator/deps.ts';
-import type { AcceptanceRunners, RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
+import type { AcceptanceRunners, RemoteRender, RemoteSmoke } from '../../lib/app/orchestrator/ports.ts';
 import {
   DEFAULT_INFRA_RETRY,
   type InfraRetryPolicy,
@@ -12,6 +12,7 @@ import { EventBridgePublisher, NoopPublisher } from '../../lib/aws/event-publish
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { LambdaSmokeRunner } from '../../lib/aws/smoke-invoker.ts';
 import { stripeSettlementFromEnv } from '../../lib/aws/stripe-gateway.ts';
+import { LambdaAcceptanceRunners } from '../../lib/aws/web-check-invoker.ts';
 import { detectHostPlatform, renderEvidenceModeFrom } from '../../lib/verify/index.ts';
 import { ARTIFACT_BUILDER_PROFILE } from '../../worker-image/src/profile.ts';
 import { branchStoreFromEnv } from './branch-store.ts';
@@ -56,21 +57,6 @@ export function remoteSmokeFrom(env: NodeJS.ProcessEnv, buckets: BucketNames): R
   return new LambdaSmokeRunner(lambdaClient(), s3Client(), name, buckets.staging);
 }
 
-/**
- * Where the gate runs the acceptance checks. Locally (no `SMOKE_FUNCTION_NAME`): in-process, like
- * the binary smoke and the render check. On AWS the checks run model-written code, so never inside
- * VerifyArtifacts: the isolated check functions run them (wired here once they exist); until then
- * none is set and a run whose spec has checks fails its verification task instead of passing
- * unchecked.
- */
-export function acceptanceRunnersFrom(
-  env: NodeJS.ProcessEnv,
-  settings: VerifySettings,
-): AcceptanceRunners | undefined {
-  if (env.SMOKE_FUNCTION_NAME?.trim()) return undefined;
-  return inProcessAcceptanceRunners(settings);
-}
-
 /** `MAX_INFRA_RETRIES` (0–10, default 3) and `INFRA_RETRY_BASE_SECONDS` (0–600, default 30). */
 export function infraRetryFrom(env: NodeJS.ProcessEnv): InfraRetryPolicy {
   const int = (name: string, fallback: number, max: number) => {
@@ -87,6 +73,29 @@ export function infraRetryFrom(env: NodeJS.ProcessEnv): InfraRetryPolicy {
   };
 }
 
+/**
+ * Where the acceptance checks (and, on AWS, the render check) run. With `SMOKE_FUNCTION_NAME` and
+ * `WEB_CHECK_FUNCTION_NAME` (set by CDK on VerifyArtifacts): cli checks in the SmokeBinary
+ * function, the render check and web checks in the WebChecks function (Chromium for Lambda).
+ * Otherwise (local): in-process, the gate's network namespace and its own Chromium.
+ */
+export function acceptanceRunnersFrom(
+  env: NodeJS.ProcessEnv,
+  buckets: BucketNames,
+  settings: VerifySettings,
+): { acceptanceRunners: AcceptanceRunners; remoteRender?: RemoteRender } {
+  const smokeName = env.SMOKE_FUNCTION_NAME?.trim();
+  const webName = env.WEB_CHECK_FUNCTION_NAME?.trim();
+  if (smokeName && webName) {
+    const smoke = new LambdaSmokeRunner(lambdaClient(), s3Client(), smokeName, buckets.staging);
+    const remote = new LambdaAcceptanceRunners(lambdaClient(), s3Client(), smoke, webName, buckets.staging);
+    return { acceptanceRunners: remote, remoteRender: remote };
+  }
+  return {
+    acceptanceRunners: inProcessAcceptanceRunners(settings),
+  };
+}
+
 let deps: OrchestratorDeps | undefined;
 
 /** Adapters built once per Lambda container (or once per local runner process). */
@@ -99,7 +108,6 @@ export function orchestratorDeps(): OrchestratorDeps {
   const buckets = bucketNames(config);
   const remoteSmoke = remoteSmokeFrom(env, buckets);
   const verifySettings = verifySettingsFrom(env);
-  const acceptanceRunners = acceptanceRunnersFrom(env, verifySettings);
   deps = {
     store,
     settlement: stripeSettlementFromEnv(store, now, env),
@@ -115,7 +123,7 @@ export function orchestratorDeps(): OrchestratorDeps {
     profile: ARTIFACT_BUILDER_PROFILE,
     verifySettings,
     ...(remoteSmoke && { remoteSmoke }),
-    ...(acceptanceRunners && { acceptanceRunners }),
+    ...acceptanceRunnersFrom(env, buckets, verifySettings),
     now,
   };
   return deps;

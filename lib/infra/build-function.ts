@@ -40,6 +40,10 @@ export interface BuildFunctionProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
   /** An EFS access point to mount (requires `vpc`). */
   readonly filesystem?: FileSystem;
+  /** Default ARM64; x86_64 only where a dependency ships no arm64 build (the WebChecks Chromium). */
+  readonly architecture?: Architecture;
+  /** Packages installed into the bundle instead of bundled (they locate files of their own). */
+  readonly nodeModules?: readonly string[];
 }
 
 /** ESM bundles have no `require`; some CommonJS dependencies still call it. */
@@ -105,7 +109,7 @@ export class BuildFunction extends Construct {
       handler: 'handler',
       description: props.description,
       runtime: props.runtime,
-      architecture: Architecture.ARM_64,
+      architecture: props.architecture ?? Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
       ephemeralStorageSize: props.ephemeralStorageSize,
@@ -135,6 +139,7 @@ export class BuildFunction extends Construct {
         sourcesContent: false,
         // Ship the SDK version the tests ran against instead of whatever the runtime carries.
         bundleAwsSDK: true,
+        ...(props.nodeModules?.length && { nodeModules: [...props.nodeModules] }),
         ...(props.bundleDirs?.length && {
           commandHooks: {
             beforeBundling: () => [],

@@ -3,6 +3,7 @@ import { type CfnElement, Duration, Fn, Size, Stack, Validations } from 'aws-cdk
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -56,18 +57,23 @@ const TASK_SIZING: Record<string, { memorySize?: number; ephemeralStorageMiB?: n
 };
 
 /**
- * Per-task environment beyond the shared one. VerifyArtifacts has no browser on Lambda, so a
- * skipped render check there needs the worker's render evidence for the same bytes.
+ * Per-task environment beyond the shared one. (VerifyArtifacts renders web artifacts in the
+ * isolated WebChecks function; `RENDER_EVIDENCE=worker` remains only as an explicit fallback.)
  */
-const TASK_ENVIRONMENT: Record<string, Record<string, string>> = {
-  VerifyArtifacts: { RENDER_EVIDENCE: 'worker' },
-};
+const TASK_ENVIRONMENT: Record<string, Record<string, string>> = {};
 
 /**
  * The SmokeBinary function's timeout: its download (≤ 30 s) plus `--help` and `--version` at the
  * verifier's default 10 s each, with room to spare.
  */
 export const SMOKE_FUNCTION_TIMEOUT_SECONDS = 90;
+
+/**
+ * The WebChecks function's timeout: the download of the web files, a render check, and up to 8
+ * web checks of at most 25 s each (lib/verify/isolated-web-checks.ts) in Chromium for Lambda (a
+ * cold start unpacks it into /tmp).
+ */
+export const WEB_CHECK_FUNCTION_TIMEOUT_SECONDS = 240;
 
 export interface BuildStateMachineProps {
   readonly config: StackConfig;
@@ -111,6 +117,8 @@ export class BuildStateMachine extends Construct {
   readonly functions: Record<string, BuildFunction> = {};
   /** Runs candidate binaries for VerifyArtifacts, without data permissions or internet. */
   readonly smokeFunction: BuildFunction;
+  /** Renders and runs the web acceptance checks of candidate web apps for VerifyArtifacts, isolated. */
+  readonly webCheckFunction: BuildFunction;
   /** Fails the runs of executions that ended ABORTED or TIMED_OUT (no FailRun ran for them). */
   readonly reconciler: BuildFunction;
   readonly reconcileRule: events.Rule;
@@ -209,6 +217,37 @@ export class BuildStateMachine extends Construct {
         sid: 'InvokeSmokeFunction',
         actions: ['lambda:InvokeFunction'],
         resources: [this.smokeFunction.function.functionArn],
+      }),
+    );
+
+    // Web artifacts are rendered and checked in their own isolated function: the same isolated
+    // subnets and HTTPS-to-S3-only security group as SmokeBinary, a role with logs and ENIs only.
+    // x86_64: the npm package @sparticuz/chromium ships only an x64 Chromium (bin/chromium.br);
+    // it and playwright-core are installed into the bundle (they locate their own files).
+    this.webCheckFunction = new BuildFunction(this, 'WebChecks', {
+      entry: 'functions/orchestrator/web-checks.ts',
+      description: `bus-build ${config.stage} renders and checks a candidate web app, isolated`,
+      runtime: config.lambda.runtime,
+      architecture: Architecture.X86_64,
+      nodeModules: ['@sparticuz/chromium', 'playwright-core'],
+      memorySize: 2048,
+      // Chromium unpacked (~ 200 MB) plus the web files (≤ 64 MiB) and the browser profile.
+      ephemeralStorageSize: Size.mebibytes(1024),
+      timeout: Duration.seconds(WEB_CHECK_FUNCTION_TIMEOUT_SECONDS),
+      logRetention: config.logRetention,
+      vpc: network.vpc,
+      vpcSubnets: network.subnets,
+      securityGroups: [network.smokeSecurityGroup],
+    });
+    fn('VerifyArtifacts').function.addEnvironment(
+      'WEB_CHECK_FUNCTION_NAME',
+      this.webCheckFunction.function.functionName,
+    );
+    fn('VerifyArtifacts').role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeWebCheckFunction',
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.webCheckFunction.function.functionArn],
       }),
     );
 

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
+import { CheckOutcomeSchema, CliCheckSchema, MAX_CHECKS } from '../domain/acceptance.ts';
+import { cliOutcome, runCliChecks } from './acceptance/cli-runner.ts';
 import { type BinarySmokeResult, SMOKE_SANDBOX_KINDS, smokeBinary } from './smoke-binary.ts';
 
 /** The largest binary the smoke function accepts (the verifier's per-artifact limit). */
@@ -30,6 +32,39 @@ export const SmokeRequestSchema = z.strictObject({
     .optional(),
 });
 export type SmokeRequest = z.infer<typeof SmokeRequestSchema>;
+
+/** The budget of the checks of one invocation (sum of their timeouts): with the download, within 90 s. */
+export const MAX_CHECKS_BUDGET_MS = 50_000;
+
+/**
+ * The SmokeBinary function's second request kind: run acceptance cli checks
+ * (lib/domain/acceptance.ts) on the same presigned, digest-checked binary, as the smoke runs it.
+ * The checks' timeouts add up to at most {@link MAX_CHECKS_BUDGET_MS} (the invoker splits).
+ */
+export const CliChecksRequestSchema = z
+  .strictObject({
+    kind: z.literal('cli-checks'),
+    url: z.string().url(),
+    sha256: z.string().regex(/^[a-f0-9]{64}$/),
+    sizeBytes: z.number().int().nonnegative().max(MAX_SMOKE_BINARY_BYTES),
+    /** The binary's platform, each outcome's `ranOn`. */
+    platform: z.string().min(1).max(40),
+    checks: z.array(CliCheckSchema).min(1).max(MAX_CHECKS),
+    maxOutputBytes: z
+      .number()
+      .int()
+      .min(256)
+      .max(256 * 1024)
+      .optional(),
+  })
+  .refine((r) => r.checks.reduce((t, c) => t + c.timeoutMs, 0) <= MAX_CHECKS_BUDGET_MS, {
+    message: `the checks' timeouts add up to more than ${MAX_CHECKS_BUDGET_MS} ms`,
+  });
+export type CliChecksRequest = z.input<typeof CliChecksRequestSchema>;
+
+/** The function's answer to a {@link CliChecksRequest}. */
+export const CLI_CHECKS_RESULT_SCHEMA = z.object({ outcomes: z.array(CheckOutcomeSchema) });
+export type CliChecksResult = z.infer<typeof CLI_CHECKS_RESULT_SCHEMA>;
 
 /** The SmokeBinary function's response (a {@link BinarySmokeResult}); VerifyArtifacts parses it. */
 export const BINARY_SMOKE_RESULT_SCHEMA = z.object({
@@ -71,7 +106,8 @@ function refused(problem: string): BinarySmokeResult {
   return { passed: false, problems: [problem], sandbox: 'isolated-lambda', attempts: [] };
 }
 
-class CandidateFault extends Error {}
+/** The downloaded bytes are not what the manifest says: a candidate fault, not the runner's. */
+export class CandidateFault extends Error {}
 
 /**
  * The SmokeBinary function's work: download the presigned object to a fresh directory (streamed,
@@ -85,6 +121,52 @@ export async function isolatedSmoke(
   opts: IsolatedSmokeOptions = {},
 ): Promise<BinarySmokeResult> {
   const req = SmokeRequestSchema.parse(input);
+  return withVerifiedDownload(req, opts, refused, async (file) => {
+    const r = await smokeBinary({
+      file,
+      timeoutMs: req.timeoutMs,
+      maxOutputBytes: req.maxOutputBytes,
+      sandbox: opts.sandbox,
+    });
+    return { ...r, sandbox: 'isolated-lambda' };
+  });
+}
+
+/**
+ * The function's cli-checks work: the same verified download as {@link isolatedSmoke}, then
+ * {@link runCliChecks} on it (each check in its own scratch copy). A wrong size or digest fails
+ * every check with that reason; an invalid request or a failed download throws.
+ */
+export async function isolatedCliChecks(
+  input: unknown,
+  opts: IsolatedSmokeOptions = {},
+): Promise<CliChecksResult> {
+  const req = CliChecksRequestSchema.parse(input);
+  const refuse = (problem: string): CliChecksResult => ({
+    outcomes: req.checks.map((c) => cliOutcome(c.id, req.platform, [problem], 0)),
+  });
+  return withVerifiedDownload(req, opts, refuse, async (file) => ({
+    outcomes: await runCliChecks({
+      binary: file,
+      platform: req.platform,
+      checks: req.checks,
+      ...(opts.sandbox && { sandbox: opts.sandbox }),
+      ...(req.maxOutputBytes !== undefined && { maxOutputBytes: req.maxOutputBytes }),
+    }),
+  }));
+}
+
+/**
+ * Downloads the presigned object to a fresh directory (https only), checks its size and sha256,
+ * hands it to `use` and deletes it; with `resetEnvironment`, nothing of an earlier candidate
+ * survives before or after. A candidate fault (wrong size or digest) becomes `refuse(problem)`.
+ */
+async function withVerifiedDownload<T>(
+  req: { url: string; sha256: string; sizeBytes: number },
+  opts: IsolatedSmokeOptions,
+  refuse: (problem: string) => T,
+  use: (file: string) => Promise<T>,
+): Promise<T> {
   const url = new URL(req.url);
   if (url.protocol !== 'https:' && !(opts.allowHttp && url.protocol === 'http:')) {
     throw new Error(`SmokeBinary: refusing a ${url.protocol} URL (https only)`);
@@ -95,29 +177,25 @@ export async function isolatedSmoke(
   try {
     const file = path.join(dir, 'candidate');
     try {
-      await download(url, file, req, opts);
+      await downloadVerified(url, file, req, opts);
     } catch (err) {
-      if (err instanceof CandidateFault) return refused(err.message);
+      if (err instanceof CandidateFault) return refuse(err.message);
       throw err;
     }
-    const r = await smokeBinary({
-      file,
-      timeoutMs: req.timeoutMs,
-      maxOutputBytes: req.maxOutputBytes,
-      sandbox: opts.sandbox,
-    });
-    return { ...r, sandbox: 'isolated-lambda' };
+    return await use(file);
   } finally {
     await rm(dir, { recursive: true, force: true });
     if (opts.resetEnvironment) await resetEnvironment(tempDir);
   }
 }
 
-async function download(
+/** Streams a presigned GET to `file`, cut off above `sizeBytes`; size or digest wrong: {@link CandidateFault}. */
+export async function downloadVerified(
   url: URL,
   file: string,
-  req: SmokeRequest,
-  opts: IsolatedSmokeOptions,
+  req: { sha256: string; sizeBytes: number },
+  opts: Pick<IsolatedSmokeOptions, 'fetch' | 'downloadTimeoutMs'>,
+  what = 'the staged binary',
 ): Promise<void> {
   const res = await (opts.fetch ?? fetch)(url, {
     redirect: 'error',
@@ -130,7 +208,7 @@ async function download(
   const declared = Number(res.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared !== req.sizeBytes) {
     await res.body.cancel().catch(() => undefined);
-    throw new CandidateFault(`the staged binary has ${declared} bytes, the manifest says ${req.sizeBytes}`);
+    throw new CandidateFault(`${what} has ${declared} bytes, the manifest says ${req.sizeBytes}`);
   }
   const hash = createHash('sha256');
   let size = 0;
@@ -138,7 +216,7 @@ async function download(
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       if (size > req.sizeBytes) {
-        done(new CandidateFault(`the staged binary is larger than the manifest's ${req.sizeBytes} bytes`));
+        done(new CandidateFault(`${what} is larger than the manifest's ${req.sizeBytes} bytes`));
         return;
       }
       hash.update(chunk);
@@ -151,11 +229,11 @@ async function download(
     createWriteStream(file, { mode: 0o600 }),
   );
   if (size !== req.sizeBytes) {
-    throw new CandidateFault(`the staged binary has ${size} bytes, the manifest says ${req.sizeBytes}`);
+    throw new CandidateFault(`${what} has ${size} bytes, the manifest says ${req.sizeBytes}`);
   }
   const digest = hash.digest('hex');
   if (digest !== req.sha256) {
-    throw new CandidateFault('the staged binary does not match the manifest sha256');
+    throw new CandidateFault(`${what} does not match the manifest sha256`);
   }
 }
 
@@ -173,7 +251,7 @@ async function startTime(pid: number | 'self'): Promise<number | undefined> {
 }
 
 /** Kills leftovers of earlier smokes (processes started after this one) and empties `tempDir`. */
-async function resetEnvironment(tempDir: string): Promise<void> {
+export async function resetEnvironment(tempDir: string): Promise<void> {
   if (process.platform === 'linux') {
     const own = await startTime('self');
     const pids = (await readdir('/proc').catch(() => [] as string[]))

@@ -60,6 +60,8 @@ export interface RenderCheckOptions {
   /** Time to let scripts run after `load` before judging the page (default 300 ms). */
   settleMs?: number;
   viewport?: { width: number; height: number };
+  /** Chromium's command line (default {@link CHROMIUM_ARGS}; Lambda's Chromium needs its own). */
+  launchArgs?: readonly string[];
   /**
    * Run Chromium as this unprivileged user instead of the caller's (the worker's `COMMAND_USER`):
    * the model-written page then runs in a browser without root's files, credentials or
@@ -216,7 +218,7 @@ export async function renderCheck(opts: RenderCheckOptions): Promise<RenderCheck
     if (runAs) asUser = await prepareRunAs(executablePath, runAs);
     browser = await chromium.launch({
       executablePath: asUser?.executablePath ?? executablePath,
-      args: [...CHROMIUM_ARGS],
+      args: opts.launchArgs ? [...opts.launchArgs] : [...CHROMIUM_ARGS],
       timeout: timeoutMs,
       ...(asUser && { env: asUser.env }),
     });

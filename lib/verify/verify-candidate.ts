@@ -15,7 +15,7 @@ import {
   sourceIncludedProblems,
 } from './manifest-check.ts';
 import { manifestPathProblem, relIsWithin, type TreeWalk, walkCandidate } from './paths.ts';
-import { renderCheck } from './render-check.ts';
+import { type RenderCheckResult, renderCheck } from './render-check.ts';
 import { type RenderEvidenceMode, type RenderRecord, renderEvidenceProblems } from './render-evidence.ts';
 import { type BinarySmokeResult, detectHostPlatform, SmokeRunnerError, smokeBinary } from './smoke-binary.ts';
 import { smokeWeb } from './smoke-web.ts';
@@ -102,6 +102,11 @@ export interface VerifyCandidateOptions {
      */
     browser?: string | false;
     renderTimeoutMs?: number;
+    /**
+     * Where the render check runs. Default: here, with {@link renderCheck} (`browser`). On AWS
+     * VerifyArtifacts passes a runner that invokes the isolated WebChecks function.
+     */
+    runRender?: (entry: ManifestEntry, absDir: string) => Promise<RenderCheckResult>;
     /**
      * What a skipped `smoke.render` (no browser here) means. `none` (default): a logged skip.
      * `worker`: each such web artifact needs a worker render record (`workerRenders`) with status
@@ -511,12 +516,14 @@ async function runChecks(
     );
     // The page in headless Chromium: non-blank, no uncaught errors, no failed same-origin loads.
     if (!webOk) continue;
-    const rendered = await renderCheck({
-      dir: path.join(tree.realRoot, e.path),
-      entrypoint: e.entrypoint ?? 'index.html',
-      browser: smoke.browser,
-      timeoutMs: smoke.renderTimeoutMs,
-    });
+    const rendered = smoke.runRender
+      ? await smoke.runRender(e, path.join(tree.realRoot, e.path))
+      : await renderCheck({
+          dir: path.join(tree.realRoot, e.path),
+          entrypoint: e.entrypoint ?? 'index.html',
+          browser: smoke.browser,
+          timeoutMs: smoke.renderTimeoutMs,
+        });
     checks.add(
       'smoke.render',
       rendered.problems.map((p) => `${e.artifact_id}: ${p}`),

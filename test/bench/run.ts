@@ -11,15 +11,21 @@
  *    `go test ./...`, `go run ./tools/build`) with the worker's command environment
  *    (ARTIFACT_TYPE, PLATFORMS), then hash every file in dist/. Warm-up once, then measured.
  * 4. Prints pipeline seconds, floor seconds and their ratio.
- * 5. Memory (test/bench/memory.ts, also runnable alone: `npx tsx test/bench/memory.ts`): the local
+ * 5. Acceptance checks: the approved spec's cli and web checks run on the floor build's dist/ with
+ *    the gate's runners; prints the time they add per check (cli and web).
+ * 6. Memory (test/bench/memory.ts, also runnable alone: `npx tsx test/bench/memory.ts`): the local
  *    stack's RSS before and after 3 rounds of 100 long-polling visitors, bound 15 %.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type CliCheck, checksFor, type WebCheck } from '../../lib/domain/acceptance.ts';
 import { BuildSpecSchema } from '../../lib/domain/build-spec.ts';
+import { runCliChecks } from '../../lib/verify/acceptance/cli-runner.ts';
+import { runWebChecks } from '../../lib/verify/acceptance/web-runner.ts';
+import { detectHostPlatform } from '../../lib/verify/smoke-binary.ts';
 import { OfflineRecipeCoder } from '../../worker-image/src/coder/offline-recipe-coder.ts';
 import { commandEnv } from '../../worker-image/src/go-env.ts';
 import { WorkerLog } from '../../worker-image/src/log.ts';
@@ -95,7 +101,10 @@ async function hashTree(dir: string): Promise<number> {
 }
 
 /** The same build without the pipeline; returns its duration in ms. */
-async function floorBuild(spec: unknown): Promise<{ ms: number; files: number }> {
+async function floorBuild(
+  spec: unknown,
+  onDist?: (dist: string) => Promise<void>,
+): Promise<{ ms: number; files: number }> {
   const parsed = BuildSpecSchema.parse(spec);
   const scratch = await mkdtemp(join(tmpdir(), 'busdk-bench-floor-'));
   const worktree = join(scratch, 'repo');
@@ -124,9 +133,50 @@ async function floorBuild(spec: unknown): Promise<{ ms: number; files: number }>
       if (!res.ok) throw new Error(`${argv.join(' ')} failed:\n${res.output.slice(-3000)}`);
     }
     const files = await hashTree(join(worktree, 'dist'));
-    return { ms: Date.now() - t0, files };
+    const ms = Date.now() - t0;
+    await onDist?.(join(worktree, 'dist'));
+    return { ms, files };
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+interface ChecksCost {
+  cli: { count: number; ms: number };
+  web: { count: number; ms: number };
+}
+
+/**
+ * The time the gate's acceptance checks add, measured on the recipe's own build: every cli check
+ * on the host binary (lib/verify/acceptance/cli-runner.ts, sandboxed) and every web check in
+ * Chromium (lib/verify/acceptance/web-runner.ts: one browser launch per artifact, a fresh context
+ * per check), wall clock including those launches.
+ */
+async function checksCost(spec: unknown, dist: string, out: ChecksCost): Promise<void> {
+  const parsed = BuildSpecSchema.parse(spec);
+  const checks = checksFor(parsed.checks ?? [], parsed.artifactType);
+  const manifest = JSON.parse(await readFile(join(dist, 'artifact-manifest.json'), 'utf8')) as {
+    artifacts: Array<{ kind: string; path: string; platform?: string; entrypoint?: string }>;
+  };
+  const host = detectHostPlatform();
+  const bin = manifest.artifacts.find((a) => a.kind === 'binary' && a.platform === host);
+  const web = manifest.artifacts.find((a) => a.kind === 'web');
+  const cli = checks.filter((c): c is CliCheck => c.kind === 'cli');
+  const webChecks = checks.filter((c): c is WebCheck => c.kind === 'web');
+  if (bin && cli.length > 0) {
+    const t0 = performance.now();
+    await runCliChecks({ binary: join(dist, bin.path), platform: host ?? 'unknown', checks: cli });
+    out.cli = { count: cli.length, ms: performance.now() - t0 };
+  }
+  if (web && webChecks.length > 0) {
+    const t0 = performance.now();
+    const r = await runWebChecks({
+      dir: join(dist, web.path),
+      entrypoint: web.entrypoint ?? 'index.html',
+      checks: webChecks,
+      screenshot: true,
+    });
+    if (r.status === 'ran') out.web = { count: webChecks.length, ms: performance.now() - t0 };
   }
 }
 
@@ -150,7 +200,8 @@ async function main(): Promise<void> {
     if (show.code !== 0) throw new Error(`bus-build show failed: ${show.stderr}`);
     const spec = (JSON.parse(show.stdout) as { run: { spec: unknown } }).run.spec;
     await floorBuild(spec); // warm-up (same cache state as the pipeline's warm run)
-    const floor = await floorBuild(spec);
+    const cost: ChecksCost = { cli: { count: 0, ms: 0 }, web: { count: 0, ms: 0 } };
+    const floor = await floorBuild(spec, (dist) => checksCost(spec, dist, cost));
 
     say('');
     say(
@@ -164,6 +215,12 @@ async function main(): Promise<void> {
       `floor seconds (copy + recipe + go vet + go test + go run ./tools/build + hash dist): ${seconds(floor.ms)}`,
     );
     say(`ratio (pipeline / floor): ${(measured.toReadyMs / floor.ms).toFixed(2)}`);
+    const per = (c: { count: number; ms: number }) =>
+      c.count === 0
+        ? 'none ran'
+        : `${c.count} checks in ${seconds(c.ms)} s, ${seconds(c.ms / c.count)} s per check`;
+    say(`acceptance checks, cli (sandboxed, on the recipe's build): ${per(cost.cli)}`);
+    say(`acceptance checks, web (Chromium, incl. one launch and the screenshot): ${per(cost.web)}`);
     await memorySection(stack);
   } finally {
     process.off('SIGINT', stop);

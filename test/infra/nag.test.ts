@@ -107,6 +107,7 @@ describe('cdk-nag AwsSolutions', () => {
     const vpcRoles = [
       logicalIdOf(stack.pipeline.functions.PrepareBranch!.role),
       logicalIdOf(stack.pipeline.smokeFunction.role),
+      logicalIdOf(stack.pipeline.webCheckFunction.role),
     ];
     const executionRole = logicalIdOf(stack.worker.taskDefinition.obtainExecutionRole());
     const stateMachineRole = logicalIdOf(stack.pipeline.stateMachine.role);

@@ -161,8 +161,8 @@ describe('SmokeBinary function (runs candidate binaries for VerifyArtifacts)', (
     const verify = stack.pipeline.functions.VerifyArtifacts!;
     const smokeId = logicalIdOf(stack.pipeline.smokeFunction.function as never);
     expect(fnProps(verify).Environment?.Variables.SMOKE_FUNCTION_NAME).toEqual({ Ref: smokeId });
-    const invoke = statementsForRole(template, logicalIdOf(verify.role)).filter((s) =>
-      allowsAction(s, 'lambda:InvokeFunction'),
+    const invoke = statementsForRole(template, logicalIdOf(verify.role)).filter(
+      (s) => allowsAction(s, 'lambda:InvokeFunction') && resourcesOf(s).includes(`<${smokeId}.Arn>`),
     );
     expect(invoke).toHaveLength(1);
     expect(actionsOf(invoke)).toEqual(['lambda:InvokeFunction']);

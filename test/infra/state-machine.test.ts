@@ -275,10 +275,11 @@ describe('orchestrator functions', () => {
     }
   });
 
-  it('requires the worker render evidence in VerifyArtifacts only (the Lambda has no browser)', () => {
+  it('no task relies on the worker render evidence (VerifyArtifacts renders in the isolated WebChecks function)', () => {
     for (const task of LAMBDA_TASKS) {
       const vars = fnProps(task.state).Environment.Variables as Record<string, unknown>;
-      expect(vars.RENDER_EVIDENCE, task.state).toBe(task.state === 'VerifyArtifacts' ? 'worker' : undefined);
+      expect(vars.RENDER_EVIDENCE, task.state).toBeUndefined();
+      expect(vars.WEB_CHECK_FUNCTION_NAME !== undefined, task.state).toBe(task.state === 'VerifyArtifacts');
     }
   });
 

@@ -143,10 +143,11 @@ describe('after delivery the conversation goes on: versions 2, 3… of one run',
   it(
     'version 1 is delivered',
     async () => {
-      const quoted = await chatToQuote(alice, [
-        'I need a tip calculator',
-        'A command line program for linux',
-      ]);
+      const quoted = await chatToQuote(
+        alice,
+        ['I need a tip calculator', 'A command line program for linux'],
+        stack.dataDir,
+      );
       runId = quoted.runId;
       expect(quoted.run.phase).toBe('quoted');
       expect((await busBuild(stack.dataDir, 'approve', runId)).code).toBe(0);

@@ -7,6 +7,7 @@ import type {
   AssignmentProfile,
   BranchStore,
   DownloadLimits,
+  RemoteRender,
   RemoteSmoke,
 } from './ports.ts';
 import type { InfraRetryPolicy } from './record-worker-failure.ts';
@@ -63,6 +64,8 @@ export interface VerifyArtifactsDeps extends TaskDeps {
    * check functions). Unset: a run whose spec has checks fails the task (never passes unchecked).
    */
   acceptanceRunners?: AcceptanceRunners;
+  /** Where the render check runs (AWS: the isolated WebChecks function); unset: in-process. */
+  remoteRender?: RemoteRender;
   /** Parent of the per-call scratch directory (default: the OS temp dir). */
   tempDir?: string;
   downloadLimits?: DownloadLimits;

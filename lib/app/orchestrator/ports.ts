@@ -4,6 +4,7 @@ import type { WorkerAssignment } from '../../domain/assignment.ts';
 import type { ManifestEntry } from '../../domain/manifest.ts';
 import type { BuildRun } from '../../domain/run.ts';
 import type { WebChecksResult } from '../../verify/acceptance/types.ts';
+import type { RenderCheckResult } from '../../verify/render-check.ts';
 import type { BinarySmokeResult } from '../../verify/smoke-binary.ts';
 
 /** The three buckets, by role (their names come from configuration in the adapter). */
@@ -109,4 +110,12 @@ export interface CandidateChecksRequest<C> {
 export interface AcceptanceRunners {
   cli(req: CandidateChecksRequest<CliCheck>): Promise<CheckOutcome[]>;
   web(req: CandidateChecksRequest<WebCheck> & { screenshot: boolean }): Promise<WebChecksResult>;
+}
+
+/**
+ * Runs the render check of one staged web entry somewhere isolated (AWS: the WebChecks function,
+ * lib/aws/web-check-invoker.ts), so the gate's render verdict never rests on the worker's evidence.
+ */
+export interface RemoteRender {
+  render(req: Omit<CandidateChecksRequest<never>, 'checks'>): Promise<RenderCheckResult>;
 }

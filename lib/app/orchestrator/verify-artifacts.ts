@@ -215,6 +215,7 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
       const verify = deps.verify ?? verifyCandidate;
       const smoke = deps.verifySettings?.smoke;
       const remote = deps.remoteSmoke;
+      const remoteRender = deps.remoteRender;
       const runId = run.runId;
       report = await verify({
         ...deps.verifySettings,
@@ -235,6 +236,10 @@ export async function verifyArtifacts(deps: VerifyArtifactsDeps, state: BuildSta
                 timeoutMs: smoke?.binaryTimeoutMs,
                 maxOutputBytes: smoke?.maxOutputBytes,
               }),
+          }),
+          ...(remoteRender && {
+            runRender: (entry: ManifestEntry, dir: string) =>
+              remoteRender.render({ runId, attempt, entry, path: dir }),
           }),
         },
         root,
