@@ -123,7 +123,7 @@ exec setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --boun
 /** The browser's whole environment when it runs as another user (nothing of the worker's). */
 const RUN_AS_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-interface RunAsLaunch {
+export interface RunAsLaunch {
   executablePath: string;
   env: Record<string, string>;
   /** Removes the launcher and the browser's HOME (after the browser has exited). */
@@ -134,7 +134,10 @@ interface RunAsLaunch {
  * A root-only directory (0711: the user may traverse it, not list it) holding the launcher (0700)
  * and the browser's HOME (`home/`, the user's, 0700; also its TMPDIR).
  */
-async function prepareRunAs(browser: string, user: { uid: number; gid: number }): Promise<RunAsLaunch> {
+export async function prepareRunAs(
+  browser: string,
+  user: { uid: number; gid: number },
+): Promise<RunAsLaunch> {
   const base = await mkdtemp(path.join(tmpdir(), 'render-as-user-'));
   try {
     await chmod(base, 0o711);

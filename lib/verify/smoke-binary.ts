@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { killProcessGroup } from '../process.ts';
@@ -76,6 +76,14 @@ export interface BinarySmokeOptions {
   maxOutputBytes?: number;
   /** `auto` (default): use a network namespace when one works; `none`: never (tests). */
   sandbox?: 'auto' | 'none';
+  /** Run the binary as this unprivileged user (the worker's `COMMAND_USER`, in the coder's self-check). */
+  runAs?: RunAs;
+}
+
+/** An unprivileged user a candidate runs as. */
+export interface RunAs {
+  uid: number;
+  gid: number;
 }
 
 /**
@@ -135,6 +143,7 @@ export interface SandboxedRunOptions {
   maxOutputBytes: number;
   /** Written to the child's standard input, which is then closed; unset: /dev/null. */
   stdin?: string;
+  runAs?: RunAs;
 }
 
 /**
@@ -152,6 +161,7 @@ export function runSandboxed(command: string[], opts: SandboxedRunOptions): Prom
       stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: process.platform !== 'win32',
       windowsHide: true,
+      ...(opts.runAs && { uid: opts.runAs.uid, gid: opts.runAs.gid }),
     });
     const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
     const sizes = { stdout: 0, stderr: 0 };
@@ -216,12 +226,18 @@ export async function sandboxFor(mode: 'auto' | 'none' | undefined): Promise<Net
 export async function withScratchCopy<T>(
   file: string,
   use: (bin: string, scratch: string) => Promise<T>,
+  runAs?: RunAs,
 ): Promise<T> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'busdk-smoke-'));
   try {
     const bin = path.join(scratch, path.basename(file));
     await copyFile(file, bin);
     await chmod(bin, 0o755);
+    // The user the binary runs as owns its scratch directory (its HOME and working directory).
+    if (runAs) {
+      await chown(scratch, runAs.uid, runAs.gid);
+      await chown(bin, runAs.uid, runAs.gid);
+    }
     return await use(bin, scratch);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -243,20 +259,25 @@ export async function smokeBinary(opts: BinarySmokeOptions): Promise<BinarySmoke
   const maxOutputBytes = opts.maxOutputBytes ?? 16 * 1024;
   const sandbox = await sandboxFor(opts.sandbox);
   const attempts: RunAttempt[] = [];
-  await withScratchCopy(opts.file, async (bin, scratch) => {
-    const env = sandboxEnv(sandbox, scratch);
-    for (const args of [['--help'], ['--version']]) {
-      const r = await runSandboxed([...sandbox.prefix, bin, ...args], {
-        cwd: scratch,
-        env,
-        timeoutMs,
-        maxOutputBytes,
-      });
-      const output = [r.stdout, r.stderr, r.spawnError ?? ''].filter((s) => s.length > 0).join('\n');
-      attempts.push({ args, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, output });
-      if (r.timedOut || (r.exitCode === 0 && output.trim() !== '')) break;
-    }
-  });
+  await withScratchCopy(
+    opts.file,
+    async (bin, scratch) => {
+      const env = sandboxEnv(sandbox, scratch);
+      for (const args of [['--help'], ['--version']]) {
+        const r = await runSandboxed([...sandbox.prefix, bin, ...args], {
+          cwd: scratch,
+          env,
+          timeoutMs,
+          maxOutputBytes,
+          ...(opts.runAs && { runAs: opts.runAs }),
+        });
+        const output = [r.stdout, r.stderr, r.spawnError ?? ''].filter((s) => s.length > 0).join('\n');
+        attempts.push({ args, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, output });
+        if (r.timedOut || (r.exitCode === 0 && output.trim() !== '')) break;
+      }
+    },
+    opts.runAs,
+  );
   const ok = attempts.some((a) => !a.timedOut && a.exitCode === 0 && a.output.trim() !== '');
   const problems = ok
     ? []

@@ -319,6 +319,61 @@ describe('model-driven coder over the real wire formats', () => {
     expect(binaries).toEqual([`reverse-text-${HOST}${HOST?.startsWith('windows') ? '.exe' : ''}`]);
   }, 300_000);
 
+  it('run_checks runs the approved acceptance checks on the current build and names what failed', async () => {
+    const checks = [
+      {
+        kind: 'cli' as const,
+        id: 'reverse-hello',
+        title: '“hello” is shown reversed as “olleh”',
+        args: ['hello'],
+        exitCode: 0,
+        timeoutMs: 5000,
+        expect: [{ op: 'contains' as const, stream: 'stdout' as const, value: 'olleh', ignoreCase: false }],
+      },
+      {
+        kind: 'cli' as const,
+        id: 'reverse-stdin',
+        title: 'Text on standard input is reversed',
+        args: [],
+        stdin: 'abc\n',
+        exitCode: 0,
+        timeoutMs: 5000,
+        expect: [{ op: 'equals' as const, stream: 'stdout' as const, value: 'cba', ignoreCase: false }],
+      },
+    ];
+    const identity = REVERSE_GO.replace('return string(r)\n}', 'return s\n}').replace(
+      'for i, j := 0',
+      '_ = r\n\tfor i, j := 0',
+    );
+    const runChecks: ScriptedTurn = { toolCalls: [{ name: 'run_checks', input: {} }] };
+    server.push(
+      {
+        toolCalls: [
+          { name: 'write_file', input: { path: 'tool/tool.go', content: identity } },
+          { name: 'write_file', input: { path: 'app.json', content: appJson('binary') } },
+        ],
+      },
+      runBuild,
+      runChecks,
+      writes('binary'),
+      runTests,
+      runBuild,
+      runChecks,
+      finish,
+    );
+    const result = await code(coder(openai()), spec('binary', { checks }));
+    expect(result, logs.join('\n')).toMatchObject({ ok: true });
+    const first = server.requests[0]?.body as { tools?: { function: { name: string } }[] };
+    expect(first.tools?.map((t) => t.function.name)).toContain('run_checks');
+    const results = toolResults().filter((r) => /PASSED|FAILED/.test(r.text) && r.text.includes('check '));
+    expect(results).toHaveLength(2);
+    expect(results[0]?.text).toMatch(/^SOME FAILED:/);
+    expect(results[0]?.text).toMatch(/FAILED check reverse-hello .* should contain "olleh"; got "hello\\n"/);
+    expect(results[0]?.text).toMatch(/PASSED smoke/);
+    expect(results[1]?.text).toMatch(/^ALL PASSED/);
+    expect(results[1]?.text).toMatch(/PASSED check reverse-stdin/);
+  }, 300_000);
+
   it('OpenAI chat completions: a compile error is fed back through run_build and fixed', async () => {
     server.push(
       writes('binary', BROKEN_GO),

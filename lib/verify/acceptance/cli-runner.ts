@@ -21,14 +21,18 @@ export const runCliChecks: RunCliChecks = async (input: CliChecksInput): Promise
   const outcomes: CheckOutcome[] = [];
   for (const check of input.checks) {
     const started = performance.now();
-    const run = await withScratchCopy(input.binary, (bin, scratch) =>
-      runSandboxed([...sandbox.prefix, bin, ...check.args], {
-        cwd: scratch,
-        env: sandboxEnv(sandbox, scratch),
-        timeoutMs: check.timeoutMs,
-        maxOutputBytes,
-        ...(check.stdin !== undefined && { stdin: check.stdin }),
-      }),
+    const run = await withScratchCopy(
+      input.binary,
+      (bin, scratch) =>
+        runSandboxed([...sandbox.prefix, bin, ...check.args], {
+          cwd: scratch,
+          env: sandboxEnv(sandbox, scratch),
+          timeoutMs: check.timeoutMs,
+          maxOutputBytes,
+          ...(check.stdin !== undefined && { stdin: check.stdin }),
+          ...(input.runAs && { runAs: input.runAs }),
+        }),
+      input.runAs,
     );
     const problems = cliCheckProblems(check, {
       exitCode: run.exitCode,

@@ -17,6 +17,8 @@ export interface CliChecksInput {
   sandbox?: 'auto' | 'none';
   /** Cap per stream (default 64 KiB). */
   maxOutputBytes?: number;
+  /** Run the binary as this unprivileged user (the coder's self-check under `COMMAND_USER`). */
+  runAs?: { uid: number; gid: number };
 }
 
 export type RunCliChecks = (input: CliChecksInput) => Promise<CheckOutcome[]>;
@@ -30,6 +32,8 @@ export interface WebChecksInput {
   browser?: string | false;
   /** Take a PNG screenshot of the page at the end of the checks (the receipt's picture). */
   screenshot?: boolean;
+  /** Run Chromium as this unprivileged user (needs root and `setpriv`; see render-check.ts). */
+  runAs?: { uid: number; gid: number };
   /** Chromium's command line (default lib/verify/render-check.ts CHROMIUM_ARGS; Lambda: its own). */
   launchArgs?: readonly string[];
   /** Budget of one check (default 30 s). */

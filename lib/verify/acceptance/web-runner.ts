@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Download, Locator, Page } from 'playwrigh
 import type { CheckOutcome, WebCheck, WebExpectation, WebStep } from '../../domain/acceptance.ts';
 import { clipDetail } from '../../domain/acceptance.ts';
 import { numberShown } from '../../domain/acceptance-eval.ts';
-import { CHROMIUM_ARGS, findBrowser } from '../render-check.ts';
+import { CHROMIUM_ARGS, findBrowser, prepareRunAs, type RunAsLaunch } from '../render-check.ts';
 import { serveStatic } from '../static-server.ts';
 import type { RunWebChecks, WebChecksInput, WebChecksResult } from './types.ts';
 
@@ -60,11 +60,15 @@ export const runWebChecks: RunWebChecks = async (input: WebChecksInput): Promise
   let browser: Browser | undefined;
   const outcomes: CheckOutcome[] = [];
   let screenshot: Buffer | undefined;
+  let asUser: RunAsLaunch | undefined;
   try {
+    // The coder's self-check under COMMAND_USER: the model-written page never runs in a root browser.
+    if (input.runAs) asUser = await prepareRunAs(executablePath, input.runAs);
     browser = await chromium.launch({
-      executablePath,
+      executablePath: asUser?.executablePath ?? executablePath,
       args: input.launchArgs ? [...input.launchArgs] : [...CHROMIUM_ARGS],
       timeout: WEB_CHECK_TIMEOUT_MS,
+      ...(asUser && { env: asUser.env }),
     });
     const blocked = new Set<string>();
     for (const [i, check] of input.checks.entries()) {
@@ -99,6 +103,7 @@ export const runWebChecks: RunWebChecks = async (input: WebChecksInput): Promise
     for (const o of blocked) notes.push(`external request blocked: ${o}`);
   } finally {
     await browser?.close().catch(() => undefined);
+    await asUser?.cleanup().catch(() => undefined);
     await server.close();
   }
   return { status: 'ran', outcomes, notes, ...(screenshot && { screenshot }) };

@@ -7,11 +7,13 @@ import {
   type ModelResponse,
   type ToolSpec,
 } from '../../../lib/ai/model.ts';
+import { checksFor } from '../../../lib/domain/acceptance.ts';
 import { type BuildSpec, BuildSpecSchema, DEFAULT_PLATFORMS } from '../../../lib/domain/build-spec.ts';
 import type { WorkerProfile } from '../profile.ts';
 import { AttemptBudget, type CoderBudgetLimits, DEFAULT_CODER_BUDGET } from './budget.ts';
 import type { Coder, CoderInput, CoderReport, CoderResult } from './coder.ts';
 import { buildSystemPrompt, buildTaskMessage } from './prompt.ts';
+import { selfCheck } from './run-checks.ts';
 import { coderToolSpecs, type ToolLimits, WorktreeTools } from './tools.ts';
 
 /**
@@ -85,6 +87,7 @@ export class ModelCoder implements Coder {
       const worktree = await openWorktree(input.worktree);
       const commandEnv = this.options.commandEnv(spec);
       const buildNote = platformNote(spec, commandEnv);
+      const checks = checksFor(spec.checks ?? [], spec.artifactType);
       const tools = new WorktreeTools({
         worktree,
         testCommands: this.options.profile.testCommands,
@@ -98,6 +101,15 @@ export class ModelCoder implements Coder {
           input.progress?.(r);
         },
         ...(buildNote ? { buildNote } : {}),
+        ...(checks.length > 0 && {
+          runChecks: () =>
+            selfCheck({
+              distDir: path.join(worktree, 'dist'),
+              checks,
+              artifactType: spec.artifactType,
+              ...(input.sandbox && { runAs: { uid: input.sandbox.uid, gid: input.sandbox.gid } }),
+            }),
+        }),
         ...(this.options.toolLimits ? { limits: this.options.toolLimits } : {}),
         ...(input.sandbox && { sandbox: input.sandbox }),
       });
@@ -109,7 +121,7 @@ export class ModelCoder implements Coder {
         buildCommands: this.options.profile.buildCommands,
         budget: budget.limits,
       });
-      const toolSpecs = coderToolSpecs(spec.features.length);
+      const toolSpecs = coderToolSpecs(spec.features.length, { runChecks: checks.length > 0 });
       const listing = await tools.listFiles('.');
       const messages: ModelMessage[] = [
         {

@@ -78,6 +78,11 @@ export interface WorktreeToolsOptions {
   progress?: (report: CoderProgress) => void;
   /** Appended to a passing `run_build` result (e.g. which platforms this build made). */
   buildNote?: string;
+  /**
+   * `run_checks`: the gate's checks on the current `dist/` (worker-image/src/coder/run-checks.ts).
+   * Offered only when set (the spec has acceptance checks).
+   */
+  runChecks?: () => Promise<{ passed: boolean; lines: string[] }>;
 }
 
 export interface ToolOutcome {
@@ -274,9 +279,17 @@ export const TOOL_SPECS: readonly ToolSpec[] = Object.freeze([
  * (its schema names the spec's feature count). Further tools (e.g. the acceptance checks'
  * `run_checks`) are appended here, with their case in {@link WorktreeTools.execute}.
  */
-export function coderToolSpecs(featureCount: number): ToolSpec[] {
-  return [...TOOL_SPECS, progressToolSpec(featureCount)];
+export function coderToolSpecs(featureCount: number, opts: { runChecks?: boolean } = {}): ToolSpec[] {
+  return [...TOOL_SPECS, progressToolSpec(featureCount), ...(opts.runChecks ? [RUN_CHECKS_SPEC] : [])];
 }
+
+export const RUN_CHECKS_TOOL = 'run_checks';
+const RUN_CHECKS_SPEC: ToolSpec = {
+  name: RUN_CHECKS_TOOL,
+  description:
+    'Run what the verification gate will run on your current build (call run_build first): the render check of the web app, the --help smoke of the program for this machine, and every approved acceptance check. Returns each result with expected vs. got for failures. The gate runs them all again on the final build; a failing check fails the attempt.',
+  inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+};
 
 /**
  * The tool implementations over one worktree. One instance per attempt (it counts writes and
@@ -322,6 +335,8 @@ export class WorktreeTools {
           return await this.runCommands('tests', this.opts.testCommands);
         case 'run_build':
           return await this.runCommands('build', this.opts.buildCommands);
+        case RUN_CHECKS_TOOL:
+          return await this.runChecks();
         case 'finish':
           return this.finish(input.summary);
         default:
@@ -581,6 +596,16 @@ export class WorktreeTools {
     if (kind === 'tests') this.testsPassedAt = startGeneration;
     else this.buildPassedAt = startGeneration;
     return ok(lines.join('\n'));
+  }
+
+  private async runChecks(): Promise<ToolOutcome> {
+    if (!this.opts.runChecks) throw new ToolRefusal(`unknown tool ${RUN_CHECKS_TOOL}`);
+    if (this.buildPassedAt !== this.generation) {
+      throw new ToolRefusal('run_build must pass after your last change before run_checks');
+    }
+    const report = await this.opts.runChecks();
+    this.opts.log(`tool run_checks: ${report.passed ? 'all passed' : 'some failed'}`);
+    return { content: report.lines.join('\n'), isError: !report.passed };
   }
 
   private finish(summary: unknown): ToolOutcome {
