@@ -874,17 +874,20 @@ function renderReceipt(artifacts) {
 }
 
 async function showArtifacts() {
-  const run = state.run;
-  state.artifactsShown = shownVersion(run);
+  state.artifactsShown = shownVersion(state.run);
   let data;
   try {
+    // The run as it is now (its versions), then the current version's artifacts.
+    setRun((await api('GET', runPath())).run);
     data = await api('GET', runPath('/artifacts'));
   } catch (err) {
     state.artifactsShown = false;
     errorLine(err, showArtifacts);
     return;
   }
+  const run = state.run;
   const version = data.version ?? shownVersion(run);
+  state.artifactsShown = version;
   const versions = run?.versions || [];
   const title = run?.scope?.title || 'Your tool';
   const headingId = `ready-title-${version}`;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Template as T } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_INFRA_RETRY } from '../../lib/app/orchestrator/record-worker-failure.ts';
 import { BuildStack } from '../../lib/infra/build-stack.ts';
 import { repoPath } from '../../lib/infra/paths.ts';
 import { EXECUTION_TIMEOUT_MARGIN_SECONDS, executionTimeoutSeconds } from '../../lib/infra/state-machine.ts';
@@ -90,9 +91,10 @@ describe('the execution timeout, derived from the attempt budget', () => {
 
   it('outlasts every attempt at its states’ own bounds, and grows with MAX_ATTEMPTS', () => {
     for (const attempts of [1, 3, 5]) {
+      // Infrastructure failures add attempts that use no repair attempt (DEFAULT_INFRA_RETRY.max).
       const allAttempts =
         t('PrepareBranch') +
-        attempts * (t('AssignWorker') + t('RunWorker') + t('VerifyArtifacts')) +
+        (attempts + DEFAULT_INFRA_RETRY.max) * (t('AssignWorker') + t('RunWorker') + t('VerifyArtifacts')) +
         t('Publish') +
         t('FailRun');
       const derived = executionTimeoutSeconds(ASL, attempts);

@@ -290,7 +290,7 @@ describe('bus-build against a local stack (child process)', () => {
   it('lists runs of all phases, newest first, as a table and as JSON', async () => {
     const table = await cli('runs');
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/RUN ID\s+PHASE\s+TYPE\s+ATTEMPTS/);
+    expect(table.stdout).toMatch(/RUN ID\s+PHASE\s+TYPE\s+VERSION\s+ATTEMPTS/);
     for (const r of Object.values(runs)) expect(table.stdout).toContain(r.runId);
     expect(table.stdout).toContain('4 runs');
     // The PAYMENT column shows a pending approval request (and the others' payment state).

@@ -331,6 +331,7 @@ describe('build run through the task handlers (dynalite + s3rver + real verifica
       'bus.build.artifact.verified',
       'progress:preview_ready',
       'progress:downloads_ready',
+      'bus.build.version.published',
     ]);
 
     const published = await listKeys(BUCKETS.artifacts, `runs/${run.runId}/`);

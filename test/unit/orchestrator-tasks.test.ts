@@ -693,10 +693,11 @@ describe('Publish', () => {
       artifactIds: ['web', 'bin-linux-amd64'],
       kinds: ['web', 'binary'],
     });
-    expect(store.types(run.runId).slice(-3)).toEqual([
+    expect(store.types(run.runId).slice(-4)).toEqual([
       'bus.build.artifact.verified',
       'progress:preview_ready',
       'progress:downloads_ready',
+      'bus.build.version.published',
     ]);
     // A retried Publish is a no-op.
     const puts = artifacts.puts.length;

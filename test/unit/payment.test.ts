@@ -238,7 +238,9 @@ describe('money states (README "Money states"): the transitions not covered abov
 
   it('a failed run can go back to its quote (retry with a new checkout)', () => {
     const failed = failedWith({ ...card, status: 'cancelled' });
-    expect(transition(failed, 'quoted', {}, T0).phase).toBe('quoted');
+    expect(transition(failed, 'quoted', { retries: (failed.retries ?? 0) + 1 }, T0).phase).toBe('quoted');
+    // Not a retry and no delivered version to change: refused.
+    expect(() => transition(failed, 'quoted', {}, T0)).toThrow(/cannot move from failed to quoted/);
   });
 
   it('idempotency keys of capture and cancel name the payment intent (a rebuilt run has a new one)', () => {

@@ -318,7 +318,7 @@ describe.skipIf(!IS_ROOT)('commands as the command user (root only)', () => {
     });
     const logs: string[] = [];
     const coded = await agent.code({ worktree, spec, attempt: 1, log: (l) => logs.push(l), sandbox, gitDir });
-    expect(coded, logs.join('\n')).toEqual({ ok: true, summary: 'The text reverser is ready.' });
+    expect(coded, logs.join('\n')).toMatchObject({ ok: true, summary: 'The text reverser is ready.' });
     expect(readFileSync(path.join(worktree, 'web', 'uid.txt'), 'utf8').trim()).toBe(String(USER.uid));
     expect(readFileSync(path.join(worktree, 'web', 'environ.txt'), 'utf8').trim()).toBe('denied');
     expect(readFileSync(path.join(worktree, 'web', 'git.txt'), 'utf8').trim()).toBe('denied');

@@ -161,7 +161,7 @@ describe('worker render modes and evidence', () => {
 
     const store = new MemoryArtifactStore();
     store.put('evidence', workerResultKey(RUN, 1), JSON.stringify({ ok: true, commit: 'a'.repeat(40) }));
-    expect(await readWorkerResult(store, RUN, 1)).toEqual({ ok: true });
+    expect(await readWorkerResult(store, RUN, 1)).toEqual({ ok: true, commit: 'a'.repeat(40) });
     // A malformed evidence list is "no evidence", not an unreadable (failed) result.
     store.put('evidence', workerResultKey(RUN, 2), JSON.stringify({ ok: true, render: [bad] }));
     expect(await readWorkerResult(store, RUN, 2)).toEqual({ ok: true, render: undefined });
