@@ -136,7 +136,14 @@ export async function runEval(
     const conn = connect(target, process.env);
     const apiUrl = target.kind === 'local' ? target.info!.apiUrl : '';
     const results = await runAll(
-      { apiUrl, conn, actor: operatorActor(env), buildTimeoutMs: opts.timeoutMinutes * 60_000, say: io.say },
+      {
+        apiUrl,
+        conn,
+        dataDir,
+        actor: operatorActor(env),
+        buildTimeoutMs: opts.timeoutMinutes * 60_000,
+        say: io.say,
+      },
       requests,
       opts.concurrency,
     );

@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 /**
  * One eval request end to end, as a visitor and an operator would do it: the public API for the
  * chat (scripted answers to the intake's questions), the contact email and the progress events;
@@ -13,7 +15,7 @@ import type { Connection } from '../../lib/cli/target.ts';
 import { ArtifactTypeSchema } from '../../lib/domain/build-spec.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
 import { ApiClient } from '../integration/harness.ts';
-import { type PublicRun, pollEvents } from '../integration/pipeline-helpers.ts';
+import { confirmationCode, type PublicRun, pollEvents } from '../integration/pipeline-helpers.ts';
 import { type CheckResult, coderFigures, type RequestResult, sumFigures } from './report.ts';
 
 export const EvalRequestSchema = z
@@ -40,6 +42,8 @@ export interface EvalContext {
   apiUrl: string;
   /** The operator's connection to the same stack (run store, buckets, Step Functions). */
   conn: Connection;
+  /** The stack's data dir: its outbox holds the contact confirmation code. */
+  dataDir: string;
   /** Recorded with the approval. */
   actor: string;
   /** How long to wait for a build to end after approval. */
@@ -97,8 +101,14 @@ export async function runRequest(ctx: EvalContext, req: EvalRequest): Promise<Re
       result.reason = `not quoted after ${req.answers.length} answer(s); last reply: ${lastReply.slice(0, 300)}`;
       return result;
     }
+    // The contact counts once confirmed with the code mailed to it (the local outbox).
+    const outbox = join(ctx.dataDir, 'outbox');
+    const before = new Set(await readdir(outbox).catch(() => []));
     const contact = await visitor.post(`/api/v1/build-runs/${runId}/contact`, { email: EMAIL });
     if (contact.status !== 200) throw new Error(`contact: HTTP ${contact.status}`);
+    const code = await confirmationCode(outbox, before);
+    const confirmed = await visitor.post(`/api/v1/build-runs/${runId}/contact/confirm`, { code });
+    if (confirmed.status !== 200) throw new Error(`confirm contact: HTTP ${confirmed.status}`);
     const quotedRun = await ctx.conn.store.getRun(runId);
     if (quotedRun?.quote && quotedRun.spec)
       result.quoted = {

@@ -715,9 +715,22 @@ describe('local stack with the scripted model as the worker coder (CODER=openai)
   it('builds, verifies and publishes a run whose code the model wrote', async () => {
     const { startTestStack, ApiClient } = await import('./harness.ts');
     const { busBuild, chatToQuote, pollEvents, sharedGoCache } = await import('./pipeline-helpers.ts');
-    // The model reports the first approved feature done (and tries free text, which is refused).
+    // The model writes the tip calculator the visitor asked for (the gate runs its agreed checks),
+    // reports the first approved feature done (and tries free text, which is refused).
+    const recipe = fileURLToPath(
+      new URL('../../worker-image/recipes/tip-calculator/files/', import.meta.url),
+    );
+    const tipCalculator: ScriptedTurn = {
+      toolCalls: [
+        ...['tool/tool.go', 'tool/tool_test.go', 'web/index.html', 'web/app.js'].map((rel) => ({
+          name: 'write_file',
+          input: { path: rel, content: readFileSync(path.join(recipe, rel), 'utf8') },
+        })),
+        { name: 'write_file', input: { path: 'app.json', content: appJson('web') } },
+      ],
+    };
     server.push(
-      writes('web'),
+      tipCalculator,
       {
         toolCalls: [
           { name: 'report_progress', input: { feature: 1 } },

@@ -147,7 +147,7 @@ export async function chatToQuote(
 }
 
 /** The code of the confirmation mail that arrived in the outbox after `before` was listed. */
-async function confirmationCode(outbox: string, before: Set<string>): Promise<string> {
+export async function confirmationCode(outbox: string, before: Set<string>): Promise<string> {
   for (const name of (await readdir(outbox)).filter((f) => f.startsWith('mail-') && !before.has(f))) {
     const mail = JSON.parse(await readFile(join(outbox, name), 'utf8')) as { subject: string };
     const code = /^Confirm.*\b(\d{6})$/.exec(mail.subject)?.[1];
