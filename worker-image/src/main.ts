@@ -33,11 +33,19 @@ let finished = false;
 let lease: WorkerLease | undefined;
 let checkLease: ((l: WorkerLease) => Promise<string | undefined>) | undefined;
 
+/** How long the last lease check before the result may take (the store may be what failed). */
+const LEASE_REPORT_CHECK_MS = 5_000;
+
 /** Whether the result may be written: not by a stale attempt (the orchestrator moved on). */
 async function mayReport(result: WorkerResult): Promise<boolean> {
   if (result.code === 'stale_attempt') return false;
   if (!lease || !checkLease) return true;
-  const reason = await checkLease(lease).catch(() => undefined); // unreadable store: report anyway
+  // An unreadable (or hanging) store: report anyway, within a bound.
+  const bound = new Promise<undefined>((resolve) => {
+    const timer = setTimeout(resolve, LEASE_REPORT_CHECK_MS) as unknown as { unref?: () => void };
+    timer.unref?.();
+  });
+  const reason = await Promise.race([checkLease(lease).catch(() => undefined), bound]);
   if (reason) log.line(`worker: not reporting a result: stale attempt (${reason})`);
   return !reason;
 }
