@@ -765,8 +765,16 @@ async function handleEvents(events) {
     setPhase(phase);
     if (before === 'quoted' && phase !== 'quoted' && state.run) renderQuoteActions(state.run);
   }
-  if (state.run && DONE.has(state.run.phase) && state.artifactsShown !== shownVersion(state.run))
+  // A new version was published (a change after delivery): its card replaces the current one.
+  if (events.some((e) => e.type === 'bus.build.version.published')) state.newVersion = true;
+  if (
+    state.run &&
+    DONE.has(state.run.phase) &&
+    (state.newVersion || state.artifactsShown !== shownVersion(state.run))
+  ) {
+    state.newVersion = false;
     await showArtifacts();
+  }
   if (state.run && state.run.phase === 'failed') renderFailure();
 }
 
