@@ -5,6 +5,26 @@ import { signToken, verifyToken } from './signed-token.ts';
 
 export const DOWNLOAD_TTL_SECONDS = 300;
 
+/** A short-lived presigned GET that answers with the given disposition and content type. */
+function presignGet(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  response: { disposition: string; contentType: string },
+  ttlSeconds: number,
+): Promise<string> {
+  return getSignedUrl(
+    s3,
+    new GetObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      ResponseContentDisposition: response.disposition,
+      ResponseContentType: response.contentType,
+    }),
+    { expiresIn: ttlSeconds },
+  );
+}
+
 /** AWS: a short-lived presigned GET of the published object, as an attachment with a safe name. */
 export function presignDownload(
   s3: S3Client,
@@ -13,16 +33,8 @@ export function presignDownload(
   fileName: string,
   ttlSeconds = DOWNLOAD_TTL_SECONDS,
 ): Promise<string> {
-  return getSignedUrl(
-    s3,
-    new GetObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      ResponseContentDisposition: `attachment; filename="${fileName}"`,
-      ResponseContentType: 'application/octet-stream',
-    }),
-    { expiresIn: ttlSeconds },
-  );
+  const disposition = `attachment; filename="${fileName}"`;
+  return presignGet(s3, bucket, key, { disposition, contentType: 'application/octet-stream' }, ttlSeconds);
 }
 
 /**
@@ -35,16 +47,7 @@ export function presignScreenshot(
   key: string,
   ttlSeconds = DOWNLOAD_TTL_SECONDS,
 ): Promise<string> {
-  return getSignedUrl(
-    s3,
-    new GetObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      ResponseContentDisposition: 'inline',
-      ResponseContentType: 'image/png',
-    }),
-    { expiresIn: ttlSeconds },
-  );
+  return presignGet(s3, bucket, key, { disposition: 'inline', contentType: 'image/png' }, ttlSeconds);
 }
 
 /**
