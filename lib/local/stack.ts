@@ -8,6 +8,12 @@ import { RepoStore, templateBareDir } from '../aws/repo-store.ts';
 import { log } from '../log.ts';
 import { isProcessAlive } from '../process.ts';
 import { bootstrapResources } from './bootstrap.ts';
+import {
+  bundledHandlerLoader,
+  bundledModuleLoader,
+  readBundledHandlers,
+  stageBundledHandlers,
+} from './bundles.ts';
 import { type LocalDynamo, startDynamo } from './dynamo.ts';
 import { createGateway, type GatewayRoute, type ModuleLoader } from './gateway.ts';
 import { listen, urlFor } from './listen.ts';
@@ -17,6 +23,7 @@ import { type LocalS3, startS3 } from './s3.ts';
 import { startLocalSettleReconcile } from './settle.ts';
 import { type LocalStepFunctions, startLocalStepFunctions } from './sfn/server.ts';
 import { LOCAL_CREDENTIALS, removeStackInfo, writeStackInfo } from './stack-info.ts';
+import { stageWorkerApp } from './worker-app.ts';
 import { reapLeftoverWorkers, removeWorkerScratch } from './worker-registry.ts';
 
 export { LOCAL_CREDENTIALS };
@@ -47,6 +54,13 @@ export interface LocalStackOptions {
   routes?: readonly GatewayRoute[];
   loadModule?: ModuleLoader;
   root?: string;
+  /**
+   * What ships instead of the source (`LOCAL_BUNDLES`): a cloud assembly (`cdk synth -o <dir>`)
+   * whose bundled Lambda handlers serve the API routes and the state-machine tasks (bundles.ts).
+   */
+  bundles?: string;
+  /** `bundle` (`LOCAL_WORKER=bundle`): the worker bundled as in the image (worker-app.ts). */
+  worker?: 'source' | 'bundle';
 }
 
 export interface LocalStack {
@@ -165,6 +179,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     process.env.PREVIEW_BASE_URL = preview.url;
 
+    const bundles =
+      opts.bundles === undefined
+        ? undefined
+        : stageBundledHandlers(readBundledHandlers(opts.bundles), join(dataDir, 'bundles'), root);
+    const workerApp =
+      opts.worker === 'bundle' ? stageWorkerApp(root, join(dataDir, 'worker-app')) : undefined;
+    if (!opts.quiet && (bundles || workerApp))
+      log.info('local stack: running what ships', {
+        ...(opts.bundles === undefined ? {} : { bundles: resolve(opts.bundles), handlers: bundles?.size }),
+        ...(workerApp ? { worker: workerApp.command.at(-1) } : {}),
+      });
+
     // Step Functions: the same ASL, Task states mapped to the same handler modules, RunWorker as a
     // child process with the container's environment contract (an allow-list, not our env).
     sfn = await startLocalStepFunctions({
@@ -172,7 +198,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       dataDir,
       host,
       port: opts.sfnPort ?? DEFAULT_PORTS.sfn,
-      worker: { env: workerEnvironment() },
+      worker: {
+        env: { ...workerEnvironment(), ...workerApp?.env },
+        ...(workerApp ? { command: workerApp.command } : {}),
+      },
+      ...(bundles ? { loadHandler: bundledHandlerLoader(bundles) } : {}),
     });
     process.env.AWS_ENDPOINT_URL_SFN = sfn.url;
     process.env.STATE_MACHINE_ARN = sfn.stateMachineArn;
@@ -188,7 +218,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const gateway = createGateway({
       routes: opts.routes ?? [...API_ROUTES, ...LOCAL_ROUTES],
       root,
-      loadModule: opts.loadModule,
+      loadModule: opts.loadModule ?? (bundles ? bundledModuleLoader(root, bundles) : undefined),
       accessLog: !opts.quiet,
       region,
     });
@@ -413,7 +443,14 @@ export function stackOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Local
     sfnPort: portFromEnv(env, 'SFN_PORT', DEFAULT_PORTS.sfn),
     previewPort: portFromEnv(env, 'PREVIEW_PORT', DEFAULT_PORTS.preview),
     dataDir: resolve(env.DATA_DIR || DEFAULT_DATA_DIR),
+    ...(env.LOCAL_BUNDLES ? { bundles: resolve(env.LOCAL_BUNDLES) } : {}),
+    ...(env.LOCAL_WORKER ? { worker: localWorkerFromEnv(env.LOCAL_WORKER) } : {}),
   };
+}
+
+function localWorkerFromEnv(raw: string): 'source' | 'bundle' {
+  if (raw === 'source' || raw === 'bundle') return raw;
+  throw new Error(`LOCAL_WORKER=${raw} is not valid (use source or bundle).`);
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

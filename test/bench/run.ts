@@ -15,6 +15,8 @@
  *    the gate's runners; prints the time they add per check (cli and web).
  * 6. Memory (test/bench/memory.ts, also runnable alone: `npx tsx test/bench/memory.ts`): the local
  *    stack's RSS before and after 3 rounds of 100 long-polling visitors, bound 15 %.
+ * 7. What ships (test/bench/bundles.ts, also runnable alone): every synthesized Lambda bundle's
+ *    size and cold init in a fresh Node process (`BENCH_ASSEMBLY=<cdk.out>` skips the synth).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -40,6 +42,7 @@ import {
   REPO_ROOT,
   sharedGoCache,
 } from '../integration/pipeline-helpers.ts';
+import { bundlesSection } from './bundles.ts';
 import { BENCH_STACK_ENV, memorySection } from './memory.ts';
 
 const REQUEST = 'I need a tip calculator web app and a command line program for linux';
@@ -222,6 +225,8 @@ async function main(): Promise<void> {
     say(`acceptance checks, cli (sandboxed, on the recipe's build): ${per(cost.cli)}`);
     say(`acceptance checks, web (Chromium, incl. one launch and the screenshot): ${per(cost.web)}`);
     await memorySection(stack);
+    say('');
+    await bundlesSection();
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

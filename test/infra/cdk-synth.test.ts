@@ -1,23 +1,24 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../functions/api/routes.ts';
-import { REPO_ROOT } from '../../lib/infra/paths.ts';
+import { readStackInfo } from '../../lib/local/stack-info.ts';
 import { LAMBDA_TASKS } from '../../state-machines/tasks.ts';
+import { startTestStack } from '../integration/harness.ts';
+import { apiEvent } from '../support/api-event.ts';
+import { callBundle, localLambdaEnv, readSecretFile } from '../support/bundle-probe.ts';
+import { SYNTH_STACK, type SynthResult, synthesizeAssembly } from '../support/cdk-synth.ts';
 
 /**
- * The real `npm run synth` (`cdk synth --quiet`: cdk.json's app command, esbuild bundling of every
- * function, the AwsSolutions validation plugin of bin/app.ts) into a temporary output directory.
- * The other infra suites build BuildStack in-process with bundling skipped; this one proves that
- * the deployable cloud assembly comes out. About 20 s on two cores when run alone.
+ * The real `npm run synth` into a temporary output directory (test/support/cdk-synth.ts). The
+ * other infra suites build BuildStack in-process with bundling skipped; this one proves that the
+ * deployable cloud assembly comes out, and runs what it bundled.
  */
 const SYNTH_TIMEOUT_MS = 240_000;
-const STACK = 'BusBuild-dev';
-/** The sender `npm run synth` passes too (package.json). */
-const SYNTH_EMAIL_FROM = 'no-reply@busdk.com';
+const STACK = SYNTH_STACK;
 
 interface Resource {
   Type: string;
@@ -28,53 +29,16 @@ interface Assets {
   dockerImages: Record<string, { source: { directory: string; dockerFile?: string; platform?: string } }>;
 }
 
-function runSynth(outDir: string): Promise<{ code: number | null; output: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    // npx resolves the project's own cdk CLI (and the Node it runs under), as `npm run synth` does.
-    // emailFrom is the one setting without a default (a deploy is refused without it).
-    const args = [
-      'cdk',
-      'synth',
-      '--quiet',
-      '--no-notices',
-      '-c',
-      `emailFrom=${SYNTH_EMAIL_FROM}`,
-      '-o',
-      outDir,
-    ];
-    const child = spawn('npx', args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += d;
-    });
-    child.stderr.on('data', (d) => {
-      output += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), SYNTH_TIMEOUT_MS - 10_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, ms: Date.now() - started });
-    });
-  });
-}
-
 describe('npm run synth (cdk synth with bundling)', () => {
   let outDir: string;
-  let synth: Awaited<ReturnType<typeof runSynth>>;
+  let synth: SynthResult;
   let resources: Record<string, Resource>;
   let assets: Assets;
 
   beforeAll(async () => {
     outDir = mkdtempSync(path.join(os.tmpdir(), 'busdk-cdk-synth-'));
-    synth = await runSynth(outDir);
+    synth = await synthesizeAssembly(outDir, SYNTH_TIMEOUT_MS - 10_000);
     console.info(`cdk synth took ${(synth.ms / 1000).toFixed(1)} s`);
-    if (synth.code !== 0) throw new Error(`cdk synth exited ${synth.code}:\n${synth.output.slice(-4000)}`);
     const template = JSON.parse(readFileSync(path.join(outDir, `${STACK}.template.json`), 'utf8'));
     resources = template.Resources;
     assets = JSON.parse(readFileSync(path.join(outDir, `${STACK}.assets.json`), 'utf8'));
@@ -146,23 +110,34 @@ describe('npm run synth (cdk synth with bundling)', () => {
     }
   });
 
+  /** Every function `cdk deploy` uploads from a bundle: the own ones, the isolated and scheduled ones. */
+  const shippedFunctions = () => [
+    ...ownFunctions(),
+    ...['SmokeBinary', 'WebChecks', 'SettlePayments'].map((n) => [n, functionOf(`Pipeline${n}`)] as const),
+  ];
+  /** Each shipped function's asset directory copied outside the project tree (no node_modules above it). */
+  const copyBundles = (scratch: string) =>
+    shippedFunctions().map(([name, fn]) => {
+      const hash = String((fn.Properties.Code as { S3Key: unknown }).S3Key).replace(/\.zip$/, '');
+      const dir = path.join(scratch, name);
+      cpSync(path.join(outDir, assets.files[hash]!.source.path), dir, { recursive: true });
+      const env = fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined;
+      return { name, dir, variables: env?.Variables ?? {} };
+    });
+
   it('loads every bundled function in a fresh Node process outside the project tree (cold init)', () => {
     // What ships, not the TypeScript source: each asset directory copied to a temp dir with no
     // node_modules above it, imported by a plain `node` (no tsx), the `handler` export checked.
     const scratch = mkdtempSync(path.join(os.tmpdir(), 'busdk-bundles-'));
     try {
       const timings: string[] = [];
-      for (const [name, fn] of ownFunctions()) {
-        const hash = String((fn.Properties.Code as { S3Key: unknown }).S3Key).replace(/\.zip$/, '');
-        const dir = path.join(scratch, name);
-        cpSync(path.join(outDir, assets.files[hash]!.source.path), dir, { recursive: true });
+      for (const { name, dir, variables } of copyBundles(scratch)) {
         const probe =
           'const t0 = performance.now(); const m = await import(process.argv[1]); ' +
           "if (typeof m.handler !== 'function') throw new Error('no handler export'); " +
           'console.log(JSON.stringify({ ms: performance.now() - t0 }));';
-        const env = fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined;
         const vars = Object.fromEntries(
-          Object.entries(env?.Variables ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : 'x']),
+          Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : 'x']),
         );
         const run = spawnSync(
           process.execPath,
@@ -178,6 +153,161 @@ describe('npm run synth (cdk synth with bundling)', () => {
       rmSync(scratch, { recursive: true, force: true });
     }
   });
+
+  it('answers a representative event in a fresh Node process against the local emulators, every function', async () => {
+    const stack = await startTestStack({ startTimeoutMs: 120_000 });
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'busdk-bundle-calls-'));
+    try {
+      const info = (await readStackInfo(stack.dataDir))!;
+      const secrets = {
+        session: readSecretFile(path.join(stack.dataDir, 'session-secret')),
+        preview: readSecretFile(path.join(stack.dataDir, 'preview-secret')),
+      };
+      const bundles = new Map(copyBundles(scratch).map((b) => [b.name, b]));
+      const call = async (name: string, event: unknown) => {
+        const b = bundles.get(name)!;
+        const env = localLambdaEnv({
+          name,
+          variables: b.variables,
+          info,
+          secrets,
+          outboxDir: path.join(stack.dataDir, 'outbox'),
+          taskRoot: b.dir,
+        });
+        const out = await callBundle({ dir: b.dir, name, event, env, scratch });
+        expect(out.initError, `${name} init: ${out.stderr.slice(-2000)}`).toBeUndefined();
+        return out;
+      };
+      /** An API route's answer: status and JSON body (every API answer is JSON). */
+      const api = async (
+        id: string,
+        opts: { body?: unknown; params?: Record<string, string>; query?: Record<string, string> } = {},
+      ) => {
+        const route = API_ROUTES.find((r) => r.id === id)!;
+        let p = route.path;
+        for (const [k, v] of Object.entries(opts.params ?? {})) p = p.replace(`{${k}}`, v);
+        const event = apiEvent({
+          method: route.method,
+          path: p,
+          routeKey: `${route.method} ${route.path}`,
+          ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
+          ...(opts.params ? { pathParameters: opts.params } : {}),
+          ...(opts.query ? { query: opts.query } : {}),
+          headers: session ? { authorization: `Bearer ${session}` } : {},
+        });
+        const out = await call(id, event);
+        expect(out.error, `${id}: ${out.stderr.slice(-2000)}`).toBeUndefined();
+        const res = out.result as { statusCode: number; body?: string; headers?: Record<string, string> };
+        const body = res.body ? JSON.parse(res.body) : undefined;
+        calls.push(
+          `${id} ${res.statusCode} init ${out.initMs.toFixed(0)} ms call ${out.callMs!.toFixed(0)} ms`,
+        );
+        return { status: res.statusCode, body, headers: res.headers ?? {} };
+      };
+      const calls: string[] = [];
+      let session: string | undefined;
+
+      expect((await api('OpenApi')).status).toBe(200);
+      const created = await api('CreateRun', { body: {} });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const runId = created.body.run.run_id as string;
+      session = created.body.session_token as string;
+      expect(runId).toMatch(/^run_/);
+      const run = { params: { run_id: runId } };
+
+      const posted = await api('PostMessage', {
+        ...run,
+        body: { text: 'I need a tip calculator web app and a command line program for linux' },
+      });
+      expect(posted.status, JSON.stringify(posted.body)).toBeLessThan(300);
+      const got = await api('GetRun', run);
+      expect(got.status).toBe(200);
+      expect(got.body.run.run_id).toBe(runId);
+      const events = await api('ListEvents', { ...run, query: { wait: '0' } });
+      expect(events.status, JSON.stringify(events.body)).toBe(200);
+      expect(JSON.stringify(events.body)).toContain('bus.build.run.requested');
+      const listed = await api('ListRuns');
+      expect(listed.status).toBe(200);
+      expect(listed.body.runs.map((r: { run_id: string }) => r.run_id)).toContain(runId);
+      const artifacts = await api('ListArtifacts', run);
+      expect(artifacts.status).toBe(200);
+      expect(artifacts.body.artifacts).toEqual([]);
+      const contact = await api('SetContact', { ...run, body: { email: 'probe@example.com' } });
+      expect(contact.status, JSON.stringify(contact.body)).toBeLessThan(300);
+      const outbox = readdirSync(path.join(stack.dataDir, 'outbox'));
+      expect(outbox.length, 'SetContact mails a confirmation code to the outbox').toBeGreaterThan(0);
+      // Sent or not, the answer is the same (no address enumeration); the code goes to the outbox.
+      const requested = await api('RequestEmailCode', { body: { email: 'probe@example.com' } });
+      expect(requested.status).toBe(202);
+      expect(requested.body).toMatchObject({ sent: true });
+      const results: Record<string, { status: number; body: unknown }> = {
+        ConfirmContact: await api('ConfirmContact', { ...run, body: { code: '000000' } }),
+        VerifyEmailCode: await api('VerifyEmailCode', {
+          body: { email: 'probe@example.com', code: '000000' },
+        }),
+        DownloadArtifact: await api('DownloadArtifact', {
+          params: { run_id: runId, artifact_id: 'art_missing' },
+        }),
+        Checkout: await api('Checkout', { ...run, body: {} }),
+        StripeWebhook: await api('StripeWebhook', {
+          body: { id: 'evt_1', type: 'checkout.session.completed' },
+        }),
+      };
+      for (const [id, res] of Object.entries(results)) {
+        // Refusals are answers: a customer-safe JSON error with a 4xx (503: payments not configured).
+        expect([400, 401, 403, 404, 409, 422, 429, 503], `${id} ${JSON.stringify(res.body)}`).toContain(
+          res.status,
+        );
+        expect(res.body, id).toMatchObject({
+          error: { code: expect.any(String), message: expect.any(String) },
+        });
+      }
+      const tested = new Set(calls.map((c) => c.split(' ')[0]));
+      expect(API_ROUTES.filter((r) => !tested.has(r.id)).map((r) => r.id)).toEqual([]);
+
+      // Pipeline tasks: the build state an execution passes, for this (quoted, unapproved) run; a
+      // task answers with its next state or refuses with its named TaskStateError (the phase's
+      // guard, read from the table), never a crash of the bundle.
+      const state = { runId, attempt: 0, maxAttempts: 3 };
+      const taskOutcomes: string[] = [];
+      for (const t of LAMBDA_TASKS) {
+        const out = await call(t.state, state);
+        expect(
+          out.error?.name ?? 'result',
+          `${t.state}: ${out.error?.message}\n${out.stderr.slice(-2000)}`,
+        ).toMatch(/^(result|TaskStateError)$/);
+        taskOutcomes.push(`${t.state}: ${out.error ? `${out.error.name} (${out.error.message})` : 'result'}`);
+      }
+      const reconciled = await call('ReconcileExecution', {
+        'detail-type': 'Step Functions Execution Status Change',
+        source: 'aws.states',
+        detail: {
+          executionArn: `${info.stateMachineArn?.replace(':stateMachine:', ':execution:')}:${runId}`,
+          status: 'TIMED_OUT',
+          input: JSON.stringify(state),
+        },
+      });
+      expect(reconciled.error, reconciled.stderr.slice(-2000)).toBeUndefined();
+      const settled = await call('SettlePayments', {});
+      expect(settled.result).toEqual({ tried: 0 });
+      // The isolated functions take only https presigned URLs: a local (http) one is refused
+      // before anything is fetched or run (their clean-up of /tmp and processes runs only then).
+      const staged = `${info.s3Endpoint}/${info.buckets.staging}/runs/${runId}/candidate`;
+      const digest = 'a'.repeat(64);
+      const smoke = await call('SmokeBinary', { url: staged, sha256: digest, sizeBytes: 10 });
+      expect(smoke.error?.message).toMatch(/refusing a http: URL/);
+      const web = await call('WebChecks', {
+        files: [{ path: 'index.html', url: staged, sha256: digest, sizeBytes: 10 }],
+        entrypoint: 'index.html',
+      });
+      expect(web.error?.message).toMatch(/refusing a http: URL/);
+      console.info(`pipeline tasks on an unapproved run:\n  ${taskOutcomes.join('\n  ')}`);
+      console.info(`bundled API functions, one call each:\n  ${calls.join('\n  ')}`);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+      await stack.dispose();
+    }
+  }, 300_000);
 
   it('stages the worker image build context (ARM64, worker-image/Dockerfile)', () => {
     const images = Object.values(assets.dockerImages);

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { API_ROUTES } from '../../functions/api/routes.ts';
 import { DOWNLOAD_TTL_SECONDS, signLocalDownload } from '../../lib/aws/download-links.ts';
+import { LAMBDA_TASKS } from '../../state-machines/tasks.ts';
+import { synthesizeAssembly } from '../support/cdk-synth.ts';
 import { ApiClient, type ApiResponse, startTestStack, type TestStack } from './harness.ts';
 import {
   busBuild,
@@ -24,7 +27,13 @@ import {
  * child process: dynalite, s3rver, the API gateway, the preview origin and the local Step
  * Functions endpoint running the build-run state machine with the worker as a child process),
  * driven only through the public HTTP API and the operator CLI (`bus-build`).
+ *
+ * It runs what ships: the stack is synthesized first (`cdk synth`, esbuild bundling) and started
+ * with `LOCAL_BUNDLES` (every API route and state-machine task served by its bundled `index.mjs`
+ * from the cloud assembly) and `LOCAL_WORKER=bundle` (the worker bundled by
+ * worker-image/src/bundle.mjs, as the image runs it), not the TypeScript source.
  */
+const SYNTH_TIMEOUT_MS = 300_000;
 
 const STEP_TIMEOUT = 360_000;
 const BUILD_TIMEOUT_MS = 240_000;
@@ -96,19 +105,43 @@ describe('build pipeline end to end (first acceptance test)', () => {
   const keepRaw = (what: string, res: RawResponse) =>
     otherBodies.push({ what, text: `${res.body.toString('utf8')}\n${JSON.stringify(res.headers)}` });
 
+  let assembly: string;
+
   beforeAll(async () => {
-    stack = await startTestStack({ env: { GOCACHE: sharedGoCache() }, startTimeoutMs: 120_000 });
+    assembly = await mkdtemp(join(tmpdir(), 'busdk-pipeline-assembly-'));
+    const synth = await synthesizeAssembly(assembly, SYNTH_TIMEOUT_MS);
+    console.info(`cdk synth for the pipeline took ${(synth.ms / 1000).toFixed(1)} s`);
+    stack = await startTestStack({
+      env: { GOCACHE: sharedGoCache(), LOCAL_BUNDLES: assembly, LOCAL_WORKER: 'bundle' },
+      startTimeoutMs: 120_000,
+    });
     secret = (await readFile(join(stack.dataDir, 'session-secret'), 'utf8')).trim();
     alice = client();
     bob = client();
     anon = client({ useCookies: false });
-  }, 180_000);
+  }, SYNTH_TIMEOUT_MS + 180_000);
 
   afterAll(async () => {
     await stack?.dispose();
+    if (assembly) await rm(assembly, { recursive: true, force: true });
   }, 60_000);
 
   const failWith = (msg: string) => `${msg}\n--- stack output (tail) ---\n${stack.output().slice(-6000)}`;
+
+  it('runs what ships: the bundled handlers of the cloud assembly and the bundled worker', () => {
+    const line = stack
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"local stack: running what ships"'));
+    expect(line, failWith('no "running what ships" log line')).toBeDefined();
+    const shipped = JSON.parse(line!) as { bundles: string; handlers: number; worker: string };
+    const entries = new Set([...API_ROUTES.map((r) => r.entry), ...LAMBDA_TASKS.map((t) => t.entry)]);
+    expect(shipped).toMatchObject({
+      bundles: assembly,
+      handlers: entries.size,
+      worker: join(stack.dataDir, 'worker-app', 'worker.mjs'),
+    });
+  });
 
   it(
     'chats a tip calculator (web app + linux binary) to a quote',

@@ -1,0 +1,157 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { LocalStackInfo } from '../../lib/local/stack-info.ts';
+
+/**
+ * Runs one bundled Lambda handler (`index.mjs` from the cloud assembly) the way Lambda's Node
+ * runtime does: a fresh `node` process (no tsx, no project node_modules above the bundle), a cold
+ * import, then one call `handler(event, context)`. The outcome goes to a JSON file, not stdout
+ * (the handler's structured logs go there).
+ */
+const PROBE = `
+import { readFileSync, writeFileSync } from 'node:fs';
+const [bundle, eventFile, outFile, name] = process.argv.slice(1);
+const write = (o) => writeFileSync(outFile, JSON.stringify(o));
+const t0 = performance.now();
+let mod;
+try {
+  mod = await import(bundle);
+} catch (e) {
+  write({ initMs: performance.now() - t0, initError: { name: e?.name, message: String(e?.message) } });
+  process.exit(0);
+}
+const initMs = performance.now() - t0;
+const context = {
+  awsRequestId: 'probe', functionName: name, functionVersion: '$LATEST', memoryLimitInMB: '1024',
+  callbackWaitsForEmptyEventLoop: true, getRemainingTimeInMillis: () => 25000,
+};
+const event = JSON.parse(readFileSync(eventFile, 'utf8'));
+const t1 = performance.now();
+try {
+  const result = await mod.handler(event, context);
+  write({ initMs, callMs: performance.now() - t1, result: result === undefined ? null : result });
+} catch (e) {
+  write({ initMs, callMs: performance.now() - t1, error: { name: e?.name, message: String(e?.message) } });
+}
+process.exit(0);
+`;
+
+export interface ProbeOutcome {
+  initMs: number;
+  callMs?: number;
+  initError?: { name: string; message: string };
+  error?: { name: string; message: string };
+  result?: unknown;
+}
+
+export async function callBundle(opts: {
+  /** The bundle's directory (a copy of its asset directory). */
+  dir: string;
+  name: string;
+  event: unknown;
+  env: Record<string, string>;
+  scratch: string;
+  timeoutMs?: number;
+}): Promise<ProbeOutcome & { stderr: string }> {
+  const eventFile = path.join(opts.scratch, `${opts.name}.event.json`);
+  const outFile = path.join(opts.scratch, `${opts.name}.out.json`);
+  writeFileSync(eventFile, JSON.stringify(opts.event));
+  const bundle = pathToFileURL(path.join(opts.dir, 'index.mjs')).href;
+  const stderr = await new Promise<string>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', PROBE, bundle, eventFile, outFile, opts.name],
+      { cwd: opts.dir, env: opts.env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve(err);
+    });
+  });
+  let outcome: ProbeOutcome;
+  try {
+    outcome = JSON.parse(readFileSync(outFile, 'utf8')) as ProbeOutcome;
+  } catch {
+    throw new Error(`${opts.name}: the probe wrote no outcome\n${stderr.slice(-3000)}`);
+  }
+  return { ...outcome, stderr };
+}
+
+/**
+ * A function's environment as CloudFormation would set it, with every reference resolved to the
+ * local stack's emulators (what `npm start` sets for the same handlers): the table and buckets,
+ * the signing keys as values instead of Secrets Manager ARNs, the outbox instead of SES, no
+ * EventBridge bus. A reference nobody mapped here fails the test, so a new setting is a decision.
+ */
+export function localLambdaEnv(opts: {
+  name: string;
+  variables: Record<string, unknown>;
+  info: LocalStackInfo;
+  secrets: { session: string; preview: string };
+  outboxDir: string;
+  /** The bundle's own directory (`/var/task` on Lambda). */
+  taskRoot: string;
+}): Record<string, string> {
+  const { info } = opts;
+  const byRef: Record<string, string | undefined> = {
+    TABLE_NAME: info.tableName,
+    STAGING_BUCKET: info.buckets.staging,
+    ARTIFACTS_BUCKET: info.buckets.artifacts,
+    EVIDENCE_BUCKET: info.buckets.evidence,
+    STATE_MACHINE_ARN: info.stateMachineArn,
+    PREVIEW_BASE_URL: info.previewUrl,
+    PORTAL_URL: info.apiUrl,
+    // Not configured locally: the handlers take the unconfigured path (as without the secret).
+    EVENT_BUS_NAME: undefined,
+    STRIPE_SECRET_KEY_ARN: undefined,
+    STRIPE_WEBHOOK_SECRET_ARN: undefined,
+    OPERATOR_TOPIC_ARN: undefined,
+    SESSION_SECRET_ARN: undefined,
+    PREVIEW_SECRET_ARN: undefined,
+    // Isolated functions VerifyArtifacts would invoke (no local Lambda endpoint).
+    SMOKE_FUNCTION_NAME: 'SmokeBinary',
+    WEB_CHECK_FUNCTION_NAME: 'WebChecks',
+  };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    LAMBDA_TASK_ROOT: opts.taskRoot,
+    AWS_REGION: info.region,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_ENDPOINT_URL_DYNAMODB: info.dynamoEndpoint,
+    AWS_ENDPOINT_URL_S3: info.s3Endpoint,
+    ...(info.sfnEndpoint ? { AWS_ENDPOINT_URL_SFN: info.sfnEndpoint } : {}),
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    OUTBOX_DIR: opts.outboxDir,
+    LOG_LEVEL: 'warn',
+  };
+  for (const [key, value] of Object.entries(opts.variables)) {
+    if (typeof value === 'string') env[key] = value;
+    else if (key in byRef) {
+      const local = byRef[key];
+      if (local !== undefined) env[key] = local;
+    } else throw new Error(`${opts.name}: no local value for the referenced setting ${key}`);
+  }
+  if ('SESSION_SECRET_ARN' in opts.variables) env.SESSION_SECRET = opts.secrets.session;
+  if ('PREVIEW_SECRET_ARN' in opts.variables) env.PREVIEW_SECRET = opts.secrets.preview;
+  // Deployment paths of PrepareBranch (the EFS mount, the bundled template) → the local ones.
+  if (env.REPO_DIR) env.REPO_DIR = info.repoDir;
+  if (env.TEMPLATE_DIR) env.TEMPLATE_DIR = path.join(opts.taskRoot, 'template-repo');
+  // The deployed intake calls Bedrock; here the offline intake answers (no model endpoint).
+  if (env.INTAKE_PROVIDER) env.INTAKE_PROVIDER = 'offline';
+  return env;
+}
+
+export function readSecretFile(file: string): string {
+  return readFileSync(file, 'utf8').trim();
+}
