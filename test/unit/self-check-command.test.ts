@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -374,6 +375,26 @@ describe('workerProgramArgv', () => {
       '/tmp/d/self-check.json',
     ]);
   });
+
+  it('the bundled worker program (the image runs node /app/worker.mjs) runs the subcommand', async () => {
+    const out = path.join(root, 'bundle', 'worker.mjs');
+    execFileSync(process.execPath, ['worker-image/src/bundle.mjs', out], { stdio: 'pipe' });
+    const runBundle = (...args: string[]) =>
+      spawnSync(process.execPath, [out, 'self-check', ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(runBundle('--help')).toMatchObject({
+      status: EXIT_ALL_PASSED,
+      stdout: expect.stringMatching(/^usage: self-check/),
+    });
+    expect(runBundle()).toMatchObject({ status: EXIT_USAGE });
+    build();
+    const file = await written();
+    const passed = runBundle(file);
+    expect(passed.status, passed.stderr).toBe(EXIT_ALL_PASSED);
+    expect(passed.stdout).toContain(`PASSED check greets-world "It greets hello world" on ${HOST}`);
+    const failed = runBundle(await written({ checks: [greets('shouts', 'HELLO WORLD')] }), '--json');
+    expect(failed.status).toBe(EXIT_SOME_FAILED);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ passed: false });
+  }, 60_000);
 
   it('the file the worker wrote is the one read back (text)', async () => {
     const file = await written();
