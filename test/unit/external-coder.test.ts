@@ -9,6 +9,7 @@ import {
   type ExternalCommandCoderOptions,
   parseCoderCommand,
   parsePassEnv,
+  SELF_CHECK_NOTE,
 } from '../../worker-image/src/coder/external-command-coder.ts';
 import { loadCoderSettings } from '../../worker-image/src/coder/settings.ts';
 
@@ -168,6 +169,75 @@ console.log(JSON.stringify({ summary: 'The reverse text web app is ready.' }));
       artifactType: 'web',
     });
     expect(logs.some((l) => l.includes('working…'))).toBe(true);
+  });
+
+  it('offers self_check: the argv of the worker program on a read-only file outside the worktree', async () => {
+    const script = agent(
+      'agent.mjs',
+      `import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+const a = JSON.parse(readFileSync(0, 'utf8'));
+const file = a.self_check.argv.at(-1);
+writeFileSync('web/self-check.json', JSON.stringify({
+  self_check: a.self_check,
+  fileMode: statSync(file).mode & 0o777,
+  dirMode: statSync(path.dirname(file)).mode & 0o777,
+  content: JSON.parse(readFileSync(file, 'utf8')),
+}));
+`,
+    );
+    const checks = [
+      {
+        kind: 'cli' as const,
+        id: 'says-hi',
+        title: 'It says hi',
+        args: ['hi'],
+        exitCode: 0,
+        timeoutMs: 5000,
+        expect: [{ op: 'contains' as const, stream: 'stdout' as const, value: 'hi', ignoreCase: false }],
+      },
+    ];
+    const result = await coder(script, {
+      selfCheckProgram: ['/usr/bin/node', '/app/worker.mjs'],
+      selfCheckBrowser: '/usr/bin/chromium',
+      selfCheckParent: root,
+    }).code(input({ spec: { ...spec, artifactType: 'both', checks } }));
+    expect(result, logs.join('\n')).toMatchObject({ ok: true });
+    const seen = JSON.parse(readFileSync(path.join(worktree, 'web/self-check.json'), 'utf8'));
+    const file = seen.self_check.argv.at(-1) as string;
+    expect(seen.self_check).toEqual({
+      argv: ['/usr/bin/node', '/app/worker.mjs', 'self-check', file],
+      note: SELF_CHECK_NOTE,
+    });
+    expect(SELF_CHECK_NOTE).toMatch(/self-checking only/);
+    expect(SELF_CHECK_NOTE).toMatch(/gate re-runs everything independently/);
+    expect(path.dirname(path.dirname(file))).toBe(root);
+    expect(file.startsWith(worktree)).toBe(false);
+    expect(seen).toMatchObject({ fileMode: 0o444, dirMode: 0o711 });
+    expect(seen.content).toEqual({
+      version: 1,
+      worktree,
+      distDir: path.join(worktree, 'dist'),
+      artifactType: 'both',
+      checks,
+      browser: '/usr/bin/chromium',
+    });
+    // Removed with the attempt.
+    expect(existsSync(path.dirname(file))).toBe(false);
+  });
+
+  it('offers no self_check without a worker program', async () => {
+    const script = agent(
+      'agent.mjs',
+      `import { readFileSync, writeFileSync } from 'node:fs';
+const a = JSON.parse(readFileSync(0, 'utf8'));
+writeFileSync('web/keys.json', JSON.stringify(Object.keys(a)));
+`,
+    );
+    expect(await coder(script).code(input())).toMatchObject({ ok: true });
+    const keys = JSON.parse(readFileSync(path.join(worktree, 'web/keys.json'), 'utf8'));
+    expect(keys).not.toContain('self_check');
+    expect(keys).toContain('commands');
   });
 
   it('uses a fixed summary when the agent prints none (or an unsafe one)', async () => {

@@ -5,6 +5,7 @@ import type { Coder } from './coder/coder.ts';
 import { ExternalCommandCoder } from './coder/external-command-coder.ts';
 import { ModelCoder } from './coder/model-coder.ts';
 import { OfflineRecipeCoder } from './coder/offline-recipe-coder.ts';
+import { workerProgramArgv } from './coder/self-check-command.ts';
 import type { WorkerConfig } from './config.ts';
 import { commandEnv } from './go-env.ts';
 import { ARTIFACT_BUILDER_PROFILE } from './profile.ts';
@@ -42,6 +43,8 @@ export function createCoder(
         maxSeconds: config.coderSettings!.budget.maxSeconds,
         passEnv: command.passEnv,
         baseEnv: command.passEnvValues,
+        // The agent's self-check runs this very program (`self-check <file>`).
+        selfCheckProgram: workerProgramArgv(),
       });
     }
   }

@@ -10,11 +10,15 @@
  * Whatever happens, the internal log and `result.json` are written to the evidence bucket before
  * the process exits (when the configuration allows knowing where), and the result is printed as
  * one JSON line on stdout. Log lines go to stderr.
+ *
+ * `main.ts self-check <file> [--json]` is the external agent's self-check instead (no attempt,
+ * no AWS): src/coder/self-check-command.ts, with its own exit codes.
  */
 
 import { documentClient, s3Client } from '../../lib/aws/clients.ts';
 import { DynamoRunStore } from '../../lib/aws/run-store.ts';
 import { staleLeaseReason, type WorkerLease } from '../../lib/domain/worker-lease.ts';
+import { runSelfCheckCommand, SELF_CHECK_SUBCOMMAND } from './coder/self-check-command.ts';
 import { createCoder } from './coders.ts';
 import { ConfigError, loadReportTarget, loadWorkerConfig, type ReportTarget } from './config.ts';
 import { WorkerLog } from './log.ts';
@@ -148,7 +152,14 @@ async function main(): Promise<void> {
   await finish(target, result);
 }
 
-main().catch((err: unknown) => {
-  log.line(`worker: crashed (${err instanceof Error ? err.name : 'Error'})`);
-  void finish(loadReportTarget(), { ok: false, code: 'internal', reason: 'the worker crashed' });
-});
+if (process.argv[2] === SELF_CHECK_SUBCOMMAND) {
+  void runSelfCheckCommand(process.argv.slice(3)).then((code) => {
+    // Exit once the report is flushed (a browser or child left behind must not hold the agent).
+    process.stdout.write('', () => process.exit(code));
+  });
+} else {
+  main().catch((err: unknown) => {
+    log.line(`worker: crashed (${err instanceof Error ? err.name : 'Error'})`);
+    void finish(loadReportTarget(), { ok: false, code: 'internal', reason: 'the worker crashed' });
+  });
+}

@@ -1,14 +1,18 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { BuildSpecSchema } from '../../../lib/domain/build-spec.ts';
+import { checksFor } from '../../../lib/domain/acceptance.ts';
+import { type BuildSpec, BuildSpecSchema } from '../../../lib/domain/build-spec.ts';
 import { CODER_STAGES } from '../../../lib/domain/events.ts';
 import { killProcessGroup } from '../../../lib/process.ts';
+import { findBrowser } from '../../../lib/verify/render-check.ts';
 import { type CommandSandbox, endCommandUserProcesses, sandboxEnv, spawnIdentity } from '../command-user.ts';
 import type { WorkerProfile } from '../profile.ts';
 import type { Coder, CoderInput, CoderReport, CoderResult } from './coder.ts';
 import { PROGRESS_LINE_PREFIX, parseProgressLine } from './progress-report.ts';
 import { MAX_PREVIOUS_FAILURE_CHARS } from './prompt.ts';
+import { selfCheckArgv } from './self-check-command.ts';
+import { SELF_CHECK_FILE_VERSION, type WrittenSelfCheckFile, writeSelfCheckFile } from './self-check-file.ts';
 import { parseWorktreePath, summaryProblem, ToolRefusal, writePolicyProblem } from './tools.ts';
 
 /**
@@ -28,7 +32,16 @@ import { parseWorktreePath, summaryProblem, ToolRefusal, writePolicyProblem } fr
  * is tested) or `BUSDK-PROGRESS {"stage":"testing"}` (a stage of the fixed list) is read as it is
  * printed and goes the same way as the model's `report_progress`: validated, rate-limited,
  * deduplicated, shown as a fixed sentence. Any other value on such a line is refused (logged).
+ *
+ * Self-check: with `selfCheckProgram` (the worker program) the assignment carries `self_check`,
+ * the argv of `<worker program> self-check <file>` — the model coder's `run_checks` as a command
+ * (self-check-command.ts). The file is the worker's, outside the worktree, read-only; the agent
+ * runs the command itself (as `COMMAND_USER` when set). The gate never trusts its report.
  */
+
+/** The fixed note next to `self_check.argv` in the assignment. */
+export const SELF_CHECK_NOTE =
+  'Run this argv (no shell) after the build command to check your current dist/: the render check, the binary --help smoke and every approved acceptance check, each with expected vs. got on failure (add --json for JSON). Exit 0: all passed; 1: some failed or the build is stale; 2: it could not run. For self-checking only: the gate re-runs everything independently on the final build and never trusts this result.';
 
 export const ASSIGNMENT_VERSION = 1;
 const DEFAULT_SUMMARY = 'The tool is implemented and ready to be built.';
@@ -126,6 +139,15 @@ export interface ExternalCommandCoderOptions {
   baseEnv?: NodeJS.ProcessEnv;
   /** Grace period between SIGTERM and SIGKILL on timeout (default 5 s). */
   killGraceMs?: number;
+  /**
+   * argv of the worker program (`workerProgramArgv()`): the assignment then offers `self_check`.
+   * Unset: no self-check is offered.
+   */
+  selfCheckProgram?: readonly string[];
+  /** Chromium for the self-check (default: `findBrowser()`; `false`: those checks are skipped). */
+  selfCheckBrowser?: string | false;
+  /** Parent of the self-check file's directory (default: the worker's tmpdir). */
+  selfCheckParent?: string;
 }
 
 /** `CODER_COMMAND_ENV`: comma/space separated variable names. */
@@ -168,6 +190,49 @@ export class ExternalCommandCoder implements Coder {
     } catch {
       return failWith(input, 'the worktree is not accessible');
     }
+    const selfCheck = await this.writeSelfCheck(spec, worktree, input);
+    try {
+      return await this.attempt(input, spec, worktree, selfCheck);
+    } finally {
+      await selfCheck?.remove();
+    }
+  }
+
+  /** The self-check file for this attempt, or `undefined` (none configured, or it failed: logged). */
+  private async writeSelfCheck(
+    spec: BuildSpec,
+    worktree: string,
+    input: CoderInput,
+  ): Promise<WrittenSelfCheckFile | undefined> {
+    const program = this.options.selfCheckProgram;
+    if (!program || program.length === 0) return undefined;
+    try {
+      return await writeSelfCheckFile(
+        {
+          version: SELF_CHECK_FILE_VERSION,
+          worktree,
+          distDir: path.join(worktree, 'dist'),
+          artifactType: spec.artifactType,
+          checks: checksFor(spec.checks ?? [], spec.artifactType),
+          browser: this.options.selfCheckBrowser ?? findBrowser().path ?? false,
+        },
+        {
+          ...(this.options.selfCheckParent && { parent: this.options.selfCheckParent }),
+          ...(input.sandbox && { user: input.sandbox }),
+        },
+      );
+    } catch (err) {
+      input.log(`command: no self-check offered (${err instanceof Error ? err.message : String(err)})`);
+      return undefined;
+    }
+  }
+
+  private async attempt(
+    input: CoderInput,
+    spec: BuildSpec,
+    worktree: string,
+    selfCheck: WrittenSelfCheckFile | undefined,
+  ): Promise<CoderResult> {
     const assignment = {
       version: ASSIGNMENT_VERSION,
       worktree,
@@ -186,6 +251,12 @@ export class ExternalCommandCoder implements Coder {
       progress: `Print ${PROGRESS_LINE_PREFIX}{"feature":N} on stdout when approved feature N (1 = first of spec.features) works and is tested, or ${PROGRESS_LINE_PREFIX}{"stage":"<one of ${CODER_STAGES.join('|')}>"}. The customer sees only the fixed sentence for it ("Done: <the feature>."); nothing else the agent prints or writes reaches the customer.`,
       summary:
         'Optionally print {"summary":"<one plain sentence>"} as the last line of stdout (stored internally; the customer does not see it).',
+      ...(selfCheck && {
+        self_check: {
+          argv: selfCheckArgv(this.options.selfCheckProgram ?? [], selfCheck.file),
+          note: SELF_CHECK_NOTE,
+        },
+      }),
     };
     const env: NodeJS.ProcessEnv = sandboxEnv({ ...this.options.commandEnv(spec) }, input.sandbox);
     const base = this.options.baseEnv ?? {};
