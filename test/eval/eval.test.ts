@@ -175,6 +175,14 @@ describe('npm run eval with the scripted model', () => {
     });
     expect(ok?.runId).toMatch(/^run_/);
     expect(ok?.wallSeconds).toBeGreaterThan(0);
+    // The figures the eval exists for, from the attempt's coder report and the gate's receipt:
+    // two model steps, the scripted usage summed, both approved checks passed.
+    expect(ok?.steps).toBe(2);
+    expect(ok?.tokens).toEqual({ input: 2700, cached: 0, output: 340 });
+    expect(ok?.checks).toEqual([
+      expect.objectContaining({ title: caseChanger.checks[0]!.title, passed: true }),
+      expect.objectContaining({ title: caseChanger.checks[1]!.title, passed: true }),
+    ]);
     expect(broken).toMatchObject({ id: 'broken-coder', outcome: 'failed', attempts: 1, questions: 0 });
     // The internal reason from the operator view, not the visitor's sentence.
     expect(broken?.reason).toMatch(/model|coder/i);

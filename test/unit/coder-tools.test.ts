@@ -134,6 +134,14 @@ describe('worktree path validation', () => {
     const progress = specs.at(-1)!.inputSchema as { properties: { feature: { maximum: number } } };
     expect(progress.properties.feature.maximum).toBe(3);
   });
+
+  it('says what becomes of the finish summary as the system prompt does: stored, never shown', () => {
+    // The summary is kept in result.json and the commit message; the visitor sees fixed sentences.
+    const finish = TOOL_SPECS.find((t) => t.name === 'finish')!;
+    expect(finish.description).toMatch(/stored internally/);
+    expect(finish.description).toMatch(/never shown to the customer/);
+    expect(finish.description).not.toMatch(/for the customer/);
+  });
 });
 
 describe('WorktreeTools', () => {

@@ -15,7 +15,9 @@ import type { ModelUsage } from '../../../lib/ai/model.ts';
  * 132,613 raw tokens on its first attempt; 30 steps / 600,000 budget tokens leave room for that
  * plus a repair round within one attempt even with no cache hit at all (~21,500 tokens a step once
  * the files are in context, so the two limits end at about the same step), and far more with
- * caching.
+ * caching. These figures come from that one real-model run (no model is reachable where the
+ * defaults were set); `npm run eval` against a real model (README, "Eval") prints steps and
+ * tokens per request, the numbers to re-size them from.
  */
 
 export interface CoderBudgetLimits {

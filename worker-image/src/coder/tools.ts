@@ -264,7 +264,7 @@ export const TOOL_SPECS: readonly ToolSpec[] = Object.freeze([
   {
     name: 'finish',
     description:
-      'Finish once run_tests and run_build pass after your last change. summary: one short plain sentence for the customer about the tool (no file names, paths, code or commands).',
+      'Finish once run_tests and run_build pass after your last change. summary: one short plain sentence about what you built (no file names, paths, code or commands). It is stored internally (the attempt record and the commit message) and never shown to the customer.',
     inputSchema: {
       type: 'object',
       properties: { summary: { type: 'string', maxLength: MAX_SUMMARY_CHARS } },
@@ -276,8 +276,8 @@ export const TOOL_SPECS: readonly ToolSpec[] = Object.freeze([
 
 /**
  * The tools offered to the model for one spec: the fixed tools above, then `report_progress`
- * (its schema names the spec's feature count). Further tools (e.g. the acceptance checks'
- * `run_checks`) are appended here, with their case in {@link WorktreeTools.execute}.
+ * (its schema names the spec's feature count), then `run_checks` when the spec has acceptance
+ * checks; each has its case in {@link WorktreeTools.execute}.
  */
 export function coderToolSpecs(featureCount: number, opts: { runChecks?: boolean } = {}): ToolSpec[] {
   return [...TOOL_SPECS, progressToolSpec(featureCount), ...(opts.runChecks ? [RUN_CHECKS_SPEC] : [])];
