@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -23,6 +24,8 @@ export interface TestStack {
   dataDir: string;
   /** The stack process's id. */
   pid: number;
+  /** The stack process (its IPC channel is open when started with `ipc: true`). */
+  child: ChildProcess;
   /** Everything the stack wrote to stdout/stderr so far (for failure messages). */
   output(): string;
   /** SIGTERM and wait for exit; resolves with the exit code (0 = clean shutdown). */
@@ -37,6 +40,12 @@ export interface TestStackOptions {
   /** Extra environment for the stack process. */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** Node options before `--import tsx` (e.g. `--expose-gc`). */
+  nodeArgs?: string[];
+  /** Modules the stack process imports before `lib/local/start.ts` (e.g. the bench's memory probe). */
+  preload?: string[];
+  /** Open an IPC channel to the stack process (`TestStack.child.send`). */
+  ipc?: boolean;
 }
 
 export function makeTempDataDir(): string {
@@ -58,11 +67,13 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     LOG_LEVEL: 'info',
     ...opts.env,
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
+  const preload = (opts.preload ?? []).flatMap((m) => ['--import', m]);
+  const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', ...preload, 'lib/local/start.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<null, Readable, Readable>;
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
@@ -131,6 +142,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     previewUrl: ready.previewUrl!,
     dataDir,
     pid: child.pid!,
+    child,
     output: () => out,
     stop,
     async dispose() {

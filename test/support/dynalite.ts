@@ -6,9 +6,20 @@ import { tableDefinition } from '../../lib/aws/table-schema.ts';
 import { closeDynaliteIterators } from '../../lib/local/dynalite-iterators.ts';
 
 /** A real in-memory dynalite with the run table, for store tests. */
-export async function startDynalite(tableName = 'test-runs', opts: { closeIterators?: boolean } = {}) {
+export async function startDynalite(
+  tableName = 'test-runs',
+  opts: {
+    closeIterators?: boolean /** A LevelDB directory (classic-level); default in memory. */;
+    path?: string;
+  } = {},
+) {
   if (opts.closeIterators !== false) closeDynaliteIterators(); // as the local stack does
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({
+    ...(opts.path === undefined ? {} : { path: opts.path }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const raw = new DynamoDBClient({
