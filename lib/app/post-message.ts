@@ -1,11 +1,12 @@
 import type { BuildSpec } from '../domain/build-spec.ts';
 import { type NewBuildEvent, newEvent } from '../domain/events.ts';
 import { newMessageId } from '../domain/ids.ts';
+import { answerQuestion, toolFacts } from '../domain/intake/answers.ts';
 import type { IntakeEngine } from '../domain/intake/engine.ts';
 import { priceLine } from '../domain/intake/scope.ts';
 import { transition, update } from '../domain/lifecycle.ts';
 import { priceQuote, priceRevision } from '../domain/pricing.ts';
-import type { BuildRun, Message } from '../domain/run.ts';
+import type { BuildRun, IntakeState, Message } from '../domain/run.ts';
 import { currentVersion, findVersion, openRevision, withPaymentSnapshot } from '../domain/versions.ts';
 import { log } from '../log.ts';
 import { type Caller, loadOwnedRun } from './access.ts';
@@ -30,6 +31,21 @@ function isChangeConversation(run: BuildRun): boolean {
 function baseVersionSpec(run: BuildRun): BuildSpec | undefined {
   const base = run.revision ? findVersion(run, run.revision.baseVersion) : currentVersion(run);
   return base?.spec;
+}
+
+/**
+ * The intake state a message after delivery is read with: the clarifying-question count starts
+ * again once per delivered version (the first message about changing it), and then keeps
+ * counting, so the two-question limit holds for the whole change conversation. A quoted change
+ * keeps its own state.
+ */
+function changeIntake(run: BuildRun, changeOf: number | undefined): IntakeState {
+  if (run.phase === 'quoted' || run.intake.changeOf === changeOf) return run.intake;
+  return {
+    requestText: run.intake.requestText,
+    questionsAsked: 0,
+    ...(changeOf !== undefined && { changeOf }),
+  };
 }
 
 const BUSY_REPLY =
@@ -68,19 +84,22 @@ export async function postMessage(
   if (run.phase === 'drafting' || run.phase === 'quoted' || changing) {
     // A delivered tool (or its quoted change): the message is read against the version it changes.
     const base = changing ? baseVersionSpec(run) : undefined;
+    const changeOf = changing ? currentVersion(run)?.number : undefined;
     const asked: BuildRun = base
       ? {
           ...run,
           spec: run.phase === 'quoted' ? run.spec : base,
-          intake:
-            run.phase === 'quoted'
-              ? run.intake
-              : { ...run.intake, questionsAsked: 0, pendingQuestion: undefined },
+          intake: changeIntake(run, changeOf),
         }
       : run;
     const outcome = await (await intakeFor(deps, caller)).respond(asked, text, { revision: Boolean(base) });
-    replyText = outcome.reply;
-    if (outcome.kind === 'quote') {
+    if (outcome.kind === 'answer') {
+      // A question about the delivered tool: the topic's fixed sentence, no quote, phase unchanged.
+      const facts = toolFacts(run, deps.priceTable);
+      replyText = facts ? answerQuestion(outcome.topic, facts) : BUSY_REPLY;
+      next = update(run, { intake: { ...outcome.intake, ...(changeOf !== undefined && { changeOf }) } }, now);
+    } else if (outcome.kind === 'quote') {
+      replyText = outcome.reply;
       const quoteVersion = (run.quote?.version ?? 0) + 1;
       const revision = base ? openRevision(run, now) : undefined;
       const quote =
@@ -117,7 +136,13 @@ export async function postMessage(
         }),
       );
     } else {
-      next = update(run, { intake: outcome.intake }, now);
+      replyText = outcome.reply;
+      // After delivery the question count stays with the version it is for (see `changeIntake`).
+      next = update(
+        run,
+        { intake: base && changeOf ? { ...outcome.intake, changeOf } : outcome.intake },
+        now,
+      );
     }
   } else {
     replyText = BUSY_REPLY;

@@ -37,6 +37,12 @@ export const IntakeStateSchema = z
     /** The last clarifying question asked (model intake: context for the next turn). */
     lastQuestion: z.string().max(600).optional(),
     requestText: z.string().max(4000).default(''),
+    /**
+     * After delivery: the delivered version the conversation about a change is counting its
+     * questions for. The count starts again only for a newer version, so a change conversation
+     * keeps the two-question limit however many messages it takes.
+     */
+    changeOf: z.number().int().positive().optional(),
   })
   .strict();
 export type IntakeState = z.infer<typeof IntakeStateSchema>;

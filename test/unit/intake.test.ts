@@ -31,6 +31,7 @@ describe('offline intake', () => {
   it('asks whether it is a web app or a program when the visitor did not say', async () => {
     const out = await intake.respond(run(), 'I need a tip calculator');
     expect(out.kind).toBe('reply');
+    if (out.kind !== 'reply') return;
     expect(out.reply).toContain(ARTIFACT_TYPE_QUESTION);
     expect(out.intake.pendingQuestion).toBe('artifact_type');
     expect(out.intake.questionsAsked).toBe(1);

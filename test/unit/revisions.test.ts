@@ -162,7 +162,18 @@ describe('versions: the conversation goes on after delivery', () => {
     const { run: next, reply } = await postMessage(d, owner, run.runId, 'How do I open it?');
     expect(next.phase).toBe('delivered');
     expect(next.revision).toBeUndefined();
-    expect(reply.text).toMatch(/Your tool stays as it is/);
+    expect(next.quote).toEqual(run.quote);
+    // The answer for "how to run" a downloadable program, not the "stays as it is" fallback.
+    expect(reply.text).toMatch(/^Download the file for your computer from the card above/);
+    const types = (await d.store.listEvents(run.runId, 0, 100)).events.map((e) => e.type);
+    expect(types).not.toContain('bus.build.quote.ready');
+    expect(types).not.toContain('bus.build.revision.requested');
+
+    const platforms = await postMessage(d, owner, run.runId, 'Does it run on Mac?');
+    expect(platforms.run.phase).toBe('delivered');
+    expect(platforms.reply.text).toMatch(/^Version 1 runs on: Linux \(x86-64\)\./);
+    const other = await postMessage(d, owner, run.runId, 'Is the sky blue today?');
+    expect(other.reply.text).toMatch(/^Your tool stays as it is\. I can answer what it does/);
   });
 
   it('asking for a different tool is declined politely', async () => {

@@ -1,6 +1,7 @@
 import type { AcceptanceCheck } from '../acceptance.ts';
 import type { BuildSpec } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
+import type { QuestionTopic } from './answers.ts';
 
 /** A tool the configured coder can build (the offline recipe catalog, or anything for a model). */
 export interface CatalogMatch {
@@ -28,13 +29,19 @@ export interface ToolCatalog {
 
 export type IntakeOutcome =
   | { kind: 'reply'; reply: string; intake: IntakeState }
-  | { kind: 'quote'; reply: string; intake: IntakeState; spec: BuildSpec };
+  | { kind: 'quote'; reply: string; intake: IntakeState; spec: BuildSpec }
+  /**
+   * A question about a delivered tool (only with `revision`): the topic, never text. The use case
+   * answers it with the topic's fixed sentence filled from the delivered version (`answers.ts`).
+   */
+  | { kind: 'answer'; topic: QuestionTopic; intake: IntakeState };
 
 /** The conversation engine behind `POST …/messages`. Implementations: offline (default), model-backed. */
 export interface IntakeEngine {
   /**
    * With `revision`, the run is a delivered tool and `run.spec` its current version: the message is
-   * read as a change request to it (a `quote` is the changed spec) or a question about it (a `reply`).
+   * read as a change request to it (a `quote` is the changed spec) or a question about it (an
+   * `answer`: a topic; a `reply` only for fixed sentences such as a refusal or a declined change).
    */
   respond(run: BuildRun, text: string, opts?: RespondOptions): Promise<IntakeOutcome>;
   /**

@@ -2,12 +2,13 @@ import { z } from 'zod';
 import type { ToolSpec } from '../../ai/model.ts';
 import { AcceptanceCheckSchema, MAX_CHECKS, MIN_CHECKS } from '../acceptance.ts';
 import { ARTIFACT_TYPES, DEFAULT_PLATFORMS } from '../build-spec.ts';
+import { QUESTION_TOPICS, TOPIC_MEANINGS } from './answers.ts';
 import type { CatalogMatch } from './engine.ts';
 import { OS_FAMILIES, platformName } from './platforms.ts';
 import { OUT_OF_SCOPE } from './scope.ts';
 
 /**
- * What the model intake tells the model: its two tools (JSON schemas) and the system prompt. The
+ * What the model intake tells the model: its tools (JSON schemas) and the system prompt. The
  * rules the engine enforces itself (lib/domain/intake/model-intake.ts) are stated here too, so a
  * good model gets them right the first time.
  */
@@ -25,6 +26,30 @@ export const ASK_SPEC: ToolSpec = {
       question: { type: 'string', maxLength: 300, description: 'One short question ending with ?' },
     },
     required: ['question'],
+    additionalProperties: false,
+  },
+};
+
+export const ANSWER_TOOL = 'answer_question';
+
+/**
+ * After delivery: the model names the topic of a question about the delivered tool; the engine
+ * answers with that topic's fixed sentence (answers.ts). The model writes no answer text.
+ */
+export const ANSWER_SPEC: ToolSpec = {
+  name: ANSWER_TOOL,
+  description:
+    'The visitor asks a question about the delivered tool and asks for no change: name the topic of the question. The service answers it itself from the delivered version; you write no answer.',
+  inputSchema: {
+    type: 'object',
+    properties: {
+      topic: {
+        type: 'string',
+        enum: [...QUESTION_TOPICS],
+        description: QUESTION_TOPICS.map((t) => `${t} = ${TOPIC_MEANINGS[t]}`).join('; '),
+      },
+    },
+    required: ['topic'],
     additionalProperties: false,
   },
 };
@@ -133,6 +158,8 @@ export function systemPrompt(opts: {
   canAsk: boolean;
   entries: readonly CatalogMatch[];
   withChecks: boolean;
+  /** After delivery: the message is a change request or a question about the delivered tool. */
+  delivered?: boolean;
 }): string {
   const catalog = opts.entries.length
     ? [
@@ -152,7 +179,14 @@ export function systemPrompt(opts: {
     'Rules:',
     opts.canAsk
       ? `- Ask at most one short clarifying question per turn (${ASK_TOOL}), only when the artifact type or the key behaviour is unclear. Otherwise propose the spec.`
-      : `- No questions are left: call ${PROPOSE_TOOL} now with your best reading of the request.`,
+      : opts.delivered
+        ? `- No clarifying questions are left: call ${PROPOSE_TOOL} for a change, or ${ANSWER_TOOL} for a question.`
+        : `- No questions are left: call ${PROPOSE_TOOL} now with your best reading of the request.`,
+    ...(opts.delivered
+      ? [
+          `- The tool in current_scope is delivered. If the visitor asks for a change, call ${PROPOSE_TOOL} with the full revised spec. If the visitor only asks a question about it (what it does, platforms, downloading, running, previewing, how it was checked, versions, what a change costs), call ${ANSWER_TOOL} with the topic (unknown when none fits); never propose an unchanged spec.`,
+        ]
+      : []),
     `- ${PROPOSE_TOOL}: plain-language title and summary; artifact_type web, binary or both.`,
     '- Features: 1 to 8 items, each shown to the visitor as one list item exactly as you write it: a short phrase starting with a capital letter that says what the tool does or lets the visitor do (e.g. "Split the total between any number of people"). No numbering, no trailing full stop.',
     `- Platforms, only for binary or both (ids: ${DEFAULT_PLATFORMS.map((p) => `${p} = ${platformName(p)}`).join(', ')}). Map what the visitor names: ${PLATFORM_HELP}. When a program is wanted for "my computer" or "my laptop" without the operating system and a question is left, ask which one; when none is named otherwise, use all five.`,

@@ -9,13 +9,22 @@ import {
   DEFAULT_PLATFORMS,
 } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
+import { QUESTION_TOPICS } from './answers.ts';
 import { detectRefusal } from './detect.ts';
 import type { CatalogMatch, IntakeEngine, IntakeOutcome, RespondOptions, ToolCatalog } from './engine.ts';
-import { ASK_SPEC, ASK_TOOL, PROPOSE_TOOL, proposeSpec, systemPrompt } from './model-brief.ts';
+import {
+  ANSWER_SPEC,
+  ANSWER_TOOL,
+  ASK_SPEC,
+  ASK_TOOL,
+  PROPOSE_TOOL,
+  proposeSpec,
+  systemPrompt,
+} from './model-brief.ts';
 import { OfflineIntake } from './offline-intake.ts';
 import { joinRequest, MAX_QUESTIONS, mergeExclusions, refusalReply, scopeReply } from './scope.ts';
 
-export { ASK_TOOL, PROPOSE_TOOL } from './model-brief.ts';
+export { ANSWER_TOOL, ASK_TOOL, PROPOSE_TOOL } from './model-brief.ts';
 
 /** Asked (once, while a question is left) when the model's spec has too few valid checks. */
 export const CHECK_QUESTION =
@@ -63,6 +72,9 @@ const QuestionSchema = z
   .object({ question: safeText(300).refine((q) => q.includes('?'), 'not a question') })
   .strict();
 
+/** The model's `answer_question` input: a topic from the closed set, nothing else. */
+const AnswerSchema = z.object({ topic: z.enum(QUESTION_TOPICS) }).strict();
+
 export interface ModelIntakeOptions {
   model: ModelClient;
   catalog: ToolCatalog;
@@ -83,8 +95,9 @@ type SpecProblem = 'invalid_spec' | 'too_few_checks';
 
 /**
  * The model-backed intake (Bedrock or any OpenAI-compatible model through the ModelClient port).
- * The model only chooses between two tools; this engine enforces the rules itself: refusals run
- * before any model call, questions are counted here (never more than two), the spec is validated
+ * The model only chooses between its tools (after delivery also `answer_question`: a topic from a
+ * closed enum, answered with the topic's fixed sentence, never model text); this engine enforces
+ * the rules itself: refusals run before any model call, questions are counted here (never more than two), the spec is validated
  * and sanitized, and anything unusable — malformed arguments, an invalid or unsafe spec, an
  * unknown tool, no tool, a model error — falls back to the deterministic offline engine, which
  * ends in a clarifying question or a valid spec. Never a crash, never an invalid spec.
@@ -126,12 +139,15 @@ export class ModelIntake implements IntakeEngine {
       entries.map((e) => e.id),
       withChecks,
     );
+    const delivered = Boolean(opts.revision && run.spec);
     const request: ModelRequest = {
-      system: systemPrompt({ canAsk, entries, withChecks }),
+      system: systemPrompt({ canAsk, entries, withChecks, delivered }),
       messages: [{ role: 'user', content: userPayload(run, text, asked, opts) }],
-      tools: canAsk ? [ASK_SPEC, propose] : [propose],
-      // With no questions left the model must propose (the engine never trusts it to stop asking).
-      toolChoice: canAsk ? 'auto' : { name: PROPOSE_TOOL },
+      // After delivery the model may also name a question's topic (never write the answer).
+      tools: [...(canAsk ? [ASK_SPEC] : []), ...(delivered ? [ANSWER_SPEC] : []), propose],
+      // With no questions left the model must propose (the engine never trusts it to stop asking);
+      // after delivery it may answer instead, so a question is never quoted as a change.
+      toolChoice: canAsk || delivered ? 'auto' : { name: PROPOSE_TOOL },
       maxTokens: this.options.maxTokens ?? (withChecks ? 4096 : 1024),
       temperature: 0,
     };
@@ -142,11 +158,21 @@ export class ModelIntake implements IntakeEngine {
     } catch (err) {
       return this.fallBack(run, text, opts, 'model_error', { error: (err as Error).message });
     }
-    const call = calls.find((c) => c.name === PROPOSE_TOOL) ?? calls.find((c) => c.name === ASK_TOOL);
+    const call =
+      calls.find((c) => c.name === PROPOSE_TOOL) ??
+      (delivered ? calls.find((c) => c.name === ANSWER_TOOL) : undefined) ??
+      calls.find((c) => c.name === ASK_TOOL);
     if (!call)
       return this.fallBack(run, text, opts, 'no_usable_tool_call', { tools: calls.map((c) => c.name) });
     if (call.input === undefined)
       return this.fallBack(run, text, opts, 'malformed_arguments', { tool: call.name });
+
+    if (call.name === ANSWER_TOOL) {
+      // Only the topic is used; anything else the model sent is refused and the rules answer.
+      const a = AnswerSchema.safeParse(call.input);
+      if (!a.success) return this.fallBack(run, text, opts, 'invalid_topic');
+      return { kind: 'answer', topic: a.data.topic, intake: run.intake };
+    }
 
     if (call.name === ASK_TOOL) {
       if (!canAsk) return this.fallBack(run, text, opts, 'question_limit');
@@ -165,6 +191,9 @@ export class ModelIntake implements IntakeEngine {
       return this.fallBack(run, text, opts, made.problem);
     }
     const { spec } = made;
+    // After delivery a spec that changes nothing is not a change: no quote (the rules answer).
+    if (delivered && run.spec && sameScope(spec, run.spec))
+      return this.fallBack(run, text, opts, 'no_change');
     return {
       kind: 'quote',
       spec,
@@ -259,6 +288,13 @@ export class ModelIntake implements IntakeEngine {
   }
 }
 
+/** Whether two specs describe the same tool to the visitor (title, type, platforms, features). */
+function sameScope(a: BuildSpec, b: BuildSpec): boolean {
+  const key = (s: BuildSpec) =>
+    JSON.stringify([s.title, s.artifactType, [...s.platforms].sort(), s.features, s.recipe ?? null]);
+  return key(a) === key(b);
+}
+
 function ask(requestText: string, asked: number, question: string): IntakeOutcome {
   const intake: IntakeState = {
     requestText,
@@ -274,7 +310,7 @@ function userPayload(run: BuildRun, text: string, asked: number, opts: RespondOp
   const spec = run.phase === 'quoted' || opts.revision ? run.spec : undefined;
   const data = {
     // A delivered tool: the message asks for a change to it (propose the whole updated spec, keeping
-    // what it does now) or asks something about it (ask one short question back).
+    // what it does now) or asks something about it (name the question's topic).
     ...(opts.revision && { delivered_tool_change_request: true }),
     earlier_visitor_messages: run.intake.requestText ? run.intake.requestText.split('\n').slice(-12) : [],
     last_question_asked: run.intake.lastQuestion ?? null,

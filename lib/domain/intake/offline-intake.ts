@@ -1,6 +1,7 @@
 import { checksFor } from '../acceptance.ts';
 import { type ArtifactType, type BuildSpec, BuildSpecSchema, DEFAULT_PLATFORMS } from '../build-spec.ts';
 import type { BuildRun, IntakeState } from '../run.ts';
+import { classifyQuestion, plainQuestion } from './answers.ts';
 import { readChange } from './changes.ts';
 import { detectArtifactType, detectExtras, detectName, detectPlatforms, detectRefusal } from './detect.ts';
 import type { CatalogMatch, IntakeEngine, IntakeOutcome, RespondOptions, ToolCatalog } from './engine.ts';
@@ -25,7 +26,8 @@ const AFFIRMATION =
  * clarifying questions (what the tool does, when nothing in the catalog matches; whether it is a
  * web app or a program), then writes a validated BuildSpec for the quote. Once quoted, it reads
  * change requests (type, platforms, name, another catalog tool, extra behaviour) and re-quotes;
- * anything else keeps the current quote.
+ * anything else keeps the current quote. After delivery, a question about the tool is classified
+ * into a topic by keyword rules (`answers.ts`) and answered with that topic's fixed sentence.
  */
 export class OfflineIntake implements IntakeEngine {
   constructor(private readonly catalog: ToolCatalog) {}
@@ -100,10 +102,14 @@ export class OfflineIntake implements IntakeEngine {
           : 'Great. Approve the quote when you are ready and the build starts; progress appears here.',
       );
     }
+    // A delivered tool: a plain question is answered by topic (also when it names a platform).
+    const asked = revision ? plainQuestion(text) : undefined;
+    if (asked) return { kind: 'answer', topic: asked, intake: run.intake };
     const change = readChange(text, current, this.catalog.match(text));
     if (!change) {
+      if (revision) return { kind: 'answer', topic: classifyQuestion(text), intake: run.intake };
       return keep(
-        (revision ? 'Your tool stays as it is. ' : 'Your current quote stays as it is. ') +
+        'Your current quote stays as it is. ' +
           'I can change the name, whether it is a web app, a program or both, ' +
           'the platforms (Windows, Mac, Linux, Raspberry Pi), or add a small extra such as a history or an export.',
       );
