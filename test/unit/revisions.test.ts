@@ -244,7 +244,15 @@ describe('versions: the conversation goes on after delivery', () => {
     const d = deps(failed);
     const { run: next } = await postMessage(d, owner, run.runId, 'Then only for Windows please');
     expect(next.phase).toBe('quoted');
-    expect(next.revision).toMatchObject({ number: 2, baseVersion: 1 });
+    expect(next.revision).toMatchObject({ number: 2, baseVersion: 1, opened: 2 });
     expect(next.revision?.firstAttempt).toBeUndefined();
+    // Its build is a new execution: the failed build's name `{run}-v2` is never started again.
+    expect(executionName(failed)).toBe(`${run.runId}-v2`);
+    expect(executionName(next)).toBe(`${run.runId}-v2-again-2`);
+    // Asked once more after that failed too, and operator retries of it: new names each time.
+    const third = openRevision({ ...next, phase: 'failed' }, T0);
+    expect(third).toMatchObject({ number: 2, opened: 3 });
+    expect(executionName({ ...next, revision: third })).toBe(`${run.runId}-v2-again-3`);
+    expect(executionName({ ...next, revision: third, retries: 1 })).toBe(`${run.runId}-v2-again-3-retry-1`);
   });
 });
