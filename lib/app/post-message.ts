@@ -4,6 +4,7 @@ import { newMessageId } from '../domain/ids.ts';
 import type { IntakeEngine } from '../domain/intake/engine.ts';
 import { priceLine } from '../domain/intake/scope.ts';
 import { transition, update } from '../domain/lifecycle.ts';
+import { settlementAction } from '../domain/payment.ts';
 import { priceQuote, priceRevision } from '../domain/pricing.ts';
 import type { BuildRun, Message } from '../domain/run.ts';
 import { currentVersion, findVersion, openRevision, withPaymentSnapshot } from '../domain/versions.ts';
@@ -30,6 +31,18 @@ function isChangeConversation(run: BuildRun): boolean {
 function baseVersionSpec(run: BuildRun): BuildSpec | undefined {
   const base = run.revision ? findVersion(run, run.revision.baseVersion) : currentVersion(run);
   return base?.spec;
+}
+
+/**
+ * A change resets `run.payment` for the revision, and the settle reconcile works on `run.payment`:
+ * while the current version's card payment is still open (a capture or release retried after a
+ * Stripe outage), opening a change would drop it (a verified version never charged, or a hold
+ * never released). The change waits until it is settled (minutes, by the reconcile).
+ */
+function settlingReply(run: BuildRun): string | undefined {
+  if (run.phase === 'quoted' || settlementAction(run) === 'none') return undefined;
+  const n = currentVersion(run)?.number ?? 1;
+  return `Your payment for version ${n} is still being completed. Please ask for your change again in a few minutes; your tool stays as it is.`;
 }
 
 const BUSY_REPLY =
@@ -65,7 +78,12 @@ export async function postMessage(
   const events: NewBuildEvent[] = [];
 
   const changing = isChangeConversation(run);
-  if (run.phase === 'drafting' || run.phase === 'quoted' || changing) {
+  const settling = changing ? settlingReply(run) : undefined;
+  if (settling) {
+    log.info('change request waits for the open payment of the current version', { runId });
+    replyText = settling;
+    next = update(run, {}, now);
+  } else if (run.phase === 'drafting' || run.phase === 'quoted' || changing) {
     // A delivered tool (or its quoted change): the message is read against the version it changes.
     const base = changing ? baseVersionSpec(run) : undefined;
     const asked: BuildRun = base

@@ -8,6 +8,7 @@ import { OfflineIntake } from '../../lib/domain/intake/offline-intake.ts';
 import { recipeCatalog } from '../../lib/domain/intake/recipe-catalog.ts';
 import { transition } from '../../lib/domain/lifecycle.ts';
 import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
+import { settlementAction } from '../../lib/domain/payment.ts';
 import { IllegalTransitionError } from '../../lib/domain/phases.ts';
 import { DEFAULT_PRICE_TABLE, priceRevision } from '../../lib/domain/pricing.ts';
 import { toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
@@ -154,6 +155,42 @@ describe('versions: the conversation goes on after delivery', () => {
     expect(reply.text).toMatch(/^The change:/);
     const types = (await d.store.listEvents(run.runId, 0, 100)).events.map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['bus.build.revision.requested', 'bus.build.quote.ready']));
+  });
+
+  it('while version 1’s card payment is still being settled, a change waits: the open capture is never dropped', async () => {
+    // Publish's capture failed (a Stripe outage): the reconcile retries it on this run's payment.
+    const run: BuildRun = {
+      ...deliveredRun(),
+      payment: {
+        status: 'authorized',
+        method: 'stripe',
+        paymentIntentId: 'pi_open_1',
+        quoteVersion: 1,
+        settleAttempts: 1,
+        nextSettleAt: T0,
+      },
+    };
+    expect(settlementAction(run)).toBe('capture');
+    const d = deps(run);
+    const { run: kept, reply } = await postMessage(d, owner, run.runId, 'Can I also have it for Mac?');
+    expect(kept.phase).toBe('delivered');
+    expect(kept.revision).toBeUndefined();
+    expect(kept.payment).toEqual(run.payment);
+    expect(settlementAction(kept)).toBe('capture');
+    expect(reply.text).toMatch(/payment for version 1 is still being completed/);
+    const types = (await d.store.listEvents(run.runId, 0, 100)).events.map((e) => e.type);
+    expect(types).not.toContain('bus.build.revision.requested');
+
+    // Once captured, the same message is a change.
+    const captured = {
+      ...kept,
+      payment: { ...kept.payment, status: 'captured' as const },
+      version: kept.version + 1,
+    };
+    d.store.runs.set(run.runId, captured);
+    const { run: next } = await postMessage(d, owner, run.runId, 'Can I also have it for Mac?');
+    expect(next).toMatchObject({ phase: 'quoted', revision: { number: 2 } });
+    expect(next.versions?.[0]?.payment).toMatchObject({ status: 'captured', paymentIntentId: 'pi_open_1' });
   });
 
   it('a question is answered without a quote, and the tool stays as it is', async () => {
