@@ -1019,4 +1019,84 @@ describe('card-paid revisions (version 2, 3 … of a delivered run)', () => {
     expect(final.versions?.map((v) => v.number)).toEqual([1, 2]);
     expect(starter.names).toEqual([runId, `${runId}-v2`]);
   });
+
+  it('a failed card-paid revision: released, rebuilt by retry through a new checkout (`-v2-retry-1`) or asked again (`-v2-again-2`), each charged once; v1 untouched', async () => {
+    const { run, token, session: s1 } = await paidRun();
+    const runId = run.runId;
+    const pi1 = s1.payment_intent as string;
+    expect((await deliver(stripeEvent('checkout.session.completed', s1))).body.outcome).toBe('authorized');
+    await publishVersion(runId, 1);
+    const owner = { sessionId: run.owner.sessionId };
+    await postMessage(appDeps(), owner, runId, 'Can I also have it for Mac?');
+
+    /** Pays the run's open quote by card; returns the session and its intent. */
+    const payByCard = async () => {
+      expect((await checkoutCall(runId, token, 'stripe')).statusCode).toBe(200);
+      const session = stripeServer.completeSession(
+        (await store.getRun(runId))?.payment.checkoutSessionId as string,
+      );
+      expect((await deliver(stripeEvent('checkout.session.completed', session))).body.outcome).toBe(
+        'authorized',
+      );
+      return { session, pi: session.payment_intent as string };
+    };
+    /** The build of the change fails: FailRun releases its authorization. */
+    const failBuild = async () => {
+      let cur = (await store.getRun(runId)) as BuildRun;
+      for (const phase of ['repo_ready', 'worker_running'] as const) {
+        const next = transition(cur, phase, {}, now());
+        await store.saveRun(next, { phase: cur.phase, version: cur.version });
+        cur = next;
+      }
+      await failRun(
+        { store, publisher, now, settlement: settlementPort() },
+        {
+          runId,
+          attempt: cur.attempts + 1,
+          maxAttempts: 3,
+          failureCode: 'verification_failed',
+          lastFailure: 'x',
+        },
+      );
+      return (await store.getRun(runId)) as BuildRun;
+    };
+
+    const { session: s2, pi: pi2 } = await payByCard();
+    const failed = await failBuild();
+    expect(failed).toMatchObject({
+      phase: 'failed',
+      revision: { number: 2 },
+      payment: { status: 'cancelled' },
+    });
+    expect(stripeServer.paymentIntents.get(pi2)?.status).toBe('canceled');
+
+    // Operator retry: back at the quote, the visitor pays again; the rebuild is `-v2-retry-1`.
+    const retry = await retryRun({ store, publisher, starter, now }, runId, 'cli:op');
+    expect(retry).toMatchObject({ checkoutRequired: true, executionName: `${runId}-v2-retry-1` });
+    expect(retry.run.payment.retiredPaymentIntents).toEqual([pi2]);
+    const { pi: pi3 } = await payByCard();
+    // Late events of the released v2 payment and of version 1: neither authorizes nor touches v1.
+    expect((await deliver(stripeEvent('checkout.session.completed', s2))).body.outcome).toBe('released');
+    expect((await deliver(stripeEvent('checkout.session.completed', s1))).body.outcome).toBe('stale');
+    expect(starter.names).toEqual([runId, `${runId}-v2`, `${runId}-v2-retry-1`]);
+    await failBuild();
+    expect(stripeServer.paymentIntents.get(pi3)?.status).toBe('canceled');
+
+    // The visitor asks again instead: a new quote of the same version, a new build name.
+    const { run: again } = await postMessage(appDeps(), owner, runId, 'Then only for Windows please');
+    expect(again).toMatchObject({ phase: 'quoted', revision: { number: 2, baseVersion: 1, opened: 2 } });
+    const { pi: pi4 } = await payByCard();
+    expect(starter.names).toEqual([runId, `${runId}-v2`, `${runId}-v2-retry-1`, `${runId}-v2-again-2`]);
+    const v2 = await publishVersion(runId, 2);
+    expect(v2.payment).toMatchObject({ status: 'captured', paymentIntentId: pi4 });
+
+    // Money: v1 and the delivered v2 captured once each; the failed builds' holds released, never captured.
+    for (const pi of [pi1, pi4]) {
+      expect(paymentIntentCalls(pi, 'capture')).toHaveLength(1);
+      expect(stripeServer.paymentIntents.get(pi)?.status).toBe('succeeded');
+    }
+    for (const pi of [pi2, pi3]) expect(paymentIntentCalls(pi, 'capture')).toHaveLength(0);
+    expect(paymentIntentCalls(pi1, 'cancel')).toHaveLength(0);
+    expect(v2.versions?.[0]?.payment).toMatchObject({ status: 'captured', paymentIntentId: pi1 });
+  });
 });
