@@ -59,7 +59,8 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
  * it. Bad or missing signature → 400 and nothing changes. Each event id is processed once (a
  * lease claimed before the work; see lib/app/stripe-fulfillment.ts): an already processed event →
  * 200 `duplicate`; one being processed by another delivery right now → 409 `event_in_progress`;
- * failures → 500. Stripe retries both.
+ * an event of an earlier version's payment (a late one after a change) → 200 `stale`, nothing
+ * touched; failures → 500. Stripe retries 409 and 500.
  */
 export async function handler(event: APIGatewayProxyEventV2): Promise<ApiResult> {
   try {

@@ -5,6 +5,7 @@ import { answerQuestion, toolFacts } from '../domain/intake/answers.ts';
 import type { IntakeEngine } from '../domain/intake/engine.ts';
 import { priceLine } from '../domain/intake/scope.ts';
 import { transition, update } from '../domain/lifecycle.ts';
+import { settlementAction } from '../domain/payment.ts';
 import { priceQuote, priceRevision } from '../domain/pricing.ts';
 import type { BuildRun, IntakeState, Message } from '../domain/run.ts';
 import { currentVersion, findVersion, openRevision, withPaymentSnapshot } from '../domain/versions.ts';
@@ -46,6 +47,18 @@ function changeIntake(run: BuildRun, changeOf: number | undefined): IntakeState 
     questionsAsked: 0,
     ...(changeOf !== undefined && { changeOf }),
   };
+}
+
+/**
+ * A change resets `run.payment` for the revision, and the settle reconcile works on `run.payment`:
+ * while the current version's card payment is still open (a capture or release retried after a
+ * Stripe outage), opening a change would drop it (a verified version never charged, or a hold
+ * never released). The change waits until it is settled (minutes, by the reconcile).
+ */
+function settlingReply(run: BuildRun): string | undefined {
+  if (run.phase === 'quoted' || settlementAction(run) === 'none') return undefined;
+  const n = currentVersion(run)?.number ?? 1;
+  return `Your payment for version ${n} is still being completed. Please ask for your change again in a few minutes; your tool stays as it is.`;
 }
 
 const BUSY_REPLY =
@@ -98,6 +111,11 @@ export async function postMessage(
       const facts = toolFacts(run, deps.priceTable);
       replyText = facts ? answerQuestion(outcome.topic, facts) : BUSY_REPLY;
       next = update(run, { intake: { ...outcome.intake, ...(changeOf !== undefined && { changeOf }) } }, now);
+    } else if (outcome.kind === 'quote' && changing && settlingReply(run)) {
+      // A change while the current version's payment is still open waits (questions are answered).
+      log.info('change request waits for the open payment of the current version', { runId });
+      replyText = settlingReply(run)!;
+      next = update(run, {}, now);
     } else if (outcome.kind === 'quote') {
       replyText = outcome.reply;
       const quoteVersion = (run.quote?.version ?? 0) + 1;

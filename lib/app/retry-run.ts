@@ -2,6 +2,7 @@ import { ConflictError, DomainError } from '../domain/errors.ts';
 import { transition } from '../domain/lifecycle.ts';
 import { retryPayment } from '../domain/payment.ts';
 import type { BuildRun } from '../domain/run.ts';
+import type { Revision } from '../domain/versions.ts';
 import { type ApproveDeps, moveToAuthorized } from './approve-run.ts';
 import { loadRun } from './orchestrator/run-ops.ts';
 import { executionName, startRunExecution } from './start-execution.ts';
@@ -34,6 +35,10 @@ export interface RetryOptions {
  *   execution), or with `noCharge` `failed → authorized` as an operator override, recorded on the
  *   payment and in the authorized event. Either way the run is charged at most once.
  *
+ * A failed change (version N+1 of a delivered run) keeps its version number and base; its rebuild
+ * starts again from version N's verified commit, like the change's first build did. Version N
+ * stays delivered throughout.
+ *
  * Idempotent: repeating it while the run is `authorized` re-attempts the same start; while it
  * waits for the visitor's payment it reports that again.
  */
@@ -52,7 +57,14 @@ export async function retryRun(
     const plan = retryPayment(run, {
       ...(opts.noCharge !== undefined && { override: { actor, reason: opts.noCharge.slice(0, 500), at } }),
     });
-    const reopened = { failure: undefined, retries: (run.retries ?? 0) + 1, workerId: undefined };
+    const reopened = {
+      failure: undefined,
+      retries: (run.retries ?? 0) + 1,
+      workerId: undefined,
+      // A failed change is rebuilt from its base version's verified commit: PrepareBranch marks the
+      // retry's first attempt as the one that restores it (the failed attempts stay in the history).
+      ...(run.revision && { revision: withoutFirstAttempt(run.revision) }),
+    };
     if (plan.kind === 'checkout') {
       const next = transition(run, 'quoted', { ...reopened, payment: plan.payment }, at);
       try {
@@ -85,4 +97,9 @@ export async function retryRun(
     return { ...result, checkoutRequired: false, run };
   }
   throw new DomainError('not_retryable', 'Only a failed build run can be retried.', 409);
+}
+
+function withoutFirstAttempt(revision: Revision): Revision {
+  const { firstAttempt: _firstAttempt, ...rest } = revision;
+  return rest;
 }

@@ -11,11 +11,14 @@ export interface ExecutionStarter {
 
 /**
  * `{run_id}` for the first execution, `{run_id}-v{n}` for the build of version n ≥ 2 (a change
- * after delivery), and `-retry-{k}` after either for the k-th operator retry (k counts the run's
- * retries, so every name is new).
+ * after delivery), `{run_id}-v{n}-again-{j}` when the visitor asks for that change again after it
+ * failed (the j-th time), and `-retry-{k}` after any of them for the k-th operator retry (k counts
+ * the run's retries). Every build gets a new name: Step Functions refuses to start a closed
+ * execution's name again, so a reused name would leave the run authorized with nothing building.
  */
 export function executionName(run: Pick<BuildRun, 'runId' | 'retries' | 'revision'>): string {
-  const base = run.revision ? `${run.runId}-v${run.revision.number}` : run.runId;
+  const r = run.revision;
+  const base = r ? `${run.runId}-v${r.number}${(r.opened ?? 1) > 1 ? `-again-${r.opened}` : ''}` : run.runId;
   const retries = run.retries ?? 0;
   return retries > (run.revision?.retriesAtStart ?? 0) ? `${base}-retry-${retries}` : base;
 }

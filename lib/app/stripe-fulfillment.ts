@@ -53,6 +53,8 @@ export type FulfillmentOutcome =
   | 'already_authorized'
   | 'released'
   | 'reopened'
+  /** The payment of an earlier version of the run (a late event after a change): acknowledged, nothing touched. */
+  | 'stale'
   | 'ignored'
   /** The event id was already processed: acknowledged, nothing done. */
   | 'duplicate';
@@ -171,6 +173,7 @@ async function applySessionEvent(deps: FulfillmentDeps, event: StripeEventLike):
   const decision = decideCompleted(run, facts);
   if (decision.action === 'noop') return run && facts.paymentIntentId ? 'already_authorized' : 'ignored';
   if (decision.action === 'release') return release(deps, facts, decision.reason);
+  if (decision.action === 'stale') return stale(facts, decision.reason);
 
   const pi = facts.paymentIntentId as string;
   let result: Awaited<ReturnType<typeof authorizeRun>>;
@@ -190,9 +193,11 @@ async function applySessionEvent(deps: FulfillmentDeps, event: StripeEventLike):
       guard: (current) => {
         const again = decideCompleted(current, facts);
         if (again.action === 'release') throw new StalePaymentError(again.reason);
+        if (again.action === 'stale') throw new EarlierVersionPaymentError(again.reason);
       },
     });
   } catch (err) {
+    if (err instanceof EarlierVersionPaymentError) return stale(facts, err.message);
     if (err instanceof StalePaymentError) return release(deps, facts, err.message);
     if (err instanceof DomainError && err.code === 'not_approvable') return release(deps, facts, err.message);
     throw err;
@@ -209,6 +214,18 @@ async function applySessionEvent(deps: FulfillmentDeps, event: StripeEventLike):
 }
 
 class StalePaymentError extends Error {}
+class EarlierVersionPaymentError extends Error {}
+
+/** An event of an earlier version's payment: logged and acknowledged; that payment is settled with its version. */
+function stale(facts: CheckoutSessionFacts, reason: string) {
+  log.info('stripe event of an earlier version acknowledged as stale', {
+    runId: facts.runId,
+    sessionId: facts.sessionId,
+    paymentIntentId: facts.paymentIntentId,
+    reason,
+  });
+  return 'stale' as const;
+}
 
 async function release(deps: FulfillmentDeps, facts: CheckoutSessionFacts, reason: string) {
   if (!facts.paymentIntentId) return 'ignored' as const;

@@ -27,8 +27,8 @@ export const WorkerAssignmentSchema = z
     previousFailure: z.string().optional(),
     /**
      * A change to a delivered tool: build version `version` from version `baseVersion`'s verified
-     * commit (`baseCommit`, set on the change's first attempt only: repairs continue from the
-     * failed work). `baseFeatures` is what that version does, so the coder keeps what works.
+     * commit (`baseCommit`, set on the first attempt of the change's build or of its operator
+     * retry only: repairs continue from the failed work). `baseFeatures` is what that version does, so the coder keeps what works.
      */
     revision: z
       .object({

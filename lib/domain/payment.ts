@@ -1,5 +1,6 @@
 import { DomainError } from './errors.ts';
 import type { BuildRun } from './run.ts';
+import type { RunVersion } from './versions.ts';
 
 /**
  * Payment rules (pure): which methods a run can use, when a checkout may start, what a Stripe
@@ -93,17 +94,41 @@ export type CompletedDecision =
   /** The run is already authorized with this very payment intent: nothing to do. */
   | { action: 'noop'; reason: string }
   /** Release the authorization: it does not (or no longer) match a payable run. */
-  | { action: 'release'; reason: string };
+  | { action: 'release'; reason: string }
+  /**
+   * The payment of an earlier (delivered) version: its money is settled with that version, so the
+   * event is acknowledged and nothing — neither the run nor that payment — is touched.
+   */
+  | { action: 'stale'; version: number; reason: string };
+
+/** The earlier version whose recorded payment is this payment intent, if any. */
+export function versionPaidBy(
+  run: { versions?: RunVersion[] },
+  paymentIntentId: string,
+): RunVersion | undefined {
+  return (run.versions ?? []).find((v) => v.payment?.paymentIntentId === paymentIntentId);
+}
 
 /**
  * Decision for a completed (authorized) checkout session. Stale quote versions, amounts that do
  * not match the current quote, and runs that were meanwhile authorized another way or ended all
- * release the card authorization instead of authorizing the run.
+ * release the card authorization instead of authorizing the run — except the payment of an
+ * earlier version of the run (`stale`), which is left exactly as it is.
  */
 export function decideCompleted(run: BuildRun | undefined, s: CheckoutSessionFacts): CompletedDecision {
   if (!s.paymentIntentId) return { action: 'noop', reason: 'no payment intent on the session' };
   // Not one of ours (another integration or environment on the same Stripe account): hands off.
   if (!run) return { action: 'noop', reason: 'unknown run' };
+  // Before anything that could release it: a late event of version N's checkout after a change
+  // re-quoted the run (which resets `run.payment`) must never cancel version N's (captured) money.
+  const paidVersion = versionPaidBy(run, s.paymentIntentId);
+  if (paidVersion) {
+    return {
+      action: 'stale',
+      version: paidVersion.number,
+      reason: `the payment of version ${paidVersion.number} (${paidVersion.payment?.status ?? '?'})`,
+    };
+  }
   if (run.payment.retiredPaymentIntents?.includes(s.paymentIntentId)) {
     return { action: 'release', reason: 'an earlier, released authorization of this run' };
   }

@@ -56,6 +56,12 @@ export const RevisionSchema = z
     baseVersion: z.number().int().positive(),
     /** `run.retries` when the change was requested: names this version's own retries. */
     retriesAtStart: z.number().int().nonnegative().default(0),
+    /**
+     * How many times this version's change was asked for: 1 at first, +1 each time the visitor
+     * asks again after it failed (absent = 1). Names the build execution, so a change asked again
+     * never reuses the failed build's execution name.
+     */
+    opened: z.number().int().positive().optional(),
     /** The first attempt of this version (set when its build starts): it starts from the base commit. */
     firstAttempt: z.number().int().positive().optional(),
     requestedAt: z.string(),
@@ -107,17 +113,20 @@ export class TooManyVersionsError extends DomainError {
 /**
  * The revision a change request opens on a run with a delivered version. A change already being
  * quoted is kept; a change that failed is opened afresh under the same number (it was never
- * delivered), so its build starts from the base version again.
+ * delivered), so its build starts from the base version again, counted in `opened` (a new
+ * execution name).
  */
 export function openRevision(run: Versioned & { retries?: number; phase: string }, now: string): Revision {
   const current = currentVersion(run);
   if (!current) throw new NoDeliveredVersionError();
   if (run.revision && run.phase === 'quoted') return run.revision;
   if (current.number >= MAX_VERSIONS) throw new TooManyVersionsError();
+  const again = run.revision ? (run.revision.opened ?? 1) + 1 : 1;
   return {
     number: run.revision?.number ?? current.number + 1,
     baseVersion: current.number,
     retriesAtStart: run.retries ?? 0,
+    ...(again > 1 && { opened: again }),
     requestedAt: now,
   };
 }

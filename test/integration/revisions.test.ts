@@ -68,6 +68,12 @@ interface Run {
   artifacts: PublicArtifact[];
 }
 
+interface Receipt {
+  verified_at: string;
+  checks: Array<{ title: string; passed: boolean; ran_on: string }>;
+}
+type Listed = PublicArtifact & { receipt?: Receipt };
+
 interface ShowJson {
   run: {
     branch: string;
@@ -84,6 +90,19 @@ describe('after delivery the conversation goes on: versions 2, 3… of one run',
   let after = 0;
   const hashes = new Map<string, string>();
   let v1Ids: string[] = [];
+  /** Each published artifact's receipt, as listed when its version was delivered. */
+  const receipts = new Map<string, Receipt | undefined>();
+  /** Every artifact of a version carries a receipt of that version's own verification: all checks passed. */
+  const expectOwnReceipts = (artifacts: Listed[]) => {
+    const at = new Set(artifacts.map((a) => a.receipt?.verified_at));
+    expect(at.size).toBe(1);
+    for (const a of artifacts) {
+      expect(a.receipt, a.artifact_id).toBeDefined();
+      expect(a.receipt?.checks.length).toBeGreaterThan(0);
+      expect(a.receipt?.checks.every((c) => c.passed)).toBe(true);
+    }
+    return [...at][0] as string;
+  };
 
   beforeAll(async () => {
     coderDir = await mkdtemp(join(tmpdir(), 'busdk-coder-'));
@@ -154,11 +173,15 @@ describe('after delivery the conversation goes on: versions 2, 3… of one run',
       expect((await waitFor(['bus.build.version.published', 'bus.build.run.failed']))?.type).toBe(
         'bus.build.version.published',
       );
-      const listed = await alice.get<{ version: number; artifacts: PublicArtifact[] }>(
+      const listed = await alice.get<{ version: number; artifacts: Listed[] }>(
         `/api/v1/build-runs/${runId}/artifacts`,
       );
       expect(listed.body.version).toBe(1);
-      for (const a of listed.body.artifacts) hashes.set(a.artifact_id, await download(a));
+      expectOwnReceipts(listed.body.artifacts);
+      for (const a of listed.body.artifacts) {
+        hashes.set(a.artifact_id, await download(a));
+        receipts.set(a.artifact_id, a.receipt);
+      }
       v1Ids = [...hashes.keys()];
       expect(v1Ids.length).toBeGreaterThan(0);
       expect((await getRun()).phase).toBe('delivered');
@@ -197,10 +220,15 @@ describe('after delivery the conversation goes on: versions 2, 3… of one run',
         [1, false],
         [2, true],
       ]);
-      const v2 = await alice.get<{ version: number; artifacts: PublicArtifact[] }>(
+      const v2 = await alice.get<{ version: number; artifacts: Listed[] }>(
         `/api/v1/build-runs/${runId}/artifacts`,
       );
       expect(v2.body.version).toBe(2);
+      // Version 2's receipts come from its own verification, later than version 1's.
+      const v2VerifiedAt = expectOwnReceipts(v2.body.artifacts);
+      const v1VerifiedAt = receipts.get(v1Ids[0] as string)?.verified_at as string;
+      expect(Date.parse(v2VerifiedAt)).toBeGreaterThan(Date.parse(v1VerifiedAt));
+      for (const a of v2.body.artifacts) receipts.set(a.artifact_id, a.receipt);
       expect(v2.body.artifacts.map((a) => a.artifact_id)).toEqual(v1Ids.map((id) => `${id}-v2`));
       for (const a of v2.body.artifacts) {
         const hash = await download(a);
@@ -208,11 +236,15 @@ describe('after delivery the conversation goes on: versions 2, 3… of one run',
         hashes.set(a.artifact_id, hash);
       }
       // Version 1 is still downloadable, byte for byte.
-      const v1 = await alice.get<{ version: number; artifacts: PublicArtifact[] }>(
+      const v1 = await alice.get<{ version: number; artifacts: Listed[] }>(
         `/api/v1/build-runs/${runId}/artifacts?version=1`,
       );
       expect(v1.body.artifacts.map((a) => a.artifact_id)).toEqual(v1Ids);
-      for (const a of v1.body.artifacts) expect(await download(a)).toBe(hashes.get(a.artifact_id));
+      for (const a of v1.body.artifacts) {
+        expect(await download(a)).toBe(hashes.get(a.artifact_id));
+        // … with its own receipt, unchanged by version 2.
+        expect(a.receipt).toEqual(receipts.get(a.artifact_id));
+      }
 
       // The branch history: version 2's commit descends from version 1's, on the run's one branch.
       const { run: internal } = await show();
@@ -270,6 +302,59 @@ describe('after delivery the conversation goes on: versions 2, 3… of one run',
       expect(text.stdout).toMatch(/version 3 from version 2/);
       const runs = await busBuild(stack.dataDir, 'runs');
       expect(runs.stdout).toMatch(/v2 → v3/);
+    },
+    RUN_TIMEOUT_MS + 60_000,
+  );
+
+  it(
+    'asked again after the failed change, version 3 is built from version 2’s verified commit, not the failed branch tip',
+    async () => {
+      const repo = join(stack.dataDir, 'repos', 'template.git');
+      const before = await show();
+      const [, c2] = before.run.versions.map((v) => v.commit);
+      const failedTip = (await git(repo, 'rev-parse', `refs/heads/${before.run.branch}`)).stdout.trim();
+      // The failed attempts' work is on the branch: the tip has the file that broke the build.
+      expect(failedTip).not.toBe(c2);
+      expect((await git(repo, 'cat-file', '-e', `${failedTip}:tool/broken.go`)).code).toBe(0);
+
+      const { run } = await say('Then call it Tip Splitter');
+      expect(run.phase).toBe('quoted');
+      expect(run.revision).toEqual({ version: 3, base_version: 2 });
+      const approved = await busBuild(stack.dataDir, 'approve', runId);
+      expect(approved.code, approved.stderr).toBe(0);
+      // A build of its own: the failed change's execution name is not reused.
+      expect(approved.stdout).toMatch(new RegExp(`${runId}-v3-again-2`));
+      expect((await waitFor(['bus.build.version.published', 'bus.build.run.failed']))?.type).toBe(
+        'bus.build.version.published',
+      );
+
+      const current = await getRun();
+      expect(current.version).toBe(3);
+      expect(current.scope?.title).toBe('Tip Splitter');
+      const v3 = await alice.get<{ version: number; artifacts: Listed[] }>(
+        `/api/v1/build-runs/${runId}/artifacts`,
+      );
+      expect(v3.body.version).toBe(3);
+      expect(v3.body.artifacts.map((a) => a.artifact_id)).toEqual(v1Ids.map((id) => `${id}-v3`));
+      expectOwnReceipts(v3.body.artifacts);
+      for (const a of v3.body.artifacts) await download(a);
+      expect((await getRun()).phase).toBe('delivered');
+
+      // Version 3's verified commit: built on version 2's tree (the broken file is gone), on top of
+      // the failed work (history is never rewritten).
+      const { run: internal } = await show();
+      const c3 = internal.versions.find((v) => v.number === 3)?.commit as string;
+      expect(c3).toMatch(/^[0-9a-f]{40}$/);
+      expect((await git(repo, 'cat-file', '-e', `${c3}:tool/broken.go`)).code).not.toBe(0);
+      expect((await git(repo, 'merge-base', '--is-ancestor', failedTip, c3)).code).toBe(0);
+      expect((await git(repo, 'merge-base', '--is-ancestor', c2 as string, c3)).code).toBe(0);
+      // Versions 1 and 2 stay downloadable, byte for byte.
+      for (const n of [1, 2]) {
+        const listed = await alice.get<{ version: number; artifacts: Listed[] }>(
+          `/api/v1/build-runs/${runId}/artifacts?version=${n}`,
+        );
+        for (const a of listed.body.artifacts) expect(await download(a)).toBe(hashes.get(a.artifact_id));
+      }
     },
     RUN_TIMEOUT_MS + 60_000,
   );

@@ -5,6 +5,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { approveRun } from '../../lib/app/approve-run.ts';
 import { failRun } from '../../lib/app/orchestrator/fail-run.ts';
+import { postMessage } from '../../lib/app/post-message.ts';
 import { retryRun } from '../../lib/app/retry-run.ts';
 import { paymentSettlement, settleDueRuns, settlePayment } from '../../lib/app/settle-payment.ts';
 import { STRIPE_EVENT_LEASE_SECONDS } from '../../lib/app/stripe-fulfillment.ts';
@@ -14,9 +15,14 @@ import { StripeGateway } from '../../lib/aws/stripe-gateway.ts';
 import { runSummary } from '../../lib/cli/commands/runs.ts';
 import { settleCommand } from '../../lib/cli/commands/settle.ts';
 import type { Connection } from '../../lib/cli/target.ts';
+import { OfflineIntake } from '../../lib/domain/intake/offline-intake.ts';
+import { recipeCatalog } from '../../lib/domain/intake/recipe-catalog.ts';
 import { newBuildRun, transition } from '../../lib/domain/lifecycle.ts';
+import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
 import { STRIPE_EVENT_TTL_SECONDS, stripeEventKey } from '../../lib/domain/payment.ts';
+import { DEFAULT_PRICE_TABLE } from '../../lib/domain/pricing.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
+import { publishedArtifactId, publishedVersion } from '../../lib/domain/versions.ts';
 import { startLocalSettleReconcile } from '../../lib/local/settle.ts';
 import { apiEvent, bodyOf, context, type Result } from '../support/api-event.ts';
 import { startDynalite } from '../support/dynalite.ts';
@@ -852,5 +858,245 @@ describe('settlement', () => {
       T0,
     );
     expect(await settlePayment({ store, gateway, now }, { ...run, phase: 'failed' })).toBe('none');
+  });
+});
+
+describe('card-paid revisions (version 2, 3 … of a delivered run)', () => {
+  const settlementPort = () => paymentSettlement({ store, gateway, now });
+
+  /** What Publish does for version `n`: artifacts and the version record at artifact_ready, then capture; then delivered. */
+  async function publishVersion(runId: string, n: number): Promise<BuildRun> {
+    let run = (await store.getRun(runId)) as BuildRun;
+    for (const phase of ['repo_ready', 'worker_running', 'artifact_pending'] as const) {
+      const next = transition(run, phase, {}, now());
+      await store.saveRun(next, { phase: run.phase, version: run.version });
+      run = next;
+    }
+    const id = publishedArtifactId('linux-amd64', n);
+    const artifacts: VerifiedArtifact[] = [
+      {
+        artifact_id: id,
+        kind: 'binary',
+        name: 'tip-calculator-linux-amd64',
+        path: 'bin/tip-calculator-linux-amd64',
+        sha256: `${n}`.repeat(64),
+        size_bytes: 1000 + n,
+        platform: 'linux-amd64',
+        source_included: false,
+        published_key: `runs/${runId}/${id}/tip-calculator`,
+        content_type: 'application/octet-stream',
+        verified_at: now(),
+      },
+    ];
+    const version = publishedVersion({
+      number: n,
+      spec: run.spec as NonNullable<BuildRun['spec']>,
+      quote: run.quote as NonNullable<BuildRun['quote']>,
+      commit: `${n}`.repeat(40),
+      attempt: run.attempts || 1,
+      artifacts,
+      at: now(),
+    });
+    const patch = { artifacts, versions: [...(run.versions ?? []), version], revision: undefined };
+    const ready = transition(run, 'artifact_ready', patch, now());
+    await store.saveRun(ready, { phase: run.phase, version: run.version });
+    await settlementPort().settle(ready);
+    const settled = (await store.getRun(runId)) as BuildRun;
+    const delivered = transition(settled, 'delivered', {}, now());
+    await store.saveRun(delivered, { phase: settled.phase, version: settled.version });
+    return delivered;
+  }
+
+  const appDeps = () => ({
+    store,
+    publisher,
+    intake: new OfflineIntake(recipeCatalog),
+    priceTable: DEFAULT_PRICE_TABLE,
+    now,
+  });
+  const paymentIntentCalls = (pi: string, op: 'capture' | 'cancel') =>
+    stripeServer.calls('POST', `/v1/payment_intents/${pi}/${op}`);
+
+  it('a revision checkout builds `-v2` once; version 1’s late events are stale (200, its capture untouched); v2 is captured only at artifact_ready', async () => {
+    // Copies of one event wait for the lease holder instead of answering 409.
+    setWebhookDeps({ store, publisher, starter, now, gateway, inProgressWaitMs: 120_000 });
+    const { run, token, session: s1 } = await paidRun();
+    const runId = run.runId;
+    const pi1 = s1.payment_intent as string;
+    expect((await deliver(stripeEvent('checkout.session.completed', s1))).body.outcome).toBe('authorized');
+    await publishVersion(runId, 1);
+    expect(stripeServer.paymentIntents.get(pi1)?.status).toBe('succeeded');
+
+    // The visitor asks for a change: version 2 is quoted; version 1's payment is kept with it.
+    const { run: quoted } = await postMessage(
+      appDeps(),
+      { sessionId: run.owner.sessionId },
+      runId,
+      'Can I also have it for Mac?',
+    );
+    expect(quoted).toMatchObject({ phase: 'quoted', revision: { number: 2, baseVersion: 1 } });
+    expect(quoted.payment.status).toBe('none');
+    const v1Payment = quoted.versions?.[0]?.payment;
+    expect(v1Payment).toMatchObject({ status: 'captured', paymentIntentId: pi1 });
+
+    // Late events of version 1's session (new event ids) while v2 is quoted: acknowledged, nothing done.
+    for (const type of ['checkout.session.completed', 'checkout.session.async_payment_succeeded']) {
+      expect(await deliver(stripeEvent(type, s1))).toEqual({
+        status: 200,
+        body: { received: true, outcome: 'stale' },
+      });
+    }
+    expect((await store.getRun(runId))?.version).toBe(quoted.version);
+
+    // The visitor pays the revision by card.
+    expect((await checkoutCall(runId, token, 'stripe')).statusCode).toBe(200);
+    const s2Id = (await store.getRun(runId))?.payment.checkoutSessionId as string;
+    expect(s2Id).not.toBe(s1.id);
+    const s2 = stripeServer.completeSession(s2Id);
+    const pi2 = s2.payment_intent as string;
+    expect(pi2).not.toBe(pi1);
+    expect((s2 as { metadata: Record<string, string> }).metadata.quote_version).toBe(
+      String(quoted.quote?.version),
+    );
+
+    // Two copies of one event at once, then the same event again, then another event id of the session.
+    const c2 = stripeEvent('checkout.session.completed', s2);
+    const copies = await Promise.all([call(webhook, signedDelivery(c2)), call(webhook, signedDelivery(c2))]);
+    expect(copies.map((r) => r.statusCode)).toEqual([200, 200]);
+    expect(copies.map((r) => bodyOf(r).outcome as string).sort()).toEqual(['authorized', 'duplicate']);
+    expect(await deliver(c2)).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+    expect((await deliver(stripeEvent('checkout.session.async_payment_succeeded', s2))).body.outcome).toBe(
+      'already_authorized',
+    );
+    expect(starter.names).toEqual([runId, `${runId}-v2`]);
+    const authorizing = await store.getRun(runId);
+    expect(authorizing).toMatchObject({
+      phase: 'authorized',
+      revision: { number: 2 },
+      payment: { status: 'authorized', paymentIntentId: pi2, quoteVersion: quoted.quote?.version },
+    });
+    const { events } = await store.listEvents(runId, 0, 200);
+    expect(events.filter((e) => e.type === 'bus.build.run.authorized')).toHaveLength(2);
+
+    // A late event of version 1 after v2 was authorized: stale as well; the run is not touched.
+    expect(await deliver(stripeEvent('checkout.session.completed', s1))).toEqual({
+      status: 200,
+      body: { received: true, outcome: 'stale' },
+    });
+    expect((await store.getRun(runId))?.version).toBe(authorizing?.version);
+    expect(starter.names).toEqual([runId, `${runId}-v2`]);
+
+    // Building v2: nothing is captured before artifact_ready.
+    let building = (await store.getRun(runId)) as BuildRun;
+    for (const phase of ['repo_ready', 'worker_running'] as const) {
+      const next = transition(building, phase, {}, now());
+      await store.saveRun(next, { phase: building.phase, version: building.version });
+      building = next;
+    }
+    await settlementPort().settle(building);
+    expect(paymentIntentCalls(pi2, 'capture')).toHaveLength(0);
+    expect(stripeServer.paymentIntents.get(pi2)?.status).toBe('requires_capture');
+    // Back to where publishVersion starts (it walks repo_ready → … itself).
+    const reset = { ...building, phase: 'authorized' as const, version: building.version };
+    await store.saveRun(reset, { phase: building.phase, version: building.version });
+
+    const v2 = await publishVersion(runId, 2);
+    expect(v2.payment).toMatchObject({ status: 'captured', paymentIntentId: pi2 });
+    expect(paymentIntentCalls(pi2, 'capture').map((c) => c.idempotencyKey)).toEqual([
+      `capture-${runId}-${pi2}`,
+    ]);
+    // Version 1's delivered events after v2 is delivered too: still stale.
+    expect((await deliver(stripeEvent('checkout.session.completed', s1))).body.outcome).toBe('stale');
+
+    // Version 1's money: captured once, never cancelled; its record unchanged.
+    expect(paymentIntentCalls(pi1, 'capture')).toHaveLength(1);
+    expect(paymentIntentCalls(pi1, 'cancel')).toHaveLength(0);
+    expect(paymentIntentCalls(pi2, 'cancel')).toHaveLength(0);
+    expect(stripeServer.paymentIntents.get(pi1)?.status).toBe('succeeded');
+    expect(stripeServer.paymentIntents.get(pi2)?.status).toBe('succeeded');
+    const final = (await store.getRun(runId)) as BuildRun;
+    expect(final.versions?.[0]?.payment).toEqual(v1Payment);
+    expect(final.versions?.map((v) => v.number)).toEqual([1, 2]);
+    expect(starter.names).toEqual([runId, `${runId}-v2`]);
+  });
+
+  it('a failed card-paid revision: released, rebuilt by retry through a new checkout (`-v2-retry-1`) or asked again (`-v2-again-2`), each charged once; v1 untouched', async () => {
+    const { run, token, session: s1 } = await paidRun();
+    const runId = run.runId;
+    const pi1 = s1.payment_intent as string;
+    expect((await deliver(stripeEvent('checkout.session.completed', s1))).body.outcome).toBe('authorized');
+    await publishVersion(runId, 1);
+    const owner = { sessionId: run.owner.sessionId };
+    await postMessage(appDeps(), owner, runId, 'Can I also have it for Mac?');
+
+    /** Pays the run's open quote by card; returns the session and its intent. */
+    const payByCard = async () => {
+      expect((await checkoutCall(runId, token, 'stripe')).statusCode).toBe(200);
+      const session = stripeServer.completeSession(
+        (await store.getRun(runId))?.payment.checkoutSessionId as string,
+      );
+      expect((await deliver(stripeEvent('checkout.session.completed', session))).body.outcome).toBe(
+        'authorized',
+      );
+      return { session, pi: session.payment_intent as string };
+    };
+    /** The build of the change fails: FailRun releases its authorization. */
+    const failBuild = async () => {
+      let cur = (await store.getRun(runId)) as BuildRun;
+      for (const phase of ['repo_ready', 'worker_running'] as const) {
+        const next = transition(cur, phase, {}, now());
+        await store.saveRun(next, { phase: cur.phase, version: cur.version });
+        cur = next;
+      }
+      await failRun(
+        { store, publisher, now, settlement: settlementPort() },
+        {
+          runId,
+          attempt: cur.attempts + 1,
+          maxAttempts: 3,
+          failureCode: 'verification_failed',
+          lastFailure: 'x',
+        },
+      );
+      return (await store.getRun(runId)) as BuildRun;
+    };
+
+    const { session: s2, pi: pi2 } = await payByCard();
+    const failed = await failBuild();
+    expect(failed).toMatchObject({
+      phase: 'failed',
+      revision: { number: 2 },
+      payment: { status: 'cancelled' },
+    });
+    expect(stripeServer.paymentIntents.get(pi2)?.status).toBe('canceled');
+
+    // Operator retry: back at the quote, the visitor pays again; the rebuild is `-v2-retry-1`.
+    const retry = await retryRun({ store, publisher, starter, now }, runId, 'cli:op');
+    expect(retry).toMatchObject({ checkoutRequired: true, executionName: `${runId}-v2-retry-1` });
+    expect(retry.run.payment.retiredPaymentIntents).toEqual([pi2]);
+    const { pi: pi3 } = await payByCard();
+    // Late events of the released v2 payment and of version 1: neither authorizes nor touches v1.
+    expect((await deliver(stripeEvent('checkout.session.completed', s2))).body.outcome).toBe('released');
+    expect((await deliver(stripeEvent('checkout.session.completed', s1))).body.outcome).toBe('stale');
+    expect(starter.names).toEqual([runId, `${runId}-v2`, `${runId}-v2-retry-1`]);
+    await failBuild();
+    expect(stripeServer.paymentIntents.get(pi3)?.status).toBe('canceled');
+
+    // The visitor asks again instead: a new quote of the same version, a new build name.
+    const { run: again } = await postMessage(appDeps(), owner, runId, 'Then only for Windows please');
+    expect(again).toMatchObject({ phase: 'quoted', revision: { number: 2, baseVersion: 1, opened: 2 } });
+    const { pi: pi4 } = await payByCard();
+    expect(starter.names).toEqual([runId, `${runId}-v2`, `${runId}-v2-retry-1`, `${runId}-v2-again-2`]);
+    const v2 = await publishVersion(runId, 2);
+    expect(v2.payment).toMatchObject({ status: 'captured', paymentIntentId: pi4 });
+
+    // Money: v1 and the delivered v2 captured once each; the failed builds' holds released, never captured.
+    for (const pi of [pi1, pi4]) {
+      expect(paymentIntentCalls(pi, 'capture')).toHaveLength(1);
+      expect(stripeServer.paymentIntents.get(pi)?.status).toBe('succeeded');
+    }
+    for (const pi of [pi2, pi3]) expect(paymentIntentCalls(pi, 'capture')).toHaveLength(0);
+    expect(paymentIntentCalls(pi1, 'cancel')).toHaveLength(0);
+    expect(v2.versions?.[0]?.payment).toMatchObject({ status: 'captured', paymentIntentId: pi1 });
   });
 });

@@ -18,6 +18,7 @@ import { recordWorkerFailure } from '../../lib/app/orchestrator/record-worker-fa
 import { TaskStateError } from '../../lib/app/orchestrator/run-ops.ts';
 import { type BuildState, BuildStateSchema } from '../../lib/app/orchestrator/state.ts';
 import { verifyArtifacts } from '../../lib/app/orchestrator/verify-artifacts.ts';
+import { retryRun } from '../../lib/app/retry-run.ts';
 import { keys } from '../../lib/aws/keys.ts';
 import { LambdaSmokeRunner } from '../../lib/aws/smoke-invoker.ts';
 import { WorkerAssignmentSchema } from '../../lib/domain/assignment.ts';
@@ -945,5 +946,113 @@ describe('VerifyArtifacts with the isolated smoke function (SMOKE_FUNCTION_NAME)
     putCandidate(run.runId, 1);
     await verifyArtifacts(deps, state);
     expect(verifyCalls[0]?.smoke?.runBinary).toBeUndefined();
+  });
+});
+
+describe('bus-build retry of a failed revision', () => {
+  const V1 = 'a'.repeat(40);
+  const V2 = 'b'.repeat(40);
+
+  /** Versions 1 and 2 delivered; the change to version 3 failed after its attempts 3–5. */
+  async function failedVersion3(): Promise<BuildRun> {
+    const base = await authorizedRun('binary');
+    const spec = base.spec as NonNullable<BuildRun['spec']>;
+    const artifact = (n: number) => ({
+      artifact_id: n === 1 ? 'linux-amd64' : `linux-amd64-v${n}`,
+      kind: 'binary' as const,
+      name: 'tip-linux-amd64',
+      path: 'bin/tip-linux-amd64',
+      sha256: `${n}`.repeat(64),
+      size_bytes: 1000 + n,
+      platform: 'linux-amd64',
+      source_included: false as const,
+      published_key: `runs/${base.runId}/v${n}/tip`,
+      content_type: 'application/octet-stream',
+      verified_at: base.createdAt,
+    });
+    const version = (n: number, commit: string, attempt: number) => ({
+      number: n,
+      spec,
+      quoteVersion: n,
+      amountCents: 4900,
+      currency: 'eur',
+      commit,
+      attempt,
+      artifacts: [artifact(n)],
+      verifiedAt: base.createdAt,
+      payment: { status: 'manual_approved', method: 'manual' },
+    });
+    const failed: BuildRun = {
+      ...base,
+      phase: 'failed',
+      branch: `build/20261124/${base.runId}`,
+      repoId: 'template',
+      attempts: 5,
+      artifacts: [artifact(2)],
+      versions: [version(1, V1, 1), version(2, V2, 2)],
+      revision: {
+        number: 3,
+        baseVersion: 2,
+        retriesAtStart: 0,
+        firstAttempt: 3,
+        requestedAt: base.createdAt,
+      },
+      failure: { code: 'verification_failed', internalReason: 'check 2 failed', at: base.createdAt },
+      endedAt: base.createdAt,
+      version: base.version + 1,
+    };
+    await store.saveRun(failed, base);
+    return failed;
+  }
+
+  it('rebuilds version 3 as `{run_id}-v3-retry-1` from version 2’s verified commit; version 2 stays delivered', async () => {
+    const failed = await failedVersion3();
+    const starter = new FakeStarter();
+    const retry = await retryRun({ ...deps, starter }, failed.runId, 'cli:op');
+    expect(retry).toMatchObject({
+      started: true,
+      checkoutRequired: false,
+      executionName: `${failed.runId}-v3-retry-1`,
+    });
+    expect(starter.names).toEqual([`${failed.runId}-v3-retry-1`]);
+    // Asking again starts nothing new.
+    expect((await retryRun({ ...deps, starter }, failed.runId, 'cli:op')).alreadyStarted).toBe(true);
+    expect(starter.names).toEqual([`${failed.runId}-v3-retry-1`]);
+
+    // While it rebuilds, version 2 is what the visitor has.
+    const reopened = await get(failed.runId);
+    expect(reopened).toMatchObject({
+      phase: 'authorized',
+      retries: 1,
+      revision: { number: 3, baseVersion: 2 },
+    });
+    expect(reopened.versions).toEqual(failed.versions);
+    const pub = toPublicRun(reopened);
+    expect(pub.version).toBe(2);
+    expect(pub.artifacts.map((a) => a.artifact_id)).toEqual(['linux-amd64-v2']);
+
+    // The retry execution: attempts continue (6, 7 …); its first attempt starts from v2's commit.
+    const s0 = await prepareBranch(deps, BuildStateSchema.parse({ runId: failed.runId }));
+    expect(s0).toEqual({ runId: failed.runId, attempt: 5, maxAttempts: 8 });
+    const s1 = await assignWorker(deps, s0);
+    expect(s1.attempt).toBe(6);
+    expect(
+      WorkerAssignmentSchema.parse(artifacts.json('staging', keys.assignment(failed.runId, 6))).revision,
+    ).toEqual({
+      version: 3,
+      baseVersion: 2,
+      baseCommit: V2,
+      baseFeatures: reopened.spec?.features,
+      basePlatforms: reopened.spec?.platforms,
+      baseArtifactType: 'binary',
+    });
+    // Its repairs continue from their own work (no base commit), as within any build of a change.
+    putCandidate(failed.runId, 6);
+    verifyOutcome = 'fail';
+    const verified = await verifyArtifacts(deps, s1);
+    await assignWorker(deps, verified);
+    const repair = WorkerAssignmentSchema.parse(artifacts.json('staging', keys.assignment(failed.runId, 7)));
+    expect(repair.revision).toMatchObject({ version: 3, baseVersion: 2 });
+    expect(repair.revision?.baseCommit).toBeUndefined();
   });
 });

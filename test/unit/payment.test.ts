@@ -116,6 +116,61 @@ describe('decideCompleted', () => {
   });
 });
 
+describe('decideCompleted: payments of earlier versions', () => {
+  /** A run whose version 1 was paid with `pi_1` and captured, re-quoted as version 2 (payment reset). */
+  const revisionQuoted = (phase: 'quoted' | 'authorized' | 'delivered' = 'quoted'): BuildRun => {
+    const base = quotedRun();
+    const v1 = {
+      number: 1,
+      spec: base.spec as NonNullable<BuildRun['spec']>,
+      quoteVersion: 1,
+      amountCents: 4900,
+      currency: 'eur',
+      attempt: 1,
+      artifacts: [],
+      verifiedAt: T0,
+      payment: { status: 'captured', method: 'stripe', paymentIntentId: 'pi_1', quoteVersion: 1 },
+    };
+    const requoted = update(
+      base,
+      {
+        quote: { ...(base.quote as NonNullable<BuildRun['quote']>), version: 2, amountCents: 1900 },
+        versions: [v1],
+        revision: { number: 2, baseVersion: 1, retriesAtStart: 0, requestedAt: T0 },
+        payment: { status: 'none' },
+      },
+      T0,
+    );
+    if (phase === 'quoted') return requoted;
+    const authorized = transition(
+      requoted,
+      'authorized',
+      { payment: { status: 'authorized', method: 'stripe', paymentIntentId: 'pi_2', quoteVersion: 2 } },
+      T0,
+    );
+    return phase === 'authorized' ? authorized : { ...authorized, phase: 'delivered' };
+  };
+
+  it('an event of version 1’s payment is stale in every later phase — never released, never authorizing', () => {
+    for (const phase of ['quoted', 'authorized', 'delivered'] as const) {
+      expect(decideCompleted(revisionQuoted(phase), facts())).toEqual({
+        action: 'stale',
+        version: 1,
+        reason: 'the payment of version 1 (captured)',
+      });
+    }
+    // The revision's own payment is decided as before.
+    const v2 = facts({ paymentIntentId: 'pi_2', quoteVersion: 2, amountTotal: 1900 });
+    expect(decideCompleted(revisionQuoted('quoted'), v2)).toEqual({ action: 'authorize' });
+    expect(decideCompleted(revisionQuoted('authorized'), v2)).toEqual({ action: 'authorize' });
+    expect(decideCompleted(revisionQuoted('delivered'), v2).action).toBe('noop');
+    // Any other intent for the stale quote is still released.
+    expect(decideCompleted(revisionQuoted('quoted'), facts({ paymentIntentId: 'pi_x' })).action).toBe(
+      'release',
+    );
+  });
+});
+
 describe('reopen and settlement', () => {
   it('reopens only the pending session of a quoted run', () => {
     const run = update(

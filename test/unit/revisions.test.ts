@@ -8,6 +8,7 @@ import { OfflineIntake } from '../../lib/domain/intake/offline-intake.ts';
 import { recipeCatalog } from '../../lib/domain/intake/recipe-catalog.ts';
 import { transition } from '../../lib/domain/lifecycle.ts';
 import type { VerifiedArtifact } from '../../lib/domain/manifest.ts';
+import { settlementAction } from '../../lib/domain/payment.ts';
 import { IllegalTransitionError } from '../../lib/domain/phases.ts';
 import { DEFAULT_PRICE_TABLE, priceRevision } from '../../lib/domain/pricing.ts';
 import { toPublicEvent, toPublicRun } from '../../lib/domain/projection.ts';
@@ -156,6 +157,42 @@ describe('versions: the conversation goes on after delivery', () => {
     expect(types).toEqual(expect.arrayContaining(['bus.build.revision.requested', 'bus.build.quote.ready']));
   });
 
+  it('while version 1’s card payment is still being settled, a change waits: the open capture is never dropped', async () => {
+    // Publish's capture failed (a Stripe outage): the reconcile retries it on this run's payment.
+    const run: BuildRun = {
+      ...deliveredRun(),
+      payment: {
+        status: 'authorized',
+        method: 'stripe',
+        paymentIntentId: 'pi_open_1',
+        quoteVersion: 1,
+        settleAttempts: 1,
+        nextSettleAt: T0,
+      },
+    };
+    expect(settlementAction(run)).toBe('capture');
+    const d = deps(run);
+    const { run: kept, reply } = await postMessage(d, owner, run.runId, 'Can I also have it for Mac?');
+    expect(kept.phase).toBe('delivered');
+    expect(kept.revision).toBeUndefined();
+    expect(kept.payment).toEqual(run.payment);
+    expect(settlementAction(kept)).toBe('capture');
+    expect(reply.text).toMatch(/payment for version 1 is still being completed/);
+    const types = (await d.store.listEvents(run.runId, 0, 100)).events.map((e) => e.type);
+    expect(types).not.toContain('bus.build.revision.requested');
+
+    // Once captured, the same message is a change.
+    const captured = {
+      ...kept,
+      payment: { ...kept.payment, status: 'captured' as const },
+      version: kept.version + 1,
+    };
+    d.store.runs.set(run.runId, captured);
+    const { run: next } = await postMessage(d, owner, run.runId, 'Can I also have it for Mac?');
+    expect(next).toMatchObject({ phase: 'quoted', revision: { number: 2 } });
+    expect(next.versions?.[0]?.payment).toMatchObject({ status: 'captured', paymentIntentId: 'pi_open_1' });
+  });
+
   it('a question is answered without a quote, and the tool stays as it is', async () => {
     const run = deliveredRun();
     const d = deps(run);
@@ -255,7 +292,15 @@ describe('versions: the conversation goes on after delivery', () => {
     const d = deps(failed);
     const { run: next } = await postMessage(d, owner, run.runId, 'Then only for Windows please');
     expect(next.phase).toBe('quoted');
-    expect(next.revision).toMatchObject({ number: 2, baseVersion: 1 });
+    expect(next.revision).toMatchObject({ number: 2, baseVersion: 1, opened: 2 });
     expect(next.revision?.firstAttempt).toBeUndefined();
+    // Its build is a new execution: the failed build's name `{run}-v2` is never started again.
+    expect(executionName(failed)).toBe(`${run.runId}-v2`);
+    expect(executionName(next)).toBe(`${run.runId}-v2-again-2`);
+    // Asked once more after that failed too, and operator retries of it: new names each time.
+    const third = openRevision({ ...next, phase: 'failed' }, T0);
+    expect(third).toMatchObject({ number: 2, opened: 3 });
+    expect(executionName({ ...next, revision: third })).toBe(`${run.runId}-v2-again-3`);
+    expect(executionName({ ...next, revision: third, retries: 1 })).toBe(`${run.runId}-v2-again-3-retry-1`);
   });
 });

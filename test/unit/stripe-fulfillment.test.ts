@@ -148,6 +148,93 @@ describe('fulfillStripeEvent', () => {
   });
 });
 
+describe('fulfillStripeEvent: revisions', () => {
+  /** Stripe refuses to cancel an intent that was captured. */
+  class StrictGateway extends FakeGateway {
+    captured = new Set<string>();
+    override async cancel(pi: string, key: string): Promise<'cancelled'> {
+      if (this.captured.has(pi)) throw new Error(`This PaymentIntent (${pi}) has a status of succeeded.`);
+      return super.cancel(pi, key);
+    }
+  }
+
+  /** Version 1 paid with pi_1 (captured), then a change re-quoted the run as version 2 (quote version 2). */
+  async function revisionQuoted() {
+    const base = quotedRun();
+    const run = {
+      ...base,
+      quote: { ...(base.quote as NonNullable<typeof base.quote>), version: 2, amountCents: 1900 },
+      revision: { number: 2, baseVersion: 1, retriesAtStart: 0, requestedAt: base.createdAt },
+      versions: [
+        {
+          number: 1,
+          spec: base.spec as NonNullable<typeof base.spec>,
+          quoteVersion: 1,
+          amountCents: 4900,
+          currency: 'eur',
+          attempt: 1,
+          artifacts: [],
+          verifiedAt: base.createdAt,
+          payment: { status: 'captured', method: 'stripe', paymentIntentId: 'pi_1', quoteVersion: 1 },
+        },
+      ],
+    };
+    await store.createRun(run);
+    const strict = new StrictGateway();
+    strict.captured.add('pi_1');
+    return { run, strict, d: { ...deps, gateway: strict, inProgressWaitMs: 10_000 } };
+  }
+  const v2Event = (runId: string, id?: string) =>
+    completed(
+      runId,
+      {
+        id: 'cs_2',
+        payment_intent: 'pi_2',
+        amount_total: 1900,
+        metadata: { run_id: runId, quote_version: '2' },
+      },
+      id,
+    );
+
+  it('a late event of version 1’s session is acknowledged as stale: no cancel, no change, no start', async () => {
+    const { run, strict, d } = await revisionQuoted();
+    const before = await store.getRun(run.runId);
+    expect(await fulfillStripeEvent(d, completed(run.runId))).toBe('stale');
+    expect(
+      await fulfillStripeEvent(d, {
+        ...completed(run.runId),
+        type: 'checkout.session.async_payment_succeeded',
+      }),
+    ).toBe('stale');
+    expect(await store.getRun(run.runId)).toEqual(before);
+    expect(strict.cancels).toEqual([]);
+    expect(starter.calls).toBe(0);
+    // After version 2 is authorized, too.
+    expect(await fulfillStripeEvent(d, v2Event(run.runId))).toBe('authorized');
+    expect(await fulfillStripeEvent(d, completed(run.runId))).toBe('stale');
+    const after = await store.getRun(run.runId);
+    expect(after?.payment).toMatchObject({ status: 'authorized', paymentIntentId: 'pi_2' });
+    expect(after?.versions?.[0]?.payment).toEqual(before?.versions?.[0]?.payment);
+    expect(strict.cancels).toEqual([]);
+    expect(starter.names).toEqual([`${run.runId}-v2`]);
+  });
+
+  it('the revision’s event, twice in a row and as two concurrent copies, starts exactly one `-v2` execution', async () => {
+    const { run, strict, d } = await revisionQuoted();
+    const event = v2Event(run.runId);
+    const copies = await Promise.all([fulfillStripeEvent(d, event), fulfillStripeEvent(d, event)]);
+    expect(copies.sort()).toEqual(['authorized', 'duplicate']);
+    expect(await fulfillStripeEvent(d, event)).toBe('duplicate');
+    // Two concurrent copies of another event id of the same session: the state guards hold.
+    const other = v2Event(run.runId);
+    const more = await Promise.all([fulfillStripeEvent(d, other), fulfillStripeEvent(d, other)]);
+    expect(more.sort()).toEqual(['already_authorized', 'duplicate']);
+    expect(starter.names).toEqual([`${run.runId}-v2`]);
+    expect(store.types(run.runId)).toEqual(['bus.build.run.authorized']);
+    expect(strict.cancels).toEqual([]);
+  });
+});
+
 describe('fulfillStripeEvent: the event lease', () => {
   const key = (id: string) => stripeEventKey(id);
   const future = () => Date.now() + 3600_000;
