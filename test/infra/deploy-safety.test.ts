@@ -114,4 +114,11 @@ describe('the execution timeout, derived from the attempt budget', () => {
     const definition = JSON.parse(stack.pipeline.definition.replace(/\$\{Token\[[^\]]+\]\}/g, 'x'));
     expect(definition.TimeoutSeconds).toBe(executionTimeoutSeconds(ASL, 5));
   });
+
+  it('is the figure the README states for the default budget', () => {
+    const readme = readFileSync(repoPath('README.md'), 'utf8');
+    const stated = /≈ ([\d.]+) h for 3 attempts/.exec(readme);
+    expect(stated, 'README "Execution timeout and attempts" states the hours').not.toBeNull();
+    expect(Number(stated![1])).toBeCloseTo(executionTimeoutSeconds(ASL, 3) / 3600, 1);
+  });
 });

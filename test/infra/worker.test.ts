@@ -181,6 +181,56 @@ describe('BuildWorker task definition', () => {
   });
 });
 
+describe('BuildWorker image: the Dockerfile asset, or a prebuilt image (-c workerImage)', () => {
+  const withImage = (id: string, image: string) => {
+    const config = testStackConfig();
+    const app = testApp({ cfnValidation: false });
+    const s = new BuildStack(app, id, { config: { ...config, worker: { ...config.worker, image } } });
+    const json = Template.fromStack(s).toJSON();
+    const def = json.Resources[logicalIdOf(s.worker.taskDefinition)].Properties;
+    const assets = app.synth().getStackByName(s.stackName).assets;
+    return { s, json, def, assets };
+  };
+  const dockerAssets = (assets: readonly { packaging?: string }[]) =>
+    assets.filter((a) => a.packaging === 'container-image');
+
+  it('builds worker-image/Dockerfile as an ARM64 image asset by default', () => {
+    // The bootstrap's container-assets repository, tagged with the build context's hash.
+    expect(container.Image['Fn::Sub']).toMatch(
+      /\/cdk-[a-z0-9]+-container-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}:[0-9a-f]{64}$/,
+    );
+  });
+
+  it('pulls a prebuilt ECR image by its URI, with ECR pull rights on that repository only, and builds nothing', () => {
+    const uri = '111111111111.dkr.ecr.eu-west-1.amazonaws.com/bus-build-worker:2026-12-07';
+    const { s, json, def, assets } = withImage('PrebuiltEcr', uri);
+    expect(dockerAssets(assets)).toEqual([]);
+    // `<account>.dkr.ecr.<region>.${AWS::URLSuffix}/<repository>:<tag>`: the URI, resolved per partition.
+    expect(def.ContainerDefinitions[0].Image).toEqual({
+      'Fn::Join': [
+        '',
+        ['111111111111.dkr.ecr.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/bus-build-worker:2026-12-07'],
+      ],
+    });
+    const execRole = def.ExecutionRoleArn['Fn::GetAtt'][0] as string;
+    const pulls = statementsForRole(Template.fromJSON(json), execRole).filter((st) =>
+      allowsAction(st, 'ecr:BatchGetImage'),
+    );
+    expect(pulls.length).toBeGreaterThan(0);
+    for (const st of pulls) expect(JSON.stringify(st.Resource)).toContain(':repository/bus-build-worker');
+    expect(s.worker.taskDefinition).toBeDefined();
+  });
+
+  it('takes an image of another registry as is (no ECR rights, no asset)', () => {
+    const { def, assets } = withImage(
+      'PrebuiltOther',
+      `ghcr.io/busdk/bus-build-worker@sha256:${'a'.repeat(64)}`,
+    );
+    expect(dockerAssets(assets)).toEqual([]);
+    expect(def.ContainerDefinitions[0].Image).toBe(`ghcr.io/busdk/bus-build-worker@sha256:${'a'.repeat(64)}`);
+  });
+});
+
 describe('BuildWorker task role (least privilege)', () => {
   const statements = () => statementsForRole(template, logicalIdOf(stack.worker.taskRole));
 

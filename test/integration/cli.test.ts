@@ -494,4 +494,40 @@ describe('bus-build against a local stack (child process)', () => {
     });
     expect(res.code).toBe(parsed.ready ? 0 : 1);
   });
+
+  it('marks a verified run whose card capture is still open UNSETTLED, and --unsettled lists only those', async () => {
+    // Last in the file: this run joins the listing (the tests above count four runs).
+    const none = await cli('runs', '--unsettled');
+    expect(none).toMatchObject({ code: 0, stdout: 'No unsettled card payments.\n' });
+    const open = run(
+      {
+        phase: 'artifact_ready',
+        spec: SPEC,
+        artifactType: 'web',
+        payment: {
+          status: 'authorized',
+          method: 'stripe',
+          quoteVersion: 1,
+          paymentIntentId: 'pi_unsettled_1',
+        },
+        updatedAt: ago(0.2),
+      },
+      ago(0.3),
+    );
+    await store.createRun(open);
+    const table = await cli('runs', '--unsettled');
+    expect(table.code, table.stderr).toBe(0);
+    const rows = table.stdout.split('\n').filter((l) => l.startsWith('run_'));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain(open.runId);
+    expect(rows[0]).toMatch(/authorized UNSETTLED/);
+    expect(table.stdout).toContain(`bus-build settle <run_id>`);
+    const all = await cli('runs');
+    const line = all.stdout.split('\n').find((l) => l.startsWith(open.runId)) ?? '';
+    expect(line).toMatch(/UNSETTLED/);
+    for (const r of Object.values(runs)) {
+      const other = all.stdout.split('\n').find((l) => l.startsWith(r.runId)) ?? '';
+      expect(other, r.phase).not.toMatch(/UNSETTLED/);
+    }
+  });
 });
