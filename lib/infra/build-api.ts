@@ -94,7 +94,6 @@ export class BuildApi extends Construct {
     const environment: Record<string, string> = {
       TABLE_NAME: props.table.tableName,
       SESSION_SECRET_ARN: props.sessionSecret.secretArn,
-      ...(props.originVerify && { ORIGIN_VERIFY_SECRET_ARN: props.originVerify.secretArn }),
       COOKIE_SECURE: 'true',
       MAX_BODY_BYTES: String(config.api.maxBodyBytes),
       ...(pipeline && {
@@ -114,12 +113,16 @@ export class BuildApi extends Construct {
         memorySize: config.lambda.memorySize,
         timeout: config.api.timeout,
         logRetention: config.logRetention,
-        environment,
+        environment: {
+          ...environment,
+          ...(route.perSource &&
+            props.originVerify && { ORIGIN_VERIFY_SECRET_ARN: props.originVerify.secretArn }),
+        },
       });
       if (route.writes) props.table.grantReadWriteData(fn.function);
       else props.table.grantReadData(fn.function);
       props.sessionSecret.grantRead(fn.function);
-      props.originVerify?.grantRead(fn.function);
+      if (route.perSource) props.originVerify?.grantRead(fn.function);
       if (pipeline) {
         if (route.writes) pipeline.eventBus.grantPutEventsTo(fn.function);
         if (route.startsExecution) pipeline.stateMachine.grantStartExecution(fn.function);

@@ -21,7 +21,7 @@ export class OriginVerifySecret extends Construct {
     super(scope, id);
     this.secret = new Secret(this, 'Secret', {
       description: `BusDK Artifact Builder (${props.stage}): CloudFront origin-verify header value of the API`,
-      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
       removalPolicy: RemovalPolicy.DESTROY,
     });
     Validations.of(this.secret).acknowledge({
