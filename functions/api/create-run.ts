@@ -2,6 +2,7 @@ import { createRun } from '../../lib/app/create-run.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
 import { toPublicRun } from '../../lib/domain/projection.ts';
 import { CreateRunBodySchema } from '../../lib/domain/public-schemas.ts';
+import { clientAddress } from '../shared/caller.ts';
 import { appDeps } from '../shared/deps.ts';
 import { apiHandler, json, parse } from '../shared/http.ts';
 import { loginDeps } from '../shared/login-deps.ts';
@@ -16,7 +17,7 @@ export const handler = apiHandler(
   async (event) => {
     parse(CreateRunBodySchema, event.body);
     const existing = await readSession(event as never);
-    await apiQuotas().runCreation(existing?.sessionId, event.requestContext?.http?.sourceIp);
+    await apiQuotas().runCreation(existing?.sessionId, await clientAddress(event));
     const issued = existing ? undefined : await issueSession();
     const session = existing ?? issued!.session;
     const run = await createRun(appDeps(), session, loginDeps().runIndex);

@@ -1,7 +1,7 @@
 import { postMessage } from '../../lib/app/post-message.ts';
 import { toPublicMessage, toPublicRun } from '../../lib/domain/projection.ts';
 import { MessageBodySchema } from '../../lib/domain/public-schemas.ts';
-import { requireCaller } from '../shared/caller.ts';
+import { clientAddress, requireCaller } from '../shared/caller.ts';
 import { appDeps } from '../shared/deps.ts';
 import { apiHandler, json, parse } from '../shared/http.ts';
 import { apiQuotas } from '../shared/quotas.ts';
@@ -14,7 +14,7 @@ export const handler = apiHandler(
   async (event) => {
     const caller = await requireCaller(event);
     const { text } = parse(MessageBodySchema, event.body);
-    await apiQuotas().message(caller.sessionId, event.requestContext?.http?.sourceIp);
+    await apiQuotas().message(caller.sessionId, await clientAddress(event));
     const { run, reply } = await postMessage(appDeps(), caller, event.pathParameters?.run_id ?? '', text);
     return json(200, { run: toPublicRun(run), reply: toPublicMessage(reply) });
   },

@@ -1,6 +1,7 @@
 import { requestEmailCode } from '../../lib/app/email-login.ts';
 import { loadConfig } from '../../lib/aws/config.ts';
 import { EmailCodeBodySchema } from '../../lib/domain/public-schemas.ts';
+import { clientAddress } from '../shared/caller.ts';
 import { apiHandler, json, parse } from '../shared/http.ts';
 import { loginDeps } from '../shared/login-deps.ts';
 import { issueSession, readSession, sessionCookie } from '../shared/session.ts';
@@ -20,7 +21,7 @@ export const handler = apiHandler(
     // Over a limit: RateLimitedError, answered by the shared error handler with Retry-After.
     const sent = await requestEmailCode(loginDeps(), email, {
       sessionId: session.sessionId,
-      sourceIp: event.requestContext?.http?.sourceIp,
+      sourceIp: await clientAddress(event),
     });
     return json(
       202,

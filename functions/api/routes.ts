@@ -16,6 +16,8 @@ export interface RouteDef {
   startsExecution?: boolean;
   /** Reads published artifacts to presign downloads (gets `s3:GetObject` on artifacts `runs/*`). */
   readsArtifacts?: boolean;
+  /** Applies a per-source limit (reads the origin-verify secret to trust the viewer address). */
+  perSource?: boolean;
   /** Sends email (needs `ses:SendEmail` on the sender identity, and `EMAIL_FROM`). */
   sendsEmail?: boolean;
 }
@@ -26,6 +28,7 @@ export const API_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/v1/build-runs',
     entry: 'functions/api/create-run.ts',
+    perSource: true,
     writes: true,
   },
   {
@@ -40,6 +43,7 @@ export const API_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/v1/build-runs/{run_id}/contact',
     entry: 'functions/api/set-contact.ts',
+    perSource: true,
     writes: true,
     sendsEmail: true,
   },
@@ -55,6 +59,7 @@ export const API_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/v1/sessions/email-code',
     entry: 'functions/api/request-email-code.ts',
+    perSource: true,
     writes: true,
     sendsEmail: true,
   },
@@ -77,6 +82,7 @@ export const API_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/v1/build-runs/{run_id}/messages',
     entry: 'functions/api/post-message.ts',
+    perSource: true,
     writes: true,
   },
   {

@@ -1,7 +1,7 @@
 import { setContact } from '../../lib/app/contact.ts';
 import { toPublicRun } from '../../lib/domain/projection.ts';
 import { ContactBodySchema } from '../../lib/domain/public-schemas.ts';
-import { requireCaller } from '../shared/caller.ts';
+import { clientAddress, requireCaller } from '../shared/caller.ts';
 import { apiHandler, json, parse } from '../shared/http.ts';
 import { contactDeps } from '../shared/login-deps.ts';
 
@@ -18,7 +18,7 @@ export const handler = apiHandler(
       caller,
       event.pathParameters?.run_id ?? '',
       email,
-      event.requestContext?.http?.sourceIp,
+      await clientAddress(event),
     );
     return json(200, { run: toPublicRun(run) });
   },

@@ -11,12 +11,18 @@ import { type BuildBuckets, KEY_PREFIXES } from './buckets.ts';
 import { BuildFunction } from './build-function.ts';
 import type { StackConfig } from './config.ts';
 import type { DataTable } from './data-table.ts';
+import type { OriginVerifySecret } from './origin-verify.ts';
 import type { SessionSecret } from './session-secret.ts';
 
 export interface BuildApiProps {
   readonly config: StackConfig;
   readonly table: DataTable;
   readonly sessionSecret: SessionSecret;
+  /**
+   * The portal distribution's origin-verify value (per-source limits trust the viewer address
+   * only with it); omitted: the socket address is always used (e.g. in unit tests).
+   */
+  readonly originVerify?: OriginVerifySecret;
   /** The routes to serve; defaults to the product's route table. */
   readonly routes?: readonly RouteDef[];
   /** The build pipeline the API starts and reads from (omitted: API only, e.g. in unit tests). */
@@ -107,11 +113,16 @@ export class BuildApi extends Construct {
         memorySize: config.lambda.memorySize,
         timeout: config.api.timeout,
         logRetention: config.logRetention,
-        environment,
+        environment: {
+          ...environment,
+          ...(route.perSource &&
+            props.originVerify && { ORIGIN_VERIFY_SECRET_ARN: props.originVerify.secretArn }),
+        },
       });
       if (route.writes) props.table.grantReadWriteData(fn.function);
       else props.table.grantReadData(fn.function);
       props.sessionSecret.grantRead(fn.function);
+      if (route.perSource) props.originVerify?.grantRead(fn.function);
       if (pipeline) {
         if (route.writes) pipeline.eventBus.grantPutEventsTo(fn.function);
         if (route.startsExecution) pipeline.stateMachine.grantStartExecution(fn.function);

@@ -11,6 +11,7 @@ import { DataTable } from './data-table.ts';
 import { Messaging } from './messaging.ts';
 import { ModelProviders } from './models.ts';
 import { BuildNetwork } from './network.ts';
+import { OriginVerifySecret } from './origin-verify.ts';
 import { Payments } from './payments.ts';
 import { PortalHosting } from './portal-hosting.ts';
 import { PreviewDistribution } from './preview-distribution.ts';
@@ -31,6 +32,8 @@ export interface BuildStackProps extends StackProps {
 export class BuildStack extends Stack {
   readonly table: DataTable;
   readonly sessionSecret: SessionSecret;
+  /** The origin-verify header value CloudFront adds to `/api/*` requests. */
+  readonly originVerify: OriginVerifySecret;
   readonly buckets: BuildBuckets;
   readonly eventBus: events.EventBus;
   readonly network: BuildNetwork;
@@ -56,6 +59,7 @@ export class BuildStack extends Stack {
 
     this.table = new DataTable(this, 'Data');
     this.sessionSecret = new SessionSecret(this, 'Session', { stage: config.stage });
+    this.originVerify = new OriginVerifySecret(this, 'OriginVerify', { stage: config.stage });
     this.buckets = new BuildBuckets(this, 'Buckets', { storage: config.storage });
     this.eventBus = new events.EventBus(this, 'EventBus', {
       eventBusName: `bus-build-${config.stage}`,
@@ -89,6 +93,7 @@ export class BuildStack extends Stack {
       config,
       table: this.table,
       sessionSecret: this.sessionSecret,
+      originVerify: this.originVerify,
       pipeline: { stateMachine: this.pipeline.stateMachine, buckets: this.buckets, eventBus: this.eventBus },
     });
 
@@ -100,6 +105,7 @@ export class BuildStack extends Stack {
     this.portal = new PortalHosting(this, 'Portal', {
       stage: config.stage,
       api: this.api.api,
+      originVerifyValue: this.originVerify.headerValue,
       previewOrigin: 'https://*.cloudfront.net',
       // Receipt screenshots: ListArtifacts presigns them on the artifacts bucket's regional domain.
       imageOrigins: [`https://${this.buckets.artifacts.bucketRegionalDomainName}`],

@@ -7,6 +7,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER } from '../../functions/shared/origin-headers.ts';
 import { cloudFrontLogsBucket } from './cloudfront-logs.ts';
 import { repoPath } from './paths.ts';
 import { PortalWebAcl } from './web-acl.ts';
@@ -50,10 +51,27 @@ const INDEX_REWRITE = `function handler(event) {
   return request;
 }`;
 
+/**
+ * Viewer-request function of the `/api/*` behaviour: the viewer's IP address in the
+ * viewer-address header (overwriting anything the viewer sent under that name). The managed
+ * AllViewerExceptHostHeader policy forwards it like any viewer header; a custom origin request
+ * policy cannot both drop Host (API Gateway needs its own) and add `CloudFront-Viewer-Address`.
+ */
+export const VIEWER_ADDRESS_FUNCTION = `function handler(event) {
+  var request = event.request;
+  request.headers['${VIEWER_ADDRESS_HEADER}'] = { value: event.viewer.ip };
+  return request;
+}`;
+
 export interface PortalHostingProps {
   readonly stage: string;
   /** The public HTTP API, served under `/api/*` on the portal's own origin. */
   readonly api: HttpApi;
+  /**
+   * Sent to the API in the origin-verify header (origin-headers.ts), so it trusts the viewer
+   * address header only on requests that came through this distribution.
+   */
+  readonly originVerifyValue: string;
   /** `frame-src` of the portal's CSP: the preview origin (e.g. `https://d123.cloudfront.net`). */
   readonly previewOrigin?: string;
   /** Extra `img-src` of the portal's CSP: the artifacts bucket (receipt screenshots, presigned). */
@@ -154,6 +172,12 @@ export class PortalHosting extends Construct {
       runtime: cloudfront.FunctionRuntime.JS_2_0,
     });
 
+    const viewerAddress = new cloudfront.Function(this, 'ApiViewerAddress', {
+      comment: `bus-build ${props.stage}: the viewer address for the API's per-source limits`,
+      code: cloudfront.FunctionCode.fromInline(VIEWER_ADDRESS_FUNCTION),
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+    });
+
     this.webAcl = new PortalWebAcl(this, 'Waf', {
       stage: props.stage,
       apiRateLimit: props.apiRateLimitPer5Min,
@@ -180,11 +204,15 @@ export class PortalHosting extends Construct {
           origin: new origins.HttpOrigin(apiDomain, {
             protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
             originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+            customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originVerifyValue },
           }),
           viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
           allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
           cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
           originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+          functionAssociations: [
+            { function: viewerAddress, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
+          ],
           responseHeadersPolicy: this.responseHeaders,
           compress: true,
         },

@@ -169,7 +169,15 @@ describe('BuildApi', () => {
         Checkout: [stripeKey],
         StripeWebhook: [stripeKey, `<${logicalIdOf(stack.payments.stripeWebhookSecret)}>`],
         ListArtifacts: [id(stack.preview.key)],
+        ...Object.fromEntries(
+          API_ROUTES.filter((r) => r.perSource).map((r) => [r.id, [id(stack.originVerify)]]),
+        ),
       };
+      expect(
+        API_ROUTES.filter((r) => r.perSource)
+          .map((r) => r.id)
+          .sort(),
+      ).toEqual(['CreateRun', 'PostMessage', 'RequestEmailCode', 'SetContact'].sort());
       for (const route of API_ROUTES) {
         const statements = statementsForRole(template, roleId(route.id));
         const secretActions = actionsOf(statements).filter((a) => a.startsWith('secretsmanager:'));
@@ -192,7 +200,9 @@ describe('BuildApi', () => {
       // The session key and the preview link key (test/infra/preview.test.ts), both generated; the
       // Stripe secrets hold only a blank placeholder until operators set them (payments.test.ts).
       const secrets = template.findResources('AWS::SecretsManager::Secret');
-      const generated = [stack.sessionSecret.secret, stack.preview.key.secret].map(logicalIdOf);
+      const generated = [stack.sessionSecret.secret, stack.preview.key.secret, stack.originVerify.secret].map(
+        logicalIdOf,
+      );
       const placeholders = [stack.payments.stripeSecretKey, stack.payments.stripeWebhookSecret].map(
         logicalIdOf,
       );

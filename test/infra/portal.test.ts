@@ -1,5 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER } from '../../functions/shared/origin-headers.ts';
 import type { BuildStack } from '../../lib/infra/build-stack.ts';
 import { portalContentSecurityPolicy } from '../../lib/infra/portal-hosting.ts';
 import {
@@ -72,6 +73,30 @@ describe('portal hosting', () => {
       OriginProtocolPolicy: 'https-only',
       OriginSSLProtocols: ['TLSv1.2'],
     });
+  });
+
+  it('gives the API the viewer address and the origin-verify secret (never a literal)', () => {
+    const api = cfg.CacheBehaviors[0];
+    // The viewer-request function writes event.viewer.ip into the viewer-address header, which the
+    // AllViewerExceptHostHeader policy forwards (asserted above).
+    expect(api.FunctionAssociations).toHaveLength(1);
+    expect(api.FunctionAssociations[0].EventType).toBe('viewer-request');
+    const fnId = api.FunctionAssociations[0].FunctionARN['Fn::GetAtt'][0];
+    const code = template.toJSON().Resources[fnId].Properties.FunctionCode;
+    expect(code).toContain(`request.headers['${VIEWER_ADDRESS_HEADER}'] = { value: event.viewer.ip }`);
+    const origin = cfg.Origins.find((o: { Id: string }) => o.Id === api.TargetOriginId);
+    expect(origin.OriginCustomHeaders).toHaveLength(1);
+    const [header] = origin.OriginCustomHeaders;
+    expect(header.HeaderName).toBe(ORIGIN_VERIFY_HEADER);
+    const value = JSON.stringify(header.HeaderValue);
+    expect(value).toContain('{{resolve:secretsmanager:');
+    expect(value).toContain(logicalIdOf(stack.originVerify.secret));
+    // The API functions read the same secret by ARN (never the value in an environment).
+    const env =
+      template.toJSON().Resources[logicalIdOf(stack.api.functions.RequestEmailCode!.function)].Properties
+        .Environment.Variables;
+    expect(env.ORIGIN_VERIFY_SECRET_ARN).toEqual({ Ref: logicalIdOf(stack.originVerify.secret) });
+    expect(JSON.stringify(env)).not.toContain('resolve:secretsmanager');
   });
 
   it('sends the portal security headers, framing only CloudFront preview origins', () => {
