@@ -95,7 +95,8 @@ export interface IsolatedSmokeOptions {
    * Before and after the smoke, kill every process this one did not start before it (a binary
    * that daemonized out of its process group) and empty the temp dir, so nothing of one candidate
    * survives into the next invocation of a warm environment. Only for the Lambda function: in a
-   * shared process table it would kill unrelated processes.
+   * shared process table it would kill unrelated processes, so it takes effect only where
+   * `AWS_LAMBDA_FUNCTION_NAME` is set (see {@link resetEnvironment}).
    */
   resetEnvironment?: boolean;
   fetch?: typeof fetch;
@@ -250,8 +251,23 @@ async function startTime(pid: number | 'self'): Promise<number | undefined> {
   }
 }
 
-/** Kills leftovers of earlier smokes (processes started after this one) and empties `tempDir`. */
-export async function resetEnvironment(tempDir: string): Promise<void> {
+/**
+ * Whether this process runs as a Lambda function: the runtime sets `AWS_LAMBDA_FUNCTION_NAME` in
+ * every function's environment (and nothing of this project sets it elsewhere).
+ */
+export function inLambda(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
+}
+
+/**
+ * Kills leftovers of earlier smokes (processes started after this one) and empties `tempDir`.
+ * Only inside Lambda ({@link inLambda}), where the process table and `/tmp` belong to this one
+ * function: run anywhere else (a handler called on a laptop or in a test run) it would kill
+ * unrelated processes and wipe the machine's temp dir, so there it does nothing and returns
+ * false.
+ */
+export async function resetEnvironment(tempDir: string): Promise<boolean> {
+  if (!inLambda()) return false;
   if (process.platform === 'linux') {
     const own = await startTime('self');
     const pids = (await readdir('/proc').catch(() => [] as string[]))
@@ -271,4 +287,5 @@ export async function resetEnvironment(tempDir: string): Promise<void> {
   for (const name of await readdir(tempDir).catch(() => [] as string[])) {
     await rm(path.join(tempDir, name), { recursive: true, force: true }).catch(() => undefined);
   }
+  return true;
 }

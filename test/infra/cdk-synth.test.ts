@@ -1,16 +1,35 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../functions/api/routes.ts';
 import { readStackInfo } from '../../lib/local/stack-info.ts';
+import type { CliChecksResult } from '../../lib/verify/isolated-smoke.ts';
+import type { BinarySmokeResult } from '../../lib/verify/smoke-binary.ts';
 import { LAMBDA_TASKS } from '../../state-machines/tasks.ts';
 import { startTestStack } from '../integration/harness.ts';
 import { apiEvent } from '../support/api-event.ts';
-import { callBundle, localLambdaEnv, readSecretFile } from '../support/bundle-probe.ts';
+import {
+  callBundle,
+  localLambdaEnv,
+  PID_NAMESPACE_PREFIX,
+  pidNamespaceProblem,
+  readSecretFile,
+} from '../support/bundle-probe.ts';
 import { SYNTH_STACK, type SynthResult, synthesizeAssembly } from '../support/cdk-synth.ts';
+import { type HttpsFixture, opensslProblem, selfSignedCert, serveHttps } from '../support/https-fixture.ts';
 
 /**
  * The real `npm run synth` into a temporary output directory (test/support/cdk-synth.ts). The
@@ -18,6 +37,32 @@ import { SYNTH_STACK, type SynthResult, synthesizeAssembly } from '../support/cd
  * deployable cloud assembly comes out, and runs what it bundled.
  */
 const SYNTH_TIMEOUT_MS = 240_000;
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** A real candidate binary (a shell script): usage for --help, the 15 % tip of its argument otherwise. */
+const TIP_SCRIPT = `#!/bin/sh
+case "$1" in
+  --help) echo "usage: tip AMOUNT"; exit 0;;
+  "") echo "tip: missing AMOUNT" >&2; exit 2;;
+  *) echo "tip: $(( $1 * 15 / 100 ))";;
+esac
+`;
+/** A real staged web artifact: a labelled field, a button, the answer shown on the page. */
+const TIP_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Tip</title></head>
+<body><main>
+<label for="amount">Bill amount</label> <input id="amount" type="number">
+<button type="button" id="go">Calculate tip</button>
+<p id="out"></p>
+</main>
+<script>
+document.getElementById('go').addEventListener('click', () => {
+  const amount = Number(document.getElementById('amount').value);
+  document.getElementById('out').textContent = 'Tip: ' + (amount * 0.15).toFixed(2);
+});
+</script>
+</body></html>
+`;
 const STACK = SYNTH_STACK;
 
 interface Resource {
@@ -116,14 +161,16 @@ describe('npm run synth (cdk synth with bundling)', () => {
     ...['SmokeBinary', 'WebChecks', 'SettlePayments'].map((n) => [n, functionOf(`Pipeline${n}`)] as const),
   ];
   /** Each shipped function's asset directory copied outside the project tree (no node_modules above it). */
-  const copyBundles = (scratch: string) =>
-    shippedFunctions().map(([name, fn]) => {
-      const hash = String((fn.Properties.Code as { S3Key: unknown }).S3Key).replace(/\.zip$/, '');
-      const dir = path.join(scratch, name);
-      cpSync(path.join(outDir, assets.files[hash]!.source.path), dir, { recursive: true });
-      const env = fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined;
-      return { name, dir, variables: env?.Variables ?? {} };
-    });
+  const copyBundles = (scratch: string, only?: readonly string[]) =>
+    shippedFunctions()
+      .filter(([name]) => !only || only.includes(name))
+      .map(([name, fn]) => {
+        const hash = String((fn.Properties.Code as { S3Key: unknown }).S3Key).replace(/\.zip$/, '');
+        const dir = path.join(scratch, name);
+        cpSync(path.join(outDir, assets.files[hash]!.source.path), dir, { recursive: true });
+        const env = fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined;
+        return { name, dir, variables: env?.Variables ?? {} };
+      });
 
   it('loads every bundled function in a fresh Node process outside the project tree (cold init)', () => {
     // What ships, not the TypeScript source: each asset directory copied to a temp dir with no
@@ -291,7 +338,8 @@ describe('npm run synth (cdk synth with bundling)', () => {
       const settled = await call('SettlePayments', {});
       expect(settled.result).toEqual({ tried: 0 });
       // The isolated functions take only https presigned URLs: a local (http) one is refused
-      // before anything is fetched or run (their clean-up of /tmp and processes runs only then).
+      // before anything is fetched or run. Their real runs (over HTTPS, on real bytes, each in its
+      // own PID namespace): the next test.
       const staged = `${info.s3Endpoint}/${info.buckets.staging}/runs/${runId}/candidate`;
       const digest = 'a'.repeat(64);
       const smoke = await call('SmokeBinary', { url: staged, sha256: digest, sizeBytes: 10 });
@@ -308,6 +356,184 @@ describe('npm run synth (cdk synth with bundling)', () => {
       await stack.dispose();
     }
   }, 300_000);
+
+  // The isolated functions for real: SmokeBinary and WebChecks fetch their presigned objects over
+  // HTTPS only, so a throwaway HTTPS origin (a self-signed certificate made here, trusted by the
+  // probe through NODE_EXTRA_CA_CERTS) serves the staged bytes, as the staging bucket's presigned
+  // GET would. Each call runs as Lambda runs it (AWS_LAMBDA_FUNCTION_NAME set), so the handler's
+  // resetEnvironment really runs: it SIGKILLs every process started after the function's and
+  // empties its temp dir. Hence each probe runs as PID 1 of its own PID namespace with a private
+  // /proc (it can see and kill only its own descendants) and with TMPDIR in the scratch dir; a
+  // `sleep` started outside while the function runs, and a file in the real temp dir, must survive.
+  const isolationProblem = pidNamespaceProblem() ?? opensslProblem();
+  if (isolationProblem) console.warn(`skipping the isolated functions' real runs: ${isolationProblem}`);
+
+  it.skipIf(isolationProblem !== undefined)(
+    'runs SmokeBinary and WebChecks for real on staged bytes over HTTPS, each in its own PID namespace',
+    async () => {
+      const scratch = mkdtempSync(path.join(os.tmpdir(), 'busdk-isolated-calls-'));
+      const sentinelFile = path.join(os.tmpdir(), `busdk-reset-sentinel-${process.pid}-${Date.now()}`);
+      writeFileSync(sentinelFile, 'must survive the functions’ resetEnvironment');
+      let origin: HttpsFixture | undefined;
+      try {
+        const cert = selfSignedCert(scratch);
+        if ('reason' in cert) throw new Error(cert.reason);
+        const tip = Buffer.from(TIP_SCRIPT);
+        const page = Buffer.from(TIP_PAGE);
+        // The sentinel process starts when the function's download arrives: after the function's
+        // own process, so in a shared process table its resetEnvironment would kill it.
+        const sentinel: { proc?: ChildProcess } = {};
+        const stopSentinel = () => {
+          sentinel.proc?.kill('SIGKILL');
+          delete sentinel.proc;
+        };
+        origin = await serveHttps({
+          ...cert,
+          files: { '/staged/tip': tip, '/staged/web/index.html': page },
+          onRequest: () => {
+            sentinel.proc ??= spawn('sleep', ['60'], { stdio: 'ignore' });
+          },
+        });
+        const presigned = (p: string) => `${origin!.origin}${p}?X-Amz-Expires=300&X-Amz-Signature=probe`;
+        const bundles = new Map(copyBundles(scratch, ['SmokeBinary', 'WebChecks']).map((b) => [b.name, b]));
+        const lines: string[] = [];
+        const call = async (name: string, event: unknown) => {
+          const b = bundles.get(name)!;
+          const tmp = mkdtempSync(path.join(scratch, `tmp-${name}-`));
+          // A left-over of an earlier candidate in the function's /tmp: the reset removes it.
+          writeFileSync(path.join(tmp, 'left-over'), 'x');
+          const env: Record<string, string> = {
+            PATH: process.env.PATH ?? '/usr/bin:/bin',
+            HOME: tmp,
+            TMPDIR: tmp,
+            LAMBDA_TASK_ROOT: b.dir,
+            AWS_REGION: 'us-east-1',
+            AWS_LAMBDA_FUNCTION_NAME: name,
+            NODE_EXTRA_CA_CERTS: cert.certFile,
+            LOG_LEVEL: 'warn',
+            ...Object.fromEntries(
+              Object.entries(b.variables).filter((e): e is [string, string] => typeof e[1] === 'string'),
+            ),
+          };
+          stopSentinel();
+          try {
+            const out = await callBundle({
+              dir: b.dir,
+              name,
+              event,
+              env,
+              scratch,
+              prefix: PID_NAMESPACE_PREFIX,
+              timeoutMs: 150_000,
+            });
+            expect(out.initError, `${name} init: ${out.stderr.slice(-2000)}`).toBeUndefined();
+            expect(out.error, `${name}: ${out.error?.message}\n${out.stderr.slice(-2000)}`).toBeUndefined();
+            const proc = sentinel.proc;
+            expect(proc?.pid, 'the sentinel started').toBeDefined();
+            // Not exited, and not a killed but not yet reaped zombie either (its /proc state).
+            const stat = readFileSync(`/proc/${proc!.pid}/stat`, 'utf8');
+            expect(
+              {
+                exitCode: proc!.exitCode,
+                signal: proc!.signalCode,
+                zombie: / Z /.test(stat.slice(stat.lastIndexOf(')'))),
+              },
+              'a process started while the function ran, outside its PID namespace, is alive',
+            ).toEqual({ exitCode: null, signal: null, zombie: false });
+            expect(existsSync(sentinelFile), 'the real temp dir is untouched').toBe(true);
+            lines.push(`${name} init ${out.initMs.toFixed(0)} ms call ${out.callMs!.toFixed(0)} ms`);
+            return { result: out.result, tmp };
+          } finally {
+            stopSentinel();
+          }
+        };
+
+        const binary = { sha256: sha256(tip), sizeBytes: tip.length };
+        const smoke = await call('SmokeBinary', { url: presigned('/staged/tip'), ...binary });
+        expect(smoke.result).toMatchObject({ passed: true, problems: [], sandbox: 'isolated-lambda' });
+        expect((smoke.result as BinarySmokeResult).attempts[0]).toMatchObject({
+          args: ['--help'],
+          exitCode: 0,
+        });
+        expect((smoke.result as BinarySmokeResult).attempts[0]!.output).toContain('usage: tip AMOUNT');
+        // resetEnvironment ran (inside Lambda, per AWS_LAMBDA_FUNCTION_NAME): its temp dir is empty.
+        expect(readdirSync(smoke.tmp)).toEqual([]);
+
+        const checks = await call('SmokeBinary', {
+          kind: 'cli-checks',
+          url: presigned('/staged/tip'),
+          ...binary,
+          platform: 'linux-amd64',
+          checks: [
+            {
+              kind: 'cli',
+              id: 'tip-of-100',
+              title: 'The tip of 100 is 15',
+              args: ['100'],
+              expect: [{ op: 'number', value: 15 }],
+            },
+            {
+              kind: 'cli',
+              id: 'tip-of-200',
+              title: 'The tip of 200 is 40',
+              args: ['200'],
+              expect: [{ op: 'number', value: 40 }],
+            },
+          ],
+        });
+        const outcomes = (checks.result as CliChecksResult).outcomes;
+        expect(outcomes.map((o) => [o.id, o.passed])).toEqual([
+          ['tip-of-100', true],
+          ['tip-of-200', false],
+        ]);
+        expect(outcomes[1]!.detail).toMatch(/should show 40.*saw 30/);
+
+        // WebChecks with what ships: the bundle's own @sparticuz/chromium (x86_64) unpacks its
+        // Chromium into the function's temp dir and playwright-core drives it.
+        const web = await call('WebChecks', {
+          files: [
+            {
+              path: 'index.html',
+              url: presigned('/staged/web/index.html'),
+              sha256: sha256(page),
+              sizeBytes: page.length,
+            },
+          ],
+          entrypoint: 'index.html',
+          render: true,
+          checks: [
+            {
+              kind: 'web',
+              id: 'tip-shown',
+              title: 'The tip of 100 is shown',
+              steps: [
+                { action: 'fill', label: 'Bill amount', value: '100' },
+                { action: 'click', name: 'Calculate tip' },
+              ],
+              expect: [{ type: 'text', text: 'Tip: 15.00' }],
+            },
+          ],
+        });
+        expect(web.result).toMatchObject({
+          render: { status: 'passed', problems: [] },
+          web: { status: 'ran', outcomes: [{ id: 'tip-shown', kind: 'web', passed: true }] },
+        });
+        expect(readdirSync(path.join(web.tmp, 'web-checks'))).toEqual([]);
+        expect(existsSync(path.join(web.tmp, 'left-over'))).toBe(true); // WebChecks resets only its work dir
+        expect(origin.requests.map((r) => r.split('?')[0])).toEqual([
+          '/staged/tip',
+          '/staged/tip',
+          '/staged/web/index.html',
+        ]);
+        console.info(`isolated functions, real runs:\n  ${lines.join('\n  ')}`);
+      } finally {
+        await origin?.close();
+        rmSync(sentinelFile, { force: true });
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    },
+    240_000,
+  );
 
   it('stages the worker image build context (ARM64, worker-image/Dockerfile)', () => {
     const images = Object.values(assets.dockerImages);

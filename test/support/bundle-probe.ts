@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -54,17 +54,26 @@ export async function callBundle(opts: {
   env: Record<string, string>;
   scratch: string;
   timeoutMs?: number;
+  /** Placed before `node` (e.g. `unshare --pid --fork --mount-proc`: the probe in its own PID namespace). */
+  prefix?: readonly string[];
 }): Promise<ProbeOutcome & { stderr: string }> {
   const eventFile = path.join(opts.scratch, `${opts.name}.event.json`);
   const outFile = path.join(opts.scratch, `${opts.name}.out.json`);
   writeFileSync(eventFile, JSON.stringify(opts.event));
   const bundle = pathToFileURL(path.join(opts.dir, 'index.mjs')).href;
   const stderr = await new Promise<string>((resolve, reject) => {
-    const child = spawn(
+    const argv = [
       process.execPath,
-      ['--input-type=module', '-e', PROBE, bundle, eventFile, outFile, opts.name],
-      { cwd: opts.dir, env: opts.env, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+      '--input-type=module',
+      '-e',
+      PROBE,
+      bundle,
+      eventFile,
+      outFile,
+      opts.name,
+    ];
+    const [cmd, ...args] = [...(opts.prefix ?? []), ...argv] as [string, ...string[]];
+    const child = spawn(cmd, args, { cwd: opts.dir, env: opts.env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       err += d;
@@ -154,4 +163,27 @@ export function localLambdaEnv(opts: {
 
 export function readSecretFile(file: string): string {
   return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * The command prefix that runs a probe as PID 1 of a new PID namespace with its own /proc (it
+ * sees and can signal only its own descendants); `--kill-child`: when the probe's timeout kills
+ * `unshare`, PID 1 and with it everything in the namespace dies too.
+ */
+export const PID_NAMESPACE_PREFIX = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'] as const;
+
+/**
+ * Why {@link PID_NAMESPACE_PREFIX} cannot be used here (not Linux, not root, no `unshare`, or the
+ * kernel refuses), or undefined when it works (probed by running `true` in it).
+ */
+export function pidNamespaceProblem(): string | undefined {
+  if (process.platform !== 'linux') return `a PID namespace needs Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'unshare --pid --mount-proc needs root here';
+  const probe = spawnSync(PID_NAMESPACE_PREFIX[0], [...PID_NAMESPACE_PREFIX.slice(1), 'true'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  if (probe.error) return `unshare: ${probe.error.message}`;
+  if (probe.status !== 0) return `unshare exited ${probe.status}: ${probe.stderr.trim().slice(-300)}`;
+  return undefined;
 }

@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ManifestEntry } from '../../lib/domain/manifest.ts';
 import {
   type BinaryRunner,
@@ -11,6 +12,7 @@ import {
   SmokeRunnerError,
   verifyCandidate,
 } from '../../lib/verify/index.ts';
+import { resetEnvironment } from '../../lib/verify/isolated-smoke.ts';
 import { cleanupTempDirs, HOST, makeCandidate, shellBinary, tempDir } from './verify-fixtures.ts';
 
 afterAll(cleanupTempDirs);
@@ -176,4 +178,55 @@ describe('verifyCandidate with an injected binary runner', () => {
     expect(r.passed).toBe(false);
     expect(r.internalReason).toMatch(/verifier\.error: unexpected error: boom/);
   });
+});
+
+describe('resetEnvironment (the isolated functions’ clean-up between candidates)', () => {
+  // process.kill is replaced by a recorder: whatever this code would kill is recorded, never
+  // signalled (on the unguarded code this test must fail, not kill the other tests' processes).
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+  /** A process started after this one (what the reset kills) and a temp dir with a file in it. */
+  const leftovers = () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const dir = tempDir('reset');
+    writeFileSync(`${dir}/left-over`, 'x');
+    return { child, dir };
+  };
+
+  it('does nothing outside Lambda (no AWS_LAMBDA_FUNCTION_NAME): no process signalled, the temp dir kept', async () => {
+    vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', undefined);
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const { child, dir } = leftovers();
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      const ran = await resetEnvironment(dir);
+      expect(kill).not.toHaveBeenCalled();
+      expect(readdirSync(dir)).toEqual(['left-over']);
+      expect(ran).toBe(false);
+    } finally {
+      vi.restoreAllMocks();
+      child.kill('SIGKILL');
+    }
+  });
+
+  it.skipIf(process.platform !== 'linux')(
+    'inside Lambda kills what started after this process and empties the temp dir',
+    async () => {
+      vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'SmokeBinary');
+      const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+      const { child, dir } = leftovers();
+      try {
+        await new Promise((resolve) => child.once('spawn', resolve));
+        expect(await resetEnvironment(dir)).toBe(true);
+        expect(kill).toHaveBeenCalledWith(child.pid, 'SIGKILL');
+        expect(kill).not.toHaveBeenCalledWith(process.pid, expect.anything());
+        expect(readdirSync(dir)).toEqual([]);
+      } finally {
+        vi.restoreAllMocks();
+        child.kill('SIGKILL');
+      }
+    },
+  );
 });
