@@ -171,6 +171,36 @@ console.log(JSON.stringify({ summary: 'The reverse text web app is ready.' }));
     expect(logs.some((l) => l.includes('working…'))).toBe(true);
   });
 
+  it('tells the agent it is changing a delivered version: the base version and what it does, keep what works', async () => {
+    const script = agent(
+      'agent.mjs',
+      `import { readFileSync, writeFileSync } from 'node:fs';
+const a = JSON.parse(readFileSync(0, 'utf8'));
+writeFileSync('web/assignment.json', JSON.stringify({ revision: a.revision ?? null }));
+`,
+    );
+    const revision = {
+      version: 3,
+      baseVersion: 2,
+      baseFeatures: ['Reverse a text'],
+      basePlatforms: [],
+      baseArtifactType: 'web' as const,
+      fromBase: true,
+    };
+    const result = await coder(script).code(input({ revision }));
+    expect(result.ok).toBe(true);
+    const seen = JSON.parse(readFileSync(path.join(worktree, 'web/assignment.json'), 'utf8'));
+    expect(seen.revision).toEqual({
+      version: 3,
+      base_version: 2,
+      base: { artifact_type: 'web', platforms: [], features: ['Reverse a text'] },
+      from_base: true,
+      note: expect.stringMatching(/holds version 2, which works and passed verification.*do not start over/),
+    });
+    await coder(script).code(input());
+    expect(JSON.parse(readFileSync(path.join(worktree, 'web/assignment.json'), 'utf8')).revision).toBeNull();
+  });
+
   it('offers self_check: the argv of the worker program on a read-only file outside the worktree', async () => {
     const script = agent(
       'agent.mjs',
