@@ -145,6 +145,17 @@ describe('model intake brief', () => {
     expect(tool.parameters.required).toContain('recipe');
   });
 
+  it('tells the model how the program answers, so its cli checks can pass (stdout and exit 0; error: on stderr, exit 1)', async () => {
+    server.push({ toolCalls: [{ name: PROPOSE_TOOL, input: proposal }] });
+    const talk = await conversation(make(false));
+    await talk.send('A command line tool that converts numbers to Roman numerals, for Linux');
+    const checks = (proposeTool().parameters.properties as Record<string, { description?: string }>).checks;
+    expect(checks?.description).toContain('refused input exits 1 with "error: <message>" on stderr');
+    expect(checks?.description).toMatch(
+      /equals — whole output, line ends and surrounding blank space ignored/,
+    );
+  });
+
   it('offers no recipe without a catalog, and briefs platforms, exclusions, features and complexity', async () => {
     server.push({ toolCalls: [{ name: PROPOSE_TOOL, input: proposal }] });
     const talk = await conversation(make(false));

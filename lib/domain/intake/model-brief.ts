@@ -76,7 +76,8 @@ export const CHECK_JSON_SCHEMA = portable(
 const CHECKS_DESCRIPTION =
   `${MIN_CHECKS} to ${MAX_CHECKS} acceptance checks: black-box tests run against the built tool before delivery, proving it does what the features say. ` +
   'Each has an id (lower-case, dashes) and a title the visitor reads, stating the example and its result ("10 km is shown as 6.21 miles"). ' +
-  'kind "cli" (for binary and both): args as an array (no shell), optional stdin, exitCode, and expectations on stdout/stderr (contains, not_contains, equals, matches, or number with a tolerance). ' +
+  'kind "cli" (for binary and both): args as an array (no shell), optional stdin, exitCode, and expectations on stdout/stderr (contains, not_contains, equals — whole output, line ends and surrounding blank space ignored —, matches, or number with a tolerance, optionally near a text on the same line). ' +
+  'The program prints its result on stdout and exits 0; refused input exits 1 with "error: <message>" on stderr. ' +
   'kind "web" (for web and both): steps as a person does them — fill a field by its visible label, select an option, check a box, click a button or link by its name, upload a file given inline, press a key, wait for text — then expectations (text visible, a number shown, a field value, a download). ' +
   'Never CSS selectors, ids, scripts, URLs or file paths. For both, at least one of each kind.';
 

@@ -538,7 +538,7 @@ export class WorktreeTools {
     this.opts.progress?.(report);
     const what = 'feature' in report ? `feature ${report.feature}` : `stage ${report.stage}`;
     this.opts.log(`tool report_progress: ${what}`);
-    return `Reported. The customer sees: "${progressSentence(report, features)}" (rate-limited; a repeat is shown once).`;
+    return `Reported. The customer sees: "${progressSentence(report, features)}". Reports sent close together reach the customer together a few seconds later; a repeat is shown once.`;
   }
 
   async deleteFile(rawPath: unknown): Promise<string> {
