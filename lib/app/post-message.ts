@@ -130,7 +130,9 @@ export async function postMessage(
           : priceQuote(outcome.spec, deps.priceTable, quoteVersion, now);
       replyText = [replyText, priceLine(quote), ...(run.owner.email ? [] : [ASK_FOR_EMAIL])].join('\n');
       const patch = {
-        intake: outcome.intake,
+        // A change's quote keeps the version its question count is for (see `changeIntake`), so a
+        // failed change does not start the count again.
+        intake: base && changeOf ? { ...outcome.intake, changeOf } : outcome.intake,
         spec: outcome.spec,
         artifactType: outcome.spec.artifactType,
         quote,

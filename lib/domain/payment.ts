@@ -207,11 +207,16 @@ export function holdExpired(run: Pick<BuildRun, 'payment' | 'updatedAt'>, nowIso
 
 /**
  * Unsettled: the run has an outcome but its card authorization is still open (capture or cancel
- * pending or failing), or the hold expired before it could be captured. `bus-build runs` marks
- * these; `bus-build settle` and the settle reconcile work on them.
+ * pending or failing), or a hold expired before it could be captured — the current one, or an
+ * earlier delivered version's (kept in `versions[].payment` once a change reset `run.payment`).
+ * `bus-build runs` marks these; `bus-build settle` and the settle reconcile work on the open ones.
  */
 export function isUnsettled(run: BuildRun): boolean {
-  return settlementAction(run) !== 'none' || run.payment.status === 'expired';
+  return (
+    settlementAction(run) !== 'none' ||
+    run.payment.status === 'expired' ||
+    (run.versions ?? []).some((v) => v.payment?.status === 'expired')
+  );
 }
 
 /** Whether the settle reconcile should try this run now (its backoff has passed). */

@@ -181,6 +181,8 @@ describe('postMessage after delivery: a question gets an answer', () => {
     expect(store.types(run.runId)).toEqual(['bus.build.message.added', 'bus.build.message.added']);
     const change = await postMessage(d, caller, run.runId, 'Also for Windows please');
     expect(change.run.phase).toBe('quoted');
+    // The change's quote keeps counting questions for version 1 (a failed change does not reset it).
+    expect(change.run.intake.changeOf).toBe(1);
   });
 
   it('keeps the two-question limit across a change conversation, and starts it again per version', async () => {

@@ -234,6 +234,13 @@ describe('money states (README "Money states"): the transitions not covered abov
     expect(settlementAction(expired)).toBe('none'); // …but never retried automatically
     expect(isUnsettled(readyWith({ status: 'manual_approved', method: 'manual' }))).toBe(false);
     expect(isUnsettled(stripeAuthorized())).toBe(false); // still building: no outcome yet
+    // A change resets run.payment; an earlier version whose hold expired stays listed.
+    const changed = {
+      ...readyWith({ status: 'none' }),
+      versions: [{ number: 1, payment: { ...card, status: 'expired' } }],
+    } as unknown as BuildRun;
+    expect(isUnsettled(changed)).toBe(true);
+    expect(settlementAction(changed)).toBe('none');
   });
 
   it('settlement retries back off exponentially (1 min … 1 h) and wait for nextSettleAt', () => {

@@ -11,8 +11,9 @@ import type { CommandUser } from '../command-user.ts';
  * (self-check-command.ts) needs to run the gate's checks on an external agent's current build —
  * the approved checks, the artifact type, the worktree and its `dist/`, and the browser. The
  * worker writes it outside the worktree, in a fresh directory of its own (0711: traversable, not
- * listable or writable by anyone else) as a read-only file (0444), so the agent (also as
- * `COMMAND_USER`) can read and run it but not alter it. It is read back strictly: any other key,
+ * listable or writable by anyone else) as a read-only file (0444), so the agent can read and run
+ * it; run as `COMMAND_USER` it cannot alter it (without one the agent runs as the worker's own
+ * user, who could — harmless, as the gate trusts nothing of it). It is read back strictly: any other key,
  * a relative path or an oversize file is refused. Nothing in it is secret; nothing the
  * self-check reports is ever trusted by the gate.
  */
