@@ -423,7 +423,13 @@ describe.skipIf(SKIP_BROWSER_TESTS)('first acceptance (browser)', () => {
     const approvedChange = await busBuild(stack.dataDir, 'approve', runId!);
     expect(approvedChange.code, approvedChange.stderr + approvedChange.stdout).toBe(0);
     const v2 = page.locator('.card.ready[data-version="2"]');
-    await v2.waitFor({ timeout: BUILD_TIMEOUT_MS });
+    await v2.waitFor({ timeout: BUILD_TIMEOUT_MS }).catch(async (err: unknown) => {
+      const shown = await busBuild(stack.dataDir, 'show', runId!);
+      throw new Error(
+        `version 2 was not delivered: ${String(err)}\n--- bus-build show ---\n${shown.stdout.slice(-6000)}` +
+          `\n--- stack output (tail) ---\n${stack.output().slice(-6000)}`,
+      );
+    });
     await hasText(v2.locator('.eyebrow'), /Version 2 \(current\)/i);
     await hasText(v2.locator('h2'), 'Bill Splitter is ready');
     await hasText(v2.locator('.receipt h3'), 'Checked before delivery');

@@ -125,6 +125,9 @@ export function localLambdaEnv(opts: {
     OPERATOR_TOPIC_ARN: undefined,
     SESSION_SECRET_ARN: undefined,
     PREVIEW_SECRET_ARN: undefined,
+    // No CloudFront in front locally: without the origin-verify secret the viewer header is never
+    // trusted and the per-source limits count the socket address.
+    ORIGIN_VERIFY_SECRET_ARN: undefined,
     // Isolated functions VerifyArtifacts would invoke (no local Lambda endpoint).
     SMOKE_FUNCTION_NAME: 'SmokeBinary',
     WEB_CHECK_FUNCTION_NAME: 'WebChecks',
