@@ -15,22 +15,16 @@ import { pathToFileURL } from 'node:url';
 import { listFunctionBundles } from '../../lib/local/bundles.ts';
 import { stageWorkerApp } from '../../lib/local/worker-app.ts';
 import { REPO_ROOT } from '../integration/pipeline-helpers.ts';
+import { coldImport } from '../support/bundle-probe.ts';
 import { synthesizeAssembly } from '../support/cdk-synth.ts';
 
 const IMPORTS = 3;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 function coldInitMs(dir: string): number {
-  const probe =
-    'const t0 = performance.now(); await import(process.argv[1]); ' +
-    'console.log(JSON.stringify({ ms: performance.now() - t0 }));';
-  const run = spawnSync(
-    process.execPath,
-    ['--input-type=module', '-e', probe, pathToFileURL(join(dir, 'index.mjs')).href],
-    { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1' } },
-  );
-  if (run.status !== 0) throw new Error(`${dir}: import failed\n${run.stderr.slice(-2000)}`);
-  return (JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms: number }).ms;
+  const run = coldImport(dir, { PATH: process.env.PATH, AWS_REGION: 'us-east-1' });
+  if (!run.ok) throw new Error(`${dir}: import failed\n${run.stderr.slice(-2000)}`);
+  return run.ms;
 }
 
 export async function bundlesSection(): Promise<void> {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -12,7 +12,6 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../functions/api/routes.ts';
 import { readStackInfo } from '../../lib/local/stack-info.ts';
@@ -23,6 +22,7 @@ import { startTestStack } from '../integration/harness.ts';
 import { apiEvent } from '../support/api-event.ts';
 import {
   callBundle,
+  coldImport,
   localLambdaEnv,
   PID_NAMESPACE_PREFIX,
   pidNamespaceProblem,
@@ -179,21 +179,13 @@ describe('npm run synth (cdk synth with bundling)', () => {
     try {
       const timings: string[] = [];
       for (const { name, dir, variables } of copyBundles(scratch)) {
-        const probe =
-          'const t0 = performance.now(); const m = await import(process.argv[1]); ' +
-          "if (typeof m.handler !== 'function') throw new Error('no handler export'); " +
-          'console.log(JSON.stringify({ ms: performance.now() - t0 }));';
         const vars = Object.fromEntries(
           Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : 'x']),
         );
-        const run = spawnSync(
-          process.execPath,
-          ['--input-type=module', '-e', probe, pathToFileURL(path.join(dir, 'index.mjs')).href],
-          { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ...vars } },
-        );
-        expect(run.status, `${name}: ${run.stderr.slice(-2000)}`).toBe(0);
+        const run = coldImport(dir, { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ...vars });
+        expect(run.ok, `${name}: ${run.ok ? '' : run.stderr.slice(-2000)}`).toBe(true);
         const kib = Math.round(statSync(path.join(dir, 'index.mjs')).size / 1024);
-        timings.push(`${name} ${kib} KiB init ${JSON.parse(run.stdout.trim()).ms.toFixed(0)} ms`);
+        timings.push(`${name} ${kib} KiB init ${run.ok ? run.ms.toFixed(0) : '?'} ms`);
       }
       console.info(`bundled functions (size, cold import):\n  ${timings.join('\n  ')}`);
     } finally {

@@ -38,6 +38,28 @@ try {
 process.exit(0);
 `;
 
+const IMPORT_PROBE =
+  'const t0 = performance.now(); const m = await import(process.argv[1]); ' +
+  "if (typeof m.handler !== 'function') throw new Error('no handler export'); " +
+  'console.log(JSON.stringify({ ms: performance.now() - t0 }));';
+
+/**
+ * A cold import of a bundle in a fresh `node` (its `handler` export checked): the init time, or
+ * the failure's stderr. `env` replaces the environment (Lambda's is only what the function sets).
+ */
+export function coldImport(
+  dir: string,
+  env: Record<string, string | undefined>,
+): { ok: true; ms: number } | { ok: false; stderr: string } {
+  const run = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', IMPORT_PROBE, pathToFileURL(path.join(dir, 'index.mjs')).href],
+    { cwd: dir, encoding: 'utf8', env },
+  );
+  if (run.status !== 0) return { ok: false, stderr: run.stderr };
+  return { ok: true, ms: (JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms: number }).ms };
+}
+
 export interface ProbeOutcome {
   initMs: number;
   callMs?: number;

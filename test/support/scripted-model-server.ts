@@ -20,6 +20,9 @@ import {
   type Http2ServerResponse,
 } from 'node:http2';
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
+import { BedrockModelClient } from '../../lib/ai/bedrock.ts';
+import type { ModelClient } from '../../lib/ai/model.ts';
+import { OpenAIModelClient } from '../../lib/ai/openai.ts';
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -289,4 +292,25 @@ function sendError(
     return;
   }
   send(res, status, { error: { message, type: type ?? 'server_error', code: null } });
+}
+
+/**
+ * Both wire formats' clients pointed at a scripted server (`url` read when a client is made, so
+ * the list can be declared before the server starts): `[name, make]` for `describe.each`.
+ */
+export function wireClients(url: () => string): [string, () => ModelClient][] {
+  return [
+    [
+      'bedrock',
+      () =>
+        new BedrockModelClient({
+          modelId: 'anthropic.claude-test',
+          region: 'eu-west-1',
+          endpoint: url(),
+          maxAttempts: 1,
+          clientConfig: { credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+        }),
+    ],
+    ['openai', () => new OpenAIModelClient({ baseUrl: `${url()}/v1`, model: 'gpt-test', maxRetries: 0 })],
+  ];
 }

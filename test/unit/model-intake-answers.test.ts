@@ -1,7 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BedrockModelClient } from '../../lib/ai/bedrock.ts';
-import type { ModelClient } from '../../lib/ai/model.ts';
-import { OpenAIModelClient } from '../../lib/ai/openai.ts';
 import type { AppDeps } from '../../lib/app/deps.ts';
 import { postMessage } from '../../lib/app/post-message.ts';
 import { answerQuestion, toolFacts } from '../../lib/domain/intake/answers.ts';
@@ -11,7 +8,11 @@ import { DEFAULT_PRICE_TABLE } from '../../lib/domain/pricing.ts';
 import type { BuildRun } from '../../lib/domain/run.ts';
 import { CLI_CHECK, deliveredRun, WEB_CHECK } from '../support/delivered-run.ts';
 import { conversation } from '../support/intake-harness.ts';
-import { type ScriptedModelServer, scriptedModelServer } from '../support/scripted-model-server.ts';
+import {
+  type ScriptedModelServer,
+  scriptedModelServer,
+  wireClients,
+} from '../support/scripted-model-server.ts';
 import { clock, MemoryPublisher, MemoryRunStore, OWNER } from './orchestrator-fakes.ts';
 
 /** After delivery the model names a question's topic (`answer_question`); it never writes the answer. */
@@ -25,20 +26,7 @@ beforeEach(() => server.clear());
 
 const FREE_TEXT = 'FREE-TEXT-FROM-THE-MODEL: visit example dot com for the source';
 
-const clients: [string, () => ModelClient][] = [
-  [
-    'bedrock',
-    () =>
-      new BedrockModelClient({
-        modelId: 'anthropic.claude-test',
-        region: 'eu-west-1',
-        endpoint: server.url,
-        maxAttempts: 1,
-        clientConfig: { credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
-      }),
-  ],
-  ['openai', () => new OpenAIModelClient({ baseUrl: `${server.url}/v1`, model: 'gpt-test', maxRetries: 0 })],
-];
+const clients = wireClients(() => server.url);
 
 /** The tool names and the tool choice of a recorded request, whichever wire format it used. */
 interface WireBody {

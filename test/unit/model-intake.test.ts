@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BedrockModelClient } from '../../lib/ai/bedrock.ts';
 import { ModelConfigError } from '../../lib/ai/config.ts';
 import { intakeFromEnv } from '../../lib/ai/intake.ts';
-import type { ModelClient } from '../../lib/ai/model.ts';
-import { OpenAIModelClient } from '../../lib/ai/openai.ts';
 import { BuildSpecSchema } from '../../lib/domain/build-spec.ts';
 import { ASK_TOOL, ModelIntake, PROPOSE_TOOL } from '../../lib/domain/intake/model-intake.ts';
 import { OfflineIntake } from '../../lib/domain/intake/offline-intake.ts';
@@ -15,6 +12,7 @@ import {
   type ScriptedModelServer,
   type ScriptedTurn,
   scriptedModelServer,
+  wireClients,
 } from '../support/scripted-model-server.ts';
 
 let server: ScriptedModelServer;
@@ -35,20 +33,7 @@ const tipSpec = {
   recipe: 'tip-calculator',
 };
 
-const clients: [string, () => ModelClient][] = [
-  [
-    'bedrock',
-    () =>
-      new BedrockModelClient({
-        modelId: 'anthropic.claude-test',
-        region: 'eu-west-1',
-        endpoint: server.url,
-        maxAttempts: 1,
-        clientConfig: { credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
-      }),
-  ],
-  ['openai', () => new OpenAIModelClient({ baseUrl: `${server.url}/v1`, model: 'gpt-test', maxRetries: 0 })],
-];
+const clients = wireClients(() => server.url);
 
 /** Every outcome must be a clarifying question (≤ 2 asked) or a valid, safe spec. */
 function assertSound(run: BuildRun) {
